@@ -1,0 +1,44 @@
+/*
+ * main.c - the `baton` executable: dispatches to one subcommand per file
+ * (cmd_<name>.c). main() is the only place allowed to install process-wide
+ * hooks (allocation, logging) and to abort.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "baton_config.h"
+#include "cli/cli.h"
+#include "common/alloc.h"
+
+static const baton_cmd commands[] = {
+    {"validate", baton_cmd_validate, "check BPMN files and report every problem"},
+    {"eval", baton_cmd_eval, "evaluate a FEEL or JUEL expression"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: baton [--version] [--help] <command> [<args>]\n\n"
+                 "Baton runs BPMN 2.0 workflows.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'baton <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv) {
+    baton_alloc_install_cjson();
+    if (argc < 2) {
+        usage(stderr);
+        return BATON_EXIT_USAGE;
+    }
+    if (baton_cli_is_help(argv[1])) {
+        usage(stdout);
+        return BATON_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("baton %s\n", BATON_VERSION);
+        return BATON_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    return baton_cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+}

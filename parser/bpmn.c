@@ -1,0 +1,1667 @@
+/*
+ * bpmn.c - BPMN 2.0 XML -> baton_model, with libxml2.
+ *
+ * Three passes over the DOM:
+ *   1. declare: every element that can be referenced gets its index (nodes,
+ *      flows, processes, scopes, messages, ...), and ids are checked for
+ *      uniqueness across the whole file;
+ *   2. fill: attributes, references (resolved now that every id is known),
+ *      event definitions, loop characteristics and vendor extensions;
+ *   3. after baton_builder_finish(), validate.c checks the graph.
+ * Every problem goes to the diagnostics list with its line and element id,
+ * so one run reports all of them. Namespaces are matched by URI only.
+ *
+ * Hostile input: the XML parser runs without network, DTD loading or entity
+ * substitution, and a SAX hook stops it at the first DOCTYPE, so XXE and
+ * billion-laughs documents are rejected before any entity is declared.
+ */
+#include "parser/bpmn.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "common/alloc.h"
+#include "common/strmap.h"
+#include "parser/parser_int.h"
+
+/* ---- small helpers over libxml2 -------------------------------------- */
+
+static bool in_ns(const xmlNode *n, const char *uri) {
+    return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+           strcmp((const char *)n->ns->href, uri) == 0;
+}
+
+static bool is_bpmn(const xmlNode *n, const char *local) {
+    return in_ns(n, BATON_BPMN_NS) && strcmp((const char *)n->name, local) == 0;
+}
+
+static bool is_el(const xmlNode *n, const char *uri, const char *local) {
+    return in_ns(n, uri) && strcmp((const char *)n->name, local) == 0;
+}
+
+static uint32_t line_of(const xmlNode *n) {
+    long l = xmlGetLineNo((xmlNode *)n);
+    return l > 0 ? (uint32_t)l : 0;
+}
+
+/*
+ * An attribute's value, borrowed from the document when it is a single text
+ * node (the usual case), else copied into the model's arena. NULL if absent.
+ */
+static const char *attr_ns(loader *L, const xmlNode *n, const char *ns, const char *name) {
+    xmlAttr *a = xmlHasNsProp((xmlNode *)n, (const xmlChar *)name, (const xmlChar *)ns);
+    if (!a || a->type != XML_ATTRIBUTE_NODE)
+        return NULL;
+    if (!a->children)
+        return "";
+    if (a->children->type == XML_TEXT_NODE && !a->children->next)
+        return (const char *)a->children->content;
+    xmlChar *v = xmlNodeListGetString(a->doc, a->children, 1);
+    if (!v) {
+        L->nomem = true;
+        return NULL;
+    }
+    const char *c = baton_builder_strdup(L->b, (const char *)v);
+    xmlFree(v);
+    if (!c)
+        L->nomem = true;
+    return c;
+}
+
+static const char *attr(loader *L, const xmlNode *n, const char *name) {
+    return attr_ns(L, n, NULL, name);
+}
+
+/* Boolean attribute with a default ("true"/"false", also "1"/"0"). */
+static bool attr_bool(loader *L, const xmlNode *n, const char *ns, const char *name, bool dflt) {
+    const char *v = attr_ns(L, n, ns, name);
+    if (!v)
+        return dflt;
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        return true;
+    if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        return false;
+    return dflt;
+}
+
+/* The element's text content, trimmed, copied into the model arena. */
+static const char *text_of(loader *L, const xmlNode *n) {
+    xmlChar *v = xmlNodeGetContent((xmlNode *)n);
+    if (!v) {
+        return NULL;
+    }
+    const char *s = (const char *)v;
+    size_t len = strlen(s);
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    while (len && isspace((unsigned char)*s)) {
+        s++;
+        len--;
+    }
+    const char *c = baton_builder_strndup(L->b, s, len);
+    xmlFree(v);
+    if (!c)
+        L->nomem = true;
+    return c;
+}
+
+static xmlNode *first_child_el(const xmlNode *n) {
+    for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE)
+            return c;
+    return NULL;
+}
+
+static xmlNode *next_el(const xmlNode *n) {
+    for (xmlNode *c = n->next; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE)
+            return c;
+    return NULL;
+}
+
+#define FOR_EACH_CHILD(c, parent) for (xmlNode *c = first_child_el(parent); c; c = next_el(c))
+
+static xmlNode *bpmn_child(const xmlNode *n, const char *local) {
+    FOR_EACH_CHILD(c, n) {
+        if (is_bpmn(c, local))
+            return c;
+    }
+    return NULL;
+}
+
+/* Extension elements of namespace `ns` named `local` under n's extensionElements. */
+static xmlNode *ext_child(const xmlNode *n, const char *ns, const char *local) {
+    FOR_EACH_CHILD(c, n) {
+        if (!is_bpmn(c, "extensionElements"))
+            continue;
+        FOR_EACH_CHILD(e, c) {
+            if (is_el(e, ns, local))
+                return e;
+        }
+    }
+    return NULL;
+}
+
+/* ---- diagnostics ------------------------------------------------------ */
+
+void baton_parser_diag(loader *L, baton_severity sev, uint32_t line, const char *element,
+                       const char *fmt, ...) {
+    char msg[BATON_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (sev == BATON_SEV_ERROR) {
+        L->n_errors++;
+        if (!L->first_error.code) {
+            baton_error_set(&L->first_error, BATON_MODEL, "%s", msg);
+            if (element)
+                baton_error_where(&L->first_error, "%s:%u: element '%s'", L->file, line, element);
+            else
+                baton_error_where(&L->first_error, "%s:%u", L->file, line);
+        }
+    }
+    baton_diags_add(L->diags, sev, line, 0, element, "%s", msg);
+}
+
+/* An engine limitation: an error, or a warning when the caller stubs such elements. */
+void baton_parser_unexecutable(loader *L, uint32_t line, const char *element, const char *fmt,
+                               ...) {
+    char msg[BATON_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    baton_parser_diag(L, L->opts.unexecutable_as_warnings ? BATON_SEV_WARNING : BATON_SEV_ERROR,
+                      line, element, "%s", msg);
+}
+
+#define DIAG_ERR(L, line, el, ...) baton_parser_diag(L, BATON_SEV_ERROR, line, el, __VA_ARGS__)
+#define DIAG_WARN(L, line, el, ...) baton_parser_diag(L, BATON_SEV_WARNING, line, el, __VA_ARGS__)
+
+/* ---- ids and references ----------------------------------------------- */
+
+/* Register an id in the file-wide id table; duplicates are reported. */
+static bool claim_id(loader *L, const char *id, uint32_t line, const char *what) {
+    if (!id || !*id)
+        return true;
+    uint32_t prev;
+    baton_status st = baton_strmap_put(L->ids, id, strlen(id), line, &prev);
+    if (st == BATON_CONFLICT) {
+        DIAG_ERR(L, line, id, "duplicate id: %s '%s' already defined at line %u", what, id, prev);
+        return false;
+    }
+    if (st)
+        L->nomem = true;
+    return st == BATON_OK;
+}
+
+/*
+ * References are IDREFs or QNames ("tns:Message_1"): try the text as given,
+ * then without its prefix.
+ */
+typedef baton_idx (*find_fn)(const baton_builder *, const char *);
+
+static baton_idx resolve(loader *L, find_fn find, const char *ref) {
+    if (!ref)
+        return BATON_NONE;
+    baton_idx i = find(L->b, ref);
+    if (i == BATON_NONE) {
+        const char *colon = strchr(ref, ':');
+        if (colon)
+            i = find(L->b, colon + 1);
+    }
+    return i;
+}
+
+/* Resolve a mandatory reference attribute, reporting a dangling one. */
+static baton_idx resolve_ref(loader *L, find_fn find, const char *ref, uint32_t line,
+                             const char *element, const char *attr_name, const char *what) {
+    if (!ref)
+        return BATON_NONE;
+    baton_idx i = resolve(L, find, ref);
+    if (i == BATON_NONE)
+        DIAG_ERR(L, line, element, "%s '%s' refers to no %s in this file", attr_name, ref, what);
+    return i;
+}
+
+/* Compile an expression into a slot, reporting a syntax error with its column. */
+static void expr_slot(loader *L, baton_slot *slot, const char *text, uint32_t line,
+                      const char *element, baton_expr_mode mode) {
+    if (!text)
+        return;
+    baton_error e;
+    baton_error_clear(&e);
+    baton_status st = baton_builder_expr(L->b, slot, text, line, mode, &e);
+    if (st == BATON_NOMEM) {
+        L->nomem = true;
+    } else if (st) {
+        if (e.where[0])
+            DIAG_ERR(L, line, element, "expression: %s: %s", e.where, e.message);
+        else
+            DIAG_ERR(L, line, element, "expression: %s", e.message);
+    }
+}
+
+static bool is_identifier(const char *s) {
+    if (!s || !*s || (!isalpha((unsigned char)*s) && *s != '_'))
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return false;
+    return true;
+}
+
+/* ---- pass 1: declare ---------------------------------------------------- */
+
+typedef struct kind_name {
+    const char *xml;
+    baton_node_kind kind;
+} kind_name;
+
+static const kind_name flow_node_kinds[] = {
+    {"startEvent", BATON_NODE_START_EVENT},
+    {"endEvent", BATON_NODE_END_EVENT},
+    {"intermediateCatchEvent", BATON_NODE_CATCH_EVENT},
+    {"intermediateThrowEvent", BATON_NODE_THROW_EVENT},
+    {"boundaryEvent", BATON_NODE_BOUNDARY_EVENT},
+    {"task", BATON_NODE_TASK},
+    {"userTask", BATON_NODE_USER_TASK},
+    {"serviceTask", BATON_NODE_SERVICE_TASK},
+    {"sendTask", BATON_NODE_SEND_TASK},
+    {"receiveTask", BATON_NODE_RECEIVE_TASK},
+    {"scriptTask", BATON_NODE_SCRIPT_TASK},
+    {"businessRuleTask", BATON_NODE_BUSINESS_RULE_TASK},
+    {"manualTask", BATON_NODE_MANUAL_TASK},
+    {"callActivity", BATON_NODE_CALL_ACTIVITY},
+    {"subProcess", BATON_NODE_SUB_PROCESS},
+    {"transaction", BATON_NODE_TRANSACTION},
+    {"adHocSubProcess", BATON_NODE_AD_HOC_SUB_PROCESS},
+    {"exclusiveGateway", BATON_NODE_EXCLUSIVE_GATEWAY},
+    {"parallelGateway", BATON_NODE_PARALLEL_GATEWAY},
+    {"inclusiveGateway", BATON_NODE_INCLUSIVE_GATEWAY},
+    {"eventBasedGateway", BATON_NODE_EVENT_BASED_GATEWAY},
+    {"complexGateway", BATON_NODE_COMPLEX_GATEWAY},
+};
+
+/* BPMN elements that may sit in a scope and carry no execution semantics. */
+static const char *const passive_elements[] = {
+    "laneSet", "dataObject", "dataObjectReference", "dataStoreReference", "textAnnotation",
+    "association", "group", "ioSpecification", "property", "documentation", "extensionElements",
+    "auditing", "monitoring", "categoryValueRef", "dataInputAssociation",
+    "dataOutputAssociation", "ioBinding", "resourceRole", "performer", "humanPerformer",
+    "potentialOwner", "incoming", "outgoing", "lane", "supportedInterfaceRef",
+    "correlationSubscription", "multiInstanceLoopCharacteristics",
+    "standardLoopCharacteristics", "rendering",
+};
+
+static bool is_passive(const char *name) {
+    for (size_t i = 0; i < sizeof passive_elements / sizeof *passive_elements; i++)
+        if (strcmp(name, passive_elements[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool lookup_kind(const xmlNode *n, baton_node_kind *kind_out) {
+    if (!in_ns(n, BATON_BPMN_NS))
+        return false;
+    for (size_t i = 0; i < sizeof flow_node_kinds / sizeof *flow_node_kinds; i++)
+        if (strcmp((const char *)n->name, flow_node_kinds[i].xml) == 0) {
+            *kind_out = flow_node_kinds[i].kind;
+            return true;
+        }
+    return false;
+}
+
+static baton_status push_xml(xmlNode ***arr, uint32_t *cap, baton_idx i, xmlNode *n) {
+    if (i >= *cap) {
+        uint32_t c = *cap ? *cap * 2 : 64;
+        while (c <= i)
+            c *= 2;
+        xmlNode **a = baton_realloc(*arr, c * sizeof *a);
+        if (!a)
+            return BATON_NOMEM;
+        *arr = a;
+        *cap = c;
+    }
+    (*arr)[i] = n;
+    return BATON_OK;
+}
+
+static void declare_scope(loader *L, xmlNode *container, baton_idx process, baton_idx scope,
+                          uint32_t depth);
+
+static void declare_node(loader *L, xmlNode *c, baton_node_kind kind, baton_idx process,
+                         baton_idx scope, uint32_t depth) {
+    uint32_t line = line_of(c);
+    const char *id = attr(L, c, "id");
+    if (kind == BATON_NODE_SUB_PROCESS && attr_bool(L, c, NULL, "triggeredByEvent", false))
+        kind = BATON_NODE_EVENT_SUB_PROCESS;
+    if (!id || !*id) {
+        DIAG_ERR(L, line, NULL, "<%s> has no id", c->name);
+        return;
+    }
+    if (!claim_id(L, id, line, (const char *)c->name))
+        return;
+    baton_idx idx;
+    baton_status st = baton_builder_add_node(L->b, kind, id, line, scope, &idx);
+    if (st) {
+        if (st == BATON_NOMEM || st == BATON_LIMIT)
+            L->nomem = true;
+        return;
+    }
+    if (push_xml(&L->node_xml, &L->node_cap, idx, c)) {
+        L->nomem = true;
+        return;
+    }
+    if (baton_node_kind_flags(kind) & BATON_KF_SCOPE) {
+        baton_idx inner;
+        if (baton_builder_add_scope(L->b, process, scope, idx, &inner)) {
+            L->nomem = true;
+            return;
+        }
+        baton_builder_node(L->b, idx)->inner_scope = inner;
+        declare_scope(L, c, process, inner, depth + 1);
+    }
+}
+
+static void declare_scope(loader *L, xmlNode *container, baton_idx process, baton_idx scope,
+                          uint32_t depth) {
+    if (depth > L->opts.max_depth) {
+        DIAG_ERR(L, line_of(container), attr(L, container, "id"),
+                 "subprocesses nested deeper than %u levels", L->opts.max_depth);
+        return;
+    }
+    FOR_EACH_CHILD(c, container) {
+        if (L->nomem)
+            return;
+        baton_node_kind kind;
+        if (lookup_kind(c, &kind)) {
+            declare_node(L, c, kind, process, scope, depth);
+        } else if (is_bpmn(c, "sequenceFlow")) {
+            uint32_t line = line_of(c);
+            const char *id = attr(L, c, "id");
+            if (!id || !*id) {
+                DIAG_ERR(L, line, NULL, "<sequenceFlow> has no id");
+                continue;
+            }
+            if (!claim_id(L, id, line, "sequenceFlow"))
+                continue;
+            baton_idx idx;
+            if (baton_builder_add_flow(L->b, id, line, scope, &idx) ||
+                push_xml(&L->flow_xml, &L->flow_cap, idx, c)) {
+                L->nomem = true;
+                return;
+            }
+        } else if (in_ns(c, BATON_BPMN_NS)) {
+            const char *name = (const char *)c->name;
+            const char *id = attr(L, c, "id");
+            if (id && *id)
+                claim_id(L, id, line_of(c), name);
+            if (is_bpmn(c, "association")) {
+                if (push_xml(&L->assoc_xml, &L->assoc_cap, L->n_assoc, c)) {
+                    L->nomem = true;
+                    return;
+                }
+                L->n_assoc++;
+            } else if (!is_passive(name)) {
+                baton_process *p = baton_builder_process(L->b, process);
+                if (p && p->executable)
+                    baton_parser_unexecutable(L, line_of(c), id,
+                                              "<%s> is not supported by the engine", name);
+                else
+                    DIAG_WARN(L, line_of(c), id, "<%s> is not understood; ignored", name);
+            }
+        }
+        /* elements of other namespaces are vendor extensions: skipped */
+    }
+}
+
+static void declare_process(loader *L, xmlNode *pn) {
+    uint32_t line = line_of(pn);
+    const char *id = attr(L, pn, "id");
+    if (!id || !*id) {
+        DIAG_ERR(L, line, NULL, "<process> has no id");
+        return;
+    }
+    if (!claim_id(L, id, line, "process"))
+        return;
+    baton_idx p, scope;
+    if (baton_builder_add_process(L->b, id, line, &p) ||
+        baton_builder_add_scope(L->b, p, BATON_NONE, BATON_NONE, &scope)) {
+        L->nomem = true;
+        return;
+    }
+    baton_process *proc = baton_builder_process(L->b, p);
+    proc->root_scope = scope;
+    proc->name = baton_builder_strdup(L->b, attr(L, pn, "name"));
+    proc->executable = attr_bool(L, pn, NULL, "isExecutable", true);
+    const char *vt = attr_ns(L, pn, BATON_CAMUNDA_NS, "versionTag");
+    xmlNode *zv = ext_child(pn, BATON_ZEEBE_NS, "versionTag");
+    if (zv)
+        vt = attr(L, zv, "value");
+    proc->version_tag = baton_builder_strdup(L->b, vt);
+    declare_scope(L, pn, p, scope, 0);
+}
+
+/* A definitions-level named element: message, signal, error, escalation. */
+static void declare_named(loader *L, xmlNode *c) {
+    uint32_t line = line_of(c);
+    const char *id = attr(L, c, "id");
+    const char *local = (const char *)c->name;
+    if (!id || !*id) {
+        DIAG_ERR(L, line, NULL, "<%s> has no id", local);
+        return;
+    }
+    if (!claim_id(L, id, line, local))
+        return;
+    baton_idx i;
+    const char *name = attr(L, c, "name");
+    if (strcmp(local, "message") == 0) {
+        if (baton_builder_add_message(L->b, id, line, &i)) {
+            L->nomem = true;
+            return;
+        }
+        baton_message *m = baton_builder_message(L->b, i);
+        m->name = baton_builder_strdup(L->b, name);
+        if (name && name[0] == '=') {
+            baton_slot s = {0};
+            expr_slot(L, &s, name, line, id, BATON_EXPR_MODE_AUTO);
+            baton_builder_message(L->b, i)->name_expr = s;
+        }
+        xmlNode *sub = ext_child(c, BATON_ZEEBE_NS, "subscription");
+        if (sub) {
+            baton_slot s = {0};
+            expr_slot(L, &s, attr(L, sub, "correlationKey"), line_of(sub), id,
+                      BATON_EXPR_MODE_AUTO);
+            baton_builder_message(L->b, i)->correlation_key = s;
+            L->uses_zeebe = true;
+        }
+        return;
+    }
+    baton_named_def *d = NULL;
+    const char *code = NULL;
+    if (strcmp(local, "signal") == 0) {
+        if (baton_builder_add_signal(L->b, id, line, &i) == BATON_OK)
+            d = baton_builder_signal(L->b, i);
+    } else if (strcmp(local, "error") == 0) {
+        code = attr(L, c, "errorCode");
+        if (baton_builder_add_error(L->b, id, line, &i) == BATON_OK)
+            d = baton_builder_error(L->b, i);
+    } else {
+        code = attr(L, c, "escalationCode");
+        if (baton_builder_add_escalation(L->b, id, line, &i) == BATON_OK)
+            d = baton_builder_escalation(L->b, i);
+    }
+    if (!d) {
+        L->nomem = true;
+        return;
+    }
+    d->name = baton_builder_strdup(L->b, name);
+    d->code = baton_builder_strdup(L->b, code);
+}
+
+static void declare_definitions(loader *L, xmlNode *root) {
+    FOR_EACH_CHILD(c, root) {
+        if (L->nomem)
+            return;
+        if (!in_ns(c, BATON_BPMN_NS))
+            continue;
+        const char *local = (const char *)c->name;
+        if (strcmp(local, "process") == 0) {
+            declare_process(L, c);
+        } else if (strcmp(local, "message") == 0 || strcmp(local, "signal") == 0 ||
+                   strcmp(local, "error") == 0 || strcmp(local, "escalation") == 0) {
+            declare_named(L, c);
+        } else if (strcmp(local, "correlationProperty") == 0) {
+            const char *id = attr(L, c, "id");
+            uint32_t line = line_of(c);
+            if (!id || !claim_id(L, id, line, local))
+                continue;
+            baton_idx i;
+            if (baton_builder_add_corr_property(L->b, id, line, &i)) {
+                L->nomem = true;
+                return;
+            }
+            baton_builder_corr_property(L->b, i)->name =
+                baton_builder_strdup(L->b, attr(L, c, "name"));
+        } else {
+            const char *id = attr(L, c, "id");
+            if (id && *id)
+                claim_id(L, id, line_of(c), local);
+        }
+    }
+}
+
+/* ---- pass 2: fill ------------------------------------------------------- */
+
+static void fill_correlation(loader *L, xmlNode *root) {
+    FOR_EACH_CHILD(c, root) {
+        if (is_bpmn(c, "correlationProperty")) {
+            baton_idx pi = baton_builder_find_corr_property(L->b, attr(L, c, "id"));
+            if (pi == BATON_NONE)
+                continue;
+            uint32_t n = 0;
+            FOR_EACH_CHILD(r, c) {
+                if (is_bpmn(r, "correlationPropertyRetrievalExpression"))
+                    n++;
+            }
+            baton_corr_retrieval *rs = n ? baton_builder_alloc(L->b, n * sizeof *rs) : NULL;
+            if (n && !rs)
+                return;
+            uint32_t k = 0;
+            FOR_EACH_CHILD(r, c) {
+                if (!is_bpmn(r, "correlationPropertyRetrievalExpression"))
+                    continue;
+                uint32_t line = line_of(r);
+                const char *pid = baton_builder_corr_property(L->b, pi)->id;
+                rs[k].message = resolve_ref(L, baton_builder_find_message, attr(L, r, "messageRef"),
+                                            line, pid, "messageRef", "message");
+                xmlNode *path = bpmn_child(r, "messagePath");
+                if (path)
+                    expr_slot(L, &rs[k].path, text_of(L, path), line_of(path), pid,
+                              BATON_EXPR_MODE_AUTO);
+                k++;
+            }
+            baton_corr_property *p = baton_builder_corr_property(L->b, pi);
+            p->n_retrievals = n;
+            p->retrievals = rs;
+        } else if (is_bpmn(c, "collaboration")) {
+            FOR_EACH_CHILD(k, c) {
+                if (is_bpmn(k, "participant")) {
+                    const char *ref = attr(L, k, "processRef");
+                    baton_idx p = resolve(L, baton_builder_find_process, ref);
+                    if (p != BATON_NONE)
+                        baton_builder_process(L->b, p)->participant =
+                            baton_builder_strdup(L->b, attr(L, k, "name"));
+                } else if (is_bpmn(k, "correlationKey")) {
+                    baton_idx ki;
+                    if (baton_builder_add_corr_key(L->b, attr(L, k, "id"), &ki)) {
+                        L->nomem = true;
+                        return;
+                    }
+                    uint32_t n = 0;
+                    FOR_EACH_CHILD(r, k) {
+                        if (is_bpmn(r, "correlationPropertyRef"))
+                            n++;
+                    }
+                    baton_idx *props = n ? baton_builder_alloc(L->b, n * sizeof *props) : NULL;
+                    uint32_t m = 0;
+                    FOR_EACH_CHILD(r, k) {
+                        if (!is_bpmn(r, "correlationPropertyRef") || !props)
+                            continue;
+                        baton_idx pi = resolve_ref(L, baton_builder_find_corr_property,
+                                                   text_of(L, r), line_of(r), attr(L, k, "name"),
+                                                   "correlationPropertyRef",
+                                                   "correlationProperty");
+                        if (pi != BATON_NONE)
+                            props[m++] = pi;
+                    }
+                    baton_corr_key *key = baton_builder_corr_key(L->b, ki);
+                    key->name = baton_builder_strdup(L->b, attr(L, k, "name"));
+                    key->n_props = m;
+                    key->props = props;
+                }
+            }
+        }
+    }
+}
+
+/* Event definitions of an event node. */
+static void fill_events(loader *L, baton_idx ni, xmlNode *xn) {
+    uint32_t n = 0;
+    FOR_EACH_CHILD(c, xn) {
+        if (in_ns(c, BATON_BPMN_NS) && strstr((const char *)c->name, "EventDefinition") &&
+            strcmp((const char *)c->name, "eventDefinitionRef") != 0)
+            n++;
+    }
+    const char *id = baton_builder_node(L->b, ni)->id;
+    if (bpmn_child(xn, "eventDefinitionRef"))
+        baton_parser_unexecutable(L, line_of(xn), id,
+                                  "eventDefinitionRef (shared event definitions) is not supported");
+    if (!n)
+        return;
+    baton_event_def *evs = baton_builder_alloc(L->b, n * sizeof *evs);
+    if (!evs)
+        return;
+    uint32_t k = 0;
+    FOR_EACH_CHILD(c, xn) {
+        if (!in_ns(c, BATON_BPMN_NS) || !strstr((const char *)c->name, "EventDefinition") ||
+            strcmp((const char *)c->name, "eventDefinitionRef") == 0)
+            continue;
+        baton_event_def *ev = &evs[k++];
+        const char *local = (const char *)c->name;
+        uint32_t line = line_of(c);
+        ev->ref = BATON_NONE;
+        ev->activity = BATON_NONE;
+        if (strcmp(local, "messageEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_MESSAGE;
+            ev->ref = resolve_ref(L, baton_builder_find_message, attr(L, c, "messageRef"), line,
+                                  id, "messageRef", "message");
+        } else if (strcmp(local, "timerEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_TIMER;
+            static const struct {
+                const char *name;
+                baton_timer_kind kind;
+            } tk[] = {{"timeDate", BATON_TIMER_DATE},
+                      {"timeDuration", BATON_TIMER_DURATION},
+                      {"timeCycle", BATON_TIMER_CYCLE}};
+            for (size_t t = 0; t < 3; t++) {
+                xmlNode *tn = bpmn_child(c, tk[t].name);
+                if (!tn)
+                    continue;
+                const char *text = text_of(L, tn);
+                if (text && *text) {
+                    ev->timer_kind = (uint8_t)tk[t].kind;
+                    expr_slot(L, &ev->timer, text, line_of(tn), id, BATON_EXPR_MODE_AUTO);
+                }
+                break;
+            }
+        } else if (strcmp(local, "signalEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_SIGNAL;
+            ev->ref = resolve_ref(L, baton_builder_find_signal, attr(L, c, "signalRef"), line, id,
+                                  "signalRef", "signal");
+        } else if (strcmp(local, "errorEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_ERROR;
+            ev->ref = resolve_ref(L, baton_builder_find_error, attr(L, c, "errorRef"), line, id,
+                                  "errorRef", "error");
+            ev->code_var = baton_builder_strdup(L->b, attr_ns(L, c, BATON_CAMUNDA_NS,
+                                                              "errorCodeVariable"));
+            ev->message_var = baton_builder_strdup(L->b, attr_ns(L, c, BATON_CAMUNDA_NS,
+                                                                 "errorMessageVariable"));
+        } else if (strcmp(local, "escalationEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_ESCALATION;
+            ev->ref = resolve_ref(L, baton_builder_find_escalation, attr(L, c, "escalationRef"),
+                                  line, id, "escalationRef", "escalation");
+            ev->code_var = baton_builder_strdup(L->b, attr_ns(L, c, BATON_CAMUNDA_NS,
+                                                              "escalationCodeVariable"));
+        } else if (strcmp(local, "conditionalEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_CONDITIONAL;
+            xmlNode *cond = bpmn_child(c, "condition");
+            if (cond)
+                expr_slot(L, &ev->condition, text_of(L, cond), line_of(cond), id,
+                          BATON_EXPR_MODE_AUTO);
+        } else if (strcmp(local, "terminateEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_TERMINATE;
+        } else if (strcmp(local, "linkEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_LINK;
+            ev->link_name = baton_builder_strdup(L->b, attr(L, c, "name"));
+        } else if (strcmp(local, "compensateEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_COMPENSATION;
+            ev->wait_for_completion = attr_bool(L, c, NULL, "waitForCompletion", true);
+            ev->activity = resolve_ref(L, baton_builder_find_node, attr(L, c, "activityRef"), line,
+                                       id, "activityRef", "activity");
+        } else if (strcmp(local, "cancelEventDefinition") == 0) {
+            ev->kind = BATON_EVENT_CANCEL;
+        } else {
+            ev->kind = BATON_EVENT_NONE;
+            DIAG_WARN(L, line, id, "<%s> is not understood; ignored", local);
+        }
+    }
+    baton_node *node = baton_builder_node(L->b, ni);
+    node->events = evs;
+    node->n_events = k;
+    if (k > 1)
+        node->flags |= BATON_NF_MULTIPLE_EVENTS;
+}
+
+/* zeebe:ioMapping or camunda:inputOutput -> io definition. */
+static void fill_io(loader *L, baton_idx ni, xmlNode *xn) {
+    const char *id = baton_builder_node(L->b, ni)->id;
+    xmlNode *zio = ext_child(xn, BATON_ZEEBE_NS, "ioMapping");
+    xmlNode *cio = ext_child(xn, BATON_CAMUNDA_NS, "inputOutput");
+    if (!zio && !cio)
+        return;
+    uint32_t ni_ = 0, no_ = 0;
+    if (zio) {
+        FOR_EACH_CHILD(c, zio) {
+            ni_ += is_el(c, BATON_ZEEBE_NS, "input");
+            no_ += is_el(c, BATON_ZEEBE_NS, "output");
+        }
+    }
+    if (cio) {
+        FOR_EACH_CHILD(c, cio) {
+            ni_ += is_el(c, BATON_CAMUNDA_NS, "inputParameter");
+            no_ += is_el(c, BATON_CAMUNDA_NS, "outputParameter");
+        }
+    }
+    baton_io_def *io = baton_builder_alloc(L->b, sizeof *io);
+    baton_mapping *ins = ni_ ? baton_builder_alloc(L->b, ni_ * sizeof *ins) : NULL;
+    baton_mapping *outs = no_ ? baton_builder_alloc(L->b, no_ * sizeof *outs) : NULL;
+    if (!io || (ni_ && !ins) || (no_ && !outs))
+        return;
+    uint32_t ki = 0, ko = 0;
+    if (zio) {
+        L->uses_zeebe = true;
+        FOR_EACH_CHILD(c, zio) {
+            bool is_in = is_el(c, BATON_ZEEBE_NS, "input");
+            if (!is_in && !is_el(c, BATON_ZEEBE_NS, "output"))
+                continue;
+            baton_mapping *m = is_in ? &ins[ki++] : &outs[ko++];
+            const char *target = attr(L, c, "target");
+            if (!target || !*target)
+                DIAG_ERR(L, line_of(c), id, "zeebe:%s has no target", c->name);
+            m->target = baton_builder_strdup(L->b, target);
+            expr_slot(L, &m->source, attr(L, c, "source"), line_of(c), id, BATON_EXPR_MODE_AUTO);
+        }
+    }
+    if (cio) {
+        L->uses_camunda = true;
+        FOR_EACH_CHILD(c, cio) {
+            bool is_in = is_el(c, BATON_CAMUNDA_NS, "inputParameter");
+            if (!is_in && !is_el(c, BATON_CAMUNDA_NS, "outputParameter"))
+                continue;
+            baton_mapping *m = is_in ? &ins[ki++] : &outs[ko++];
+            const char *name = attr(L, c, "name");
+            if (!name || !*name)
+                DIAG_ERR(L, line_of(c), id, "camunda:%s has no name", c->name);
+            m->target = baton_builder_strdup(L->b, name);
+            xmlNode *inner = first_child_el(c);
+            if (inner) {
+                /* camunda:script / camunda:list / camunda:map values */
+                if (is_el(inner, BATON_CAMUNDA_NS, "script")) {
+                    const char *fmt = attr(L, inner, "scriptFormat");
+                    if (fmt && strcasecmp(fmt, "feel") == 0)
+                        expr_slot(L, &m->source, text_of(L, inner), line_of(inner), id,
+                                  BATON_EXPR_MODE_FEEL);
+                    else
+                        baton_parser_unexecutable(
+                            L, line_of(inner), id,
+                            "camunda:%s '%s' uses a %s script, which the engine cannot run",
+                            c->name, name ? name : "", fmt ? fmt : "unnamed-language");
+                } else {
+                    baton_parser_unexecutable(L, line_of(inner), id,
+                                              "camunda:%s '%s': camunda:%s values are not supported",
+                                              c->name, name ? name : "", inner->name);
+                }
+            } else {
+                expr_slot(L, &m->source, text_of(L, c), line_of(c), id, BATON_EXPR_MODE_AUTO);
+            }
+        }
+    }
+    io->n_inputs = ki;
+    io->n_outputs = ko;
+    io->inputs = ins;
+    io->outputs = outs;
+    baton_builder_node(L->b, ni)->io = io;
+}
+
+static void fill_loop(loader *L, baton_idx ni, xmlNode *xn) {
+    const char *id = baton_builder_node(L->b, ni)->id;
+    xmlNode *mi = bpmn_child(xn, "multiInstanceLoopCharacteristics");
+    xmlNode *sl = bpmn_child(xn, "standardLoopCharacteristics");
+    if (!mi && !sl)
+        return;
+    baton_loop_def *lp = baton_builder_alloc(L->b, sizeof *lp);
+    if (!lp)
+        return;
+    if (sl) {
+        lp->test_before = attr_bool(L, sl, NULL, "testBefore", false);
+        const char *max = attr(L, sl, "loopMaximum");
+        expr_slot(L, &lp->loop_maximum, max, line_of(sl), id, BATON_EXPR_MODE_AUTO);
+        xmlNode *cond = bpmn_child(sl, "loopCondition");
+        if (cond)
+            expr_slot(L, &lp->loop_condition, text_of(L, cond), line_of(cond), id,
+                      BATON_EXPR_MODE_AUTO);
+    } else {
+        lp->multi_instance = true;
+        lp->sequential = attr_bool(L, mi, NULL, "isSequential", false);
+        xmlNode *card = bpmn_child(mi, "loopCardinality");
+        if (card)
+            expr_slot(L, &lp->cardinality, text_of(L, card), line_of(card), id,
+                      BATON_EXPR_MODE_AUTO);
+        xmlNode *cc = bpmn_child(mi, "completionCondition");
+        if (cc)
+            expr_slot(L, &lp->completion, text_of(L, cc), line_of(cc), id, BATON_EXPR_MODE_AUTO);
+        /* BPMN standard: data references name process variables */
+        xmlNode *din = bpmn_child(mi, "loopDataInputRef");
+        if (din) {
+            const char *var = text_of(L, din);
+            if (var && *var)
+                expr_slot(L, &lp->collection, var, line_of(din), id,
+                          is_identifier(var) ? BATON_EXPR_MODE_FEEL : BATON_EXPR_MODE_AUTO);
+        }
+        xmlNode *dout = bpmn_child(mi, "loopDataOutputRef");
+        if (dout)
+            lp->output_collection = text_of(L, dout);
+        xmlNode *item = bpmn_child(mi, "inputDataItem");
+        if (item) {
+            const char *nm = attr(L, item, "name");
+            lp->element_var = baton_builder_strdup(L->b, is_identifier(nm) ? nm : attr(L, item, "id"));
+        }
+        xmlNode *oitem = bpmn_child(mi, "outputDataItem");
+        if (oitem) {
+            const char *nm = attr(L, oitem, "name");
+            const char *var = is_identifier(nm) ? nm : attr(L, oitem, "id");
+            if (var)
+                expr_slot(L, &lp->output_element, var, line_of(oitem), id, BATON_EXPR_MODE_FEEL);
+        }
+        /* Camunda 7 */
+        const char *coll = attr_ns(L, mi, BATON_CAMUNDA_NS, "collection");
+        if (coll) {
+            L->uses_camunda = true;
+            expr_slot(L, &lp->collection, coll, line_of(mi), id,
+                      is_identifier(coll) ? BATON_EXPR_MODE_FEEL : BATON_EXPR_MODE_AUTO);
+        }
+        const char *ev = attr_ns(L, mi, BATON_CAMUNDA_NS, "elementVariable");
+        if (ev) {
+            L->uses_camunda = true;
+            lp->element_var = baton_builder_strdup(L->b, ev);
+        }
+        /* Camunda 8 */
+        xmlNode *zl = ext_child(mi, BATON_ZEEBE_NS, "loopCharacteristics");
+        if (zl) {
+            L->uses_zeebe = true;
+            expr_slot(L, &lp->collection, attr(L, zl, "inputCollection"), line_of(zl), id,
+                      BATON_EXPR_MODE_AUTO);
+            const char *ie = attr(L, zl, "inputElement");
+            if (ie)
+                lp->element_var = baton_builder_strdup(L->b, ie);
+            const char *oc = attr(L, zl, "outputCollection");
+            if (oc)
+                lp->output_collection = baton_builder_strdup(L->b, oc);
+            expr_slot(L, &lp->output_element, attr(L, zl, "outputElement"), line_of(zl), id,
+                      BATON_EXPR_MODE_AUTO);
+        }
+        if (!lp->cardinality.text && !lp->collection.text)
+            DIAG_ERR(L, line_of(mi), id,
+                     "multi-instance activity has neither loopCardinality nor an input collection");
+    }
+    baton_builder_node(L->b, ni)->loop = lp;
+}
+
+static baton_task_def *task_def(loader *L, baton_idx ni) {
+    baton_node *n = baton_builder_node(L->b, ni);
+    if (!n->task)
+        n->task = baton_builder_alloc(L->b, sizeof(baton_task_def));
+    return (baton_task_def *)n->task;
+}
+
+/* Camunda 7 attributes naming a Java implementation the engine cannot run. */
+static bool c7_java_impl(loader *L, baton_idx ni, xmlNode *xn, baton_task_def *t) {
+    static const struct {
+        const char *attr;
+        baton_impl impl;
+        const char *what;
+    } java[] = {
+        {"class", BATON_IMPL_JAVA_CLASS, "a Java class"},
+        {"expression", BATON_IMPL_JAVA_EXPR, "a Java expression"},
+        {"delegateExpression", BATON_IMPL_JAVA_EXPR, "a Java delegate expression"},
+    };
+    const char *id = baton_builder_node(L->b, ni)->id;
+    for (size_t i = 0; i < sizeof java / sizeof *java; i++) {
+        const char *v = attr_ns(L, xn, BATON_CAMUNDA_NS, java[i].attr);
+        if (!v)
+            continue;
+        L->uses_camunda = true;
+        t->impl = (uint8_t)java[i].impl;
+        t->impl_detail = baton_builder_strdup(L->b, v);
+        baton_parser_unexecutable(L, line_of(xn), id,
+                                  "camunda:%s=\"%s\" is %s, which the engine cannot execute; "
+                                  "use camunda:type=\"external\" with a topic",
+                                  java[i].attr, v, java[i].what);
+        return true;
+    }
+    if (ext_child(xn, BATON_CAMUNDA_NS, "connector")) {
+        L->uses_camunda = true;
+        t->impl = BATON_IMPL_CONNECTOR;
+        baton_parser_unexecutable(L, line_of(xn), id,
+                                  "camunda:connector is not supported; use an external task");
+        return true;
+    }
+    return false;
+}
+
+static void fill_task(loader *L, baton_idx ni, xmlNode *xn) {
+    baton_node *n = baton_builder_node(L->b, ni);
+    baton_node_kind kind = n->kind;
+    const char *id = n->id;
+    uint32_t line = n->line;
+
+    /* Camunda 8: job worker tasks */
+    xmlNode *td = ext_child(xn, BATON_ZEEBE_NS, "taskDefinition");
+    if (td) {
+        L->uses_zeebe = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        t->impl = BATON_IMPL_JOB;
+        expr_slot(L, &t->job_type, attr(L, td, "type"), line_of(td), id, BATON_EXPR_MODE_AUTO);
+        expr_slot(L, &t->retries, attr(L, td, "retries"), line_of(td), id, BATON_EXPR_MODE_AUTO);
+    }
+    xmlNode *th = ext_child(xn, BATON_ZEEBE_NS, "taskHeaders");
+    if (th) {
+        baton_task_def *t = task_def(L, ni);
+        uint32_t nh = 0;
+        FOR_EACH_CHILD(h, th) {
+            nh += is_el(h, BATON_ZEEBE_NS, "header");
+        }
+        baton_header *hs = nh ? baton_builder_alloc(L->b, nh * sizeof *hs) : NULL;
+        if (!t || (nh && !hs))
+            return;
+        uint32_t k = 0;
+        FOR_EACH_CHILD(h, th) {
+            if (!is_el(h, BATON_ZEEBE_NS, "header"))
+                continue;
+            hs[k].key = baton_builder_strdup(L->b, attr(L, h, "key"));
+            hs[k].value = baton_builder_strdup(L->b, attr(L, h, "value"));
+            k++;
+        }
+        t->n_headers = k;
+        t->headers = hs;
+    }
+    xmlNode *zs = ext_child(xn, BATON_ZEEBE_NS, "script");
+    if (zs) {
+        L->uses_zeebe = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        t->impl = BATON_IMPL_SCRIPT;
+        t->script_format = "feel";
+        expr_slot(L, &t->script, attr(L, zs, "expression"), line_of(zs), id,
+                  BATON_EXPR_MODE_AUTO);
+        t->result_variable = baton_builder_strdup(L->b, attr(L, zs, "resultVariable"));
+    }
+    xmlNode *cd = ext_child(xn, BATON_ZEEBE_NS, "calledDecision");
+    if (cd) {
+        L->uses_zeebe = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        t->impl = BATON_IMPL_DECISION;
+        t->decision_id = baton_builder_strdup(L->b, attr(L, cd, "decisionId"));
+        t->result_variable = baton_builder_strdup(L->b, attr(L, cd, "resultVariable"));
+        baton_parser_unexecutable(L, line_of(cd), id,
+                                  "DMN decision '%s' cannot be evaluated (no DMN engine)",
+                                  t->decision_id ? t->decision_id : "");
+    }
+    xmlNode *ad = ext_child(xn, BATON_ZEEBE_NS, "assignmentDefinition");
+    if (ad) {
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        expr_slot(L, &t->assignee, attr(L, ad, "assignee"), line_of(ad), id, BATON_EXPR_MODE_AUTO);
+        expr_slot(L, &t->candidate_groups, attr(L, ad, "candidateGroups"), line_of(ad), id,
+                  BATON_EXPR_MODE_AUTO);
+        expr_slot(L, &t->candidate_users, attr(L, ad, "candidateUsers"), line_of(ad), id,
+                  BATON_EXPR_MODE_AUTO);
+    }
+    xmlNode *sched = ext_child(xn, BATON_ZEEBE_NS, "taskSchedule");
+    if (sched) {
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        expr_slot(L, &t->due_date, attr(L, sched, "dueDate"), line_of(sched), id,
+                  BATON_EXPR_MODE_AUTO);
+        expr_slot(L, &t->follow_up_date, attr(L, sched, "followUpDate"), line_of(sched), id,
+                  BATON_EXPR_MODE_AUTO);
+    }
+    xmlNode *fd = ext_child(xn, BATON_ZEEBE_NS, "formDefinition");
+    if (fd) {
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        const char *fk = attr(L, fd, "formKey");
+        t->form_key = baton_builder_strdup(L->b, fk ? fk : attr(L, fd, "formId"));
+    }
+    if (ext_child(xn, BATON_ZEEBE_NS, "userTask"))
+        L->uses_zeebe = true;
+
+    /* Camunda 7 */
+    const char *type = attr_ns(L, xn, BATON_CAMUNDA_NS, "type");
+    if (type) {
+        L->uses_camunda = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        if (strcmp(type, "external") == 0) {
+            t->impl = BATON_IMPL_JOB;
+            expr_slot(L, &t->job_type, attr_ns(L, xn, BATON_CAMUNDA_NS, "topic"), line, id,
+                      BATON_EXPR_MODE_AUTO);
+            if (!t->job_type.text)
+                DIAG_ERR(L, line, id, "camunda:type=\"external\" needs a camunda:topic");
+        } else {
+            baton_parser_unexecutable(L, line, id,
+                                      "camunda:type=\"%s\" is not supported (only \"external\")",
+                                      type);
+        }
+    } else if (kind == BATON_NODE_SERVICE_TASK || kind == BATON_NODE_SEND_TASK ||
+               kind == BATON_NODE_BUSINESS_RULE_TASK) {
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        c7_java_impl(L, ni, xn, t);
+    }
+    const char *dref = attr_ns(L, xn, BATON_CAMUNDA_NS, "decisionRef");
+    if (dref) {
+        L->uses_camunda = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        t->impl = BATON_IMPL_DECISION;
+        t->decision_id = baton_builder_strdup(L->b, dref);
+        baton_parser_unexecutable(L, line, id,
+                                  "DMN decision '%s' cannot be evaluated (no DMN engine)", dref);
+    }
+    static const struct {
+        const char *attr;
+        size_t off;
+    } c7_user[] = {
+        {"assignee", offsetof(baton_task_def, assignee)},
+        {"candidateGroups", offsetof(baton_task_def, candidate_groups)},
+        {"candidateUsers", offsetof(baton_task_def, candidate_users)},
+        {"dueDate", offsetof(baton_task_def, due_date)},
+        {"followUpDate", offsetof(baton_task_def, follow_up_date)},
+    };
+    for (size_t i = 0; i < sizeof c7_user / sizeof *c7_user; i++) {
+        const char *v = attr_ns(L, xn, BATON_CAMUNDA_NS, c7_user[i].attr);
+        if (!v)
+            continue;
+        L->uses_camunda = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        expr_slot(L, (baton_slot *)((char *)t + c7_user[i].off), v, line, id,
+                  BATON_EXPR_MODE_AUTO);
+    }
+    const char *fk = attr_ns(L, xn, BATON_CAMUNDA_NS, "formKey");
+    if (fk) {
+        L->uses_camunda = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        t->form_key = baton_builder_strdup(L->b, fk);
+    }
+    xmlNode *rc = ext_child(xn, BATON_CAMUNDA_NS, "failedJobRetryTimeCycle");
+    if (rc) {
+        L->uses_camunda = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        t->retry_cycle = text_of(L, rc);
+    }
+    const char *rv = attr_ns(L, xn, BATON_CAMUNDA_NS, "resultVariable");
+    if (rv) {
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        t->result_variable = baton_builder_strdup(L->b, rv);
+    }
+
+    /* BPMN script tasks: <script> with scriptFormat */
+    if (kind == BATON_NODE_SCRIPT_TASK && !zs) {
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        const char *fmt = attr(L, xn, "scriptFormat");
+        xmlNode *sc = bpmn_child(xn, "script");
+        const char *body = sc ? text_of(L, sc) : NULL;
+        t->script_format = baton_builder_strdup(L->b, fmt);
+        t->impl = BATON_IMPL_SCRIPT;
+        if (fmt && strcasecmp(fmt, "feel") == 0) {
+            expr_slot(L, &t->script, body, sc ? line_of(sc) : line, id, BATON_EXPR_MODE_FEEL);
+        } else if (body && body[0] == '=') {
+            expr_slot(L, &t->script, body, line_of(sc), id, BATON_EXPR_MODE_AUTO);
+        } else {
+            /* keep the text so a test harness can show what it stubs */
+            t->script.text = body;
+            t->script.line = sc ? line_of(sc) : line;
+            baton_parser_unexecutable(L, line, id,
+                                      "script in language '%s' cannot be executed; "
+                                      "write it in FEEL (scriptFormat=\"feel\" or zeebe:script)",
+                                      fmt && *fmt ? fmt : "unspecified");
+        }
+        if (!t->result_variable)
+            t->result_variable = baton_builder_strdup(L->b, attr(L, xn, "resultVariable"));
+    }
+    if (attr_bool(L, xn, BATON_CAMUNDA_NS, "asyncBefore", false) ||
+        attr_bool(L, xn, BATON_CAMUNDA_NS, "async", false))
+        baton_builder_node(L->b, ni)->flags |= BATON_NF_ASYNC_BEFORE;
+    if (attr_bool(L, xn, BATON_CAMUNDA_NS, "asyncAfter", false))
+        baton_builder_node(L->b, ni)->flags |= BATON_NF_ASYNC_AFTER;
+}
+
+static void fill_call(loader *L, baton_idx ni, xmlNode *xn) {
+    const char *id = baton_builder_node(L->b, ni)->id;
+    baton_call_def *cd = baton_builder_alloc(L->b, sizeof *cd);
+    if (!cd)
+        return;
+    cd->propagate_all_child = true;
+    cd->propagate_all_parent = true;
+    const char *called = attr(L, xn, "calledElement");
+    uint32_t line = line_of(xn);
+    xmlNode *zc = ext_child(xn, BATON_ZEEBE_NS, "calledElement");
+    if (zc) {
+        L->uses_zeebe = true;
+        called = attr(L, zc, "processId");
+        line = line_of(zc);
+        cd->propagate_all_child = attr_bool(L, zc, NULL, "propagateAllChildVariables", true);
+        cd->propagate_all_parent = attr_bool(L, zc, NULL, "propagateAllParentVariables", true);
+    }
+    expr_slot(L, &cd->called_element, called, line, id, BATON_EXPR_MODE_AUTO);
+
+    /* camunda:in / camunda:out */
+    uint32_t nin = 0, nout = 0;
+    bool c7 = false;
+    FOR_EACH_CHILD(c, xn) {
+        if (!is_bpmn(c, "extensionElements"))
+            continue;
+        FOR_EACH_CHILD(e, c) {
+            if (is_el(e, BATON_CAMUNDA_NS, "in")) {
+                nin++;
+                c7 = true;
+            } else if (is_el(e, BATON_CAMUNDA_NS, "out")) {
+                nout++;
+                c7 = true;
+            }
+        }
+    }
+    if (c7) {
+        L->uses_camunda = true;
+        /* in Camunda 7 nothing is passed unless mapped */
+        cd->propagate_all_child = false;
+        cd->propagate_all_parent = false;
+        baton_mapping *ins = nin ? baton_builder_alloc(L->b, nin * sizeof *ins) : NULL;
+        baton_mapping *outs = nout ? baton_builder_alloc(L->b, nout * sizeof *outs) : NULL;
+        uint32_t ki = 0, ko = 0;
+        FOR_EACH_CHILD(c, xn) {
+            if (!is_bpmn(c, "extensionElements"))
+                continue;
+            FOR_EACH_CHILD(e, c) {
+                bool is_in = is_el(e, BATON_CAMUNDA_NS, "in");
+                if (!is_in && !is_el(e, BATON_CAMUNDA_NS, "out"))
+                    continue;
+                const char *bk = attr(L, e, "businessKey");
+                if (is_in && bk) {
+                    expr_slot(L, &cd->business_key, bk, line_of(e), id, BATON_EXPR_MODE_AUTO);
+                    nin--;
+                    continue;
+                }
+                baton_mapping *m = is_in ? (ins ? &ins[ki++] : NULL) : (outs ? &outs[ko++] : NULL);
+                if (!m)
+                    continue;
+                const char *vars = attr(L, e, "variables");
+                m->all = vars && strcmp(vars, "all") == 0;
+                m->local = attr_bool(L, e, NULL, "local", false);
+                if (m->all) {
+                    if (is_in)
+                        cd->propagate_all_parent = true;
+                    else
+                        cd->propagate_all_child = true;
+                    continue;
+                }
+                const char *src = attr(L, e, "source");
+                const char *srcx = attr(L, e, "sourceExpression");
+                const char *target = attr(L, e, "target");
+                if (!target || (!src && !srcx))
+                    DIAG_ERR(L, line_of(e), id,
+                             "camunda:%s needs source or sourceExpression, and target", e->name);
+                m->target = baton_builder_strdup(L->b, target);
+                if (srcx)
+                    expr_slot(L, &m->source, srcx, line_of(e), id, BATON_EXPR_MODE_AUTO);
+                else if (src)
+                    expr_slot(L, &m->source, src, line_of(e), id,
+                              is_identifier(src) ? BATON_EXPR_MODE_FEEL : BATON_EXPR_MODE_AUTO);
+            }
+        }
+        cd->in = ins;
+        cd->out = outs;
+        cd->n_in = ki;
+        cd->n_out = ko;
+    }
+    baton_builder_node(L->b, ni)->call = cd;
+}
+
+static void fill_node(loader *L, baton_idx ni, xmlNode *xn) {
+    baton_node *n = baton_builder_node(L->b, ni);
+    const char *id = n->id;
+    uint32_t line = n->line;
+    baton_node_kind kind = n->kind;
+    unsigned kf = baton_node_kind_flags(kind);
+    n->name = baton_builder_strdup(L->b, attr(L, xn, "name"));
+
+    const char *dflt = attr(L, xn, "default");
+    if (dflt) {
+        baton_idx f = resolve_ref(L, baton_builder_find_flow, dflt, line, id, "default",
+                                  "sequence flow");
+        baton_builder_node(L->b, ni)->default_flow = f;
+    }
+    if (attr_bool(L, xn, NULL, "isForCompensation", false))
+        baton_builder_node(L->b, ni)->flags |= BATON_NF_FOR_COMPENSATION;
+
+    if (kf & BATON_KF_EVENT) {
+        fill_events(L, ni, xn);
+        n = baton_builder_node(L->b, ni);
+        if (kind == BATON_NODE_BOUNDARY_EVENT) {
+            const char *at = attr(L, xn, "attachedToRef");
+            if (!at)
+                DIAG_ERR(L, line, id, "boundary event has no attachedToRef");
+            n->attached_to = resolve_ref(L, baton_builder_find_node, at, line, id,
+                                         "attachedToRef", "activity");
+            if (attr_bool(L, xn, NULL, "cancelActivity", true))
+                n->flags |= BATON_NF_INTERRUPTING;
+        } else if (kind == BATON_NODE_START_EVENT) {
+            if (attr_bool(L, xn, NULL, "isInterrupting", true))
+                n->flags |= BATON_NF_INTERRUPTING;
+        }
+        if (attr_bool(L, xn, NULL, "parallelMultiple", false))
+            n->flags |= BATON_NF_PARALLEL_MULTIPLE;
+    }
+    if (kind == BATON_NODE_EVENT_BASED_GATEWAY && attr_bool(L, xn, NULL, "instantiate", false))
+        baton_builder_node(L->b, ni)->flags |= BATON_NF_INSTANTIATE;
+    if (kind == BATON_NODE_COMPLEX_GATEWAY) {
+        xmlNode *ac = bpmn_child(xn, "activationCondition");
+        if (ac) {
+            baton_slot s = {0};
+            expr_slot(L, &s, text_of(L, ac), line_of(ac), id, BATON_EXPR_MODE_AUTO);
+            baton_builder_node(L->b, ni)->activation = s;
+        }
+    }
+    if (kind == BATON_NODE_SEND_TASK || kind == BATON_NODE_RECEIVE_TASK) {
+        const char *mref = attr(L, xn, "messageRef");
+        baton_idx m = resolve_ref(L, baton_builder_find_message, mref, line, id, "messageRef",
+                                  "message");
+        n = baton_builder_node(L->b, ni);
+        n->message = m;
+        if (kind == BATON_NODE_RECEIVE_TASK && attr_bool(L, xn, NULL, "instantiate", false))
+            n->flags |= BATON_NF_INSTANTIATE;
+    }
+    if (kf & (BATON_KF_TASK | BATON_KF_EVENT))
+        fill_task(L, ni, xn);
+    if (kind == BATON_NODE_CALL_ACTIVITY)
+        fill_call(L, ni, xn);
+    if (kf & BATON_KF_ACTIVITY) {
+        fill_loop(L, ni, xn);
+        if (kf & BATON_KF_SCOPE) {
+            if (attr_bool(L, xn, BATON_CAMUNDA_NS, "asyncBefore", false))
+                baton_builder_node(L->b, ni)->flags |= BATON_NF_ASYNC_BEFORE;
+        }
+    }
+    fill_io(L, ni, xn);
+    if (kind == BATON_NODE_AD_HOC_SUB_PROCESS) {
+        baton_process *p = baton_builder_process(L->b, baton_builder_node(L->b, ni)->process);
+        if (p && p->executable)
+            baton_parser_unexecutable(L, line, id, "ad-hoc subprocesses are not supported");
+    }
+    FOR_EACH_CHILD(c, xn) {
+        if (!is_bpmn(c, "extensionElements"))
+            continue;
+        FOR_EACH_CHILD(e, c) {
+            if (is_el(e, BATON_CAMUNDA_NS, "executionListener") ||
+                is_el(e, BATON_CAMUNDA_NS, "taskListener")) {
+                L->uses_camunda = true;
+                DIAG_WARN(L, line_of(e), id, "camunda:%s is ignored (Java/script listeners "
+                          "do not run in Baton)", e->name);
+            } else if (is_el(e, BATON_ZEEBE_NS, "executionListeners") ||
+                       is_el(e, BATON_ZEEBE_NS, "taskListeners")) {
+                L->uses_zeebe = true;
+                DIAG_WARN(L, line_of(e), id, "zeebe:%s is ignored", e->name);
+            }
+        }
+    }
+}
+
+static void fill_flow(loader *L, baton_idx fi, xmlNode *xn) {
+    baton_flow *f = baton_builder_flow(L->b, fi);
+    const char *id = f->id;
+    uint32_t line = f->line;
+    const char *src = attr(L, xn, "sourceRef");
+    const char *dst = attr(L, xn, "targetRef");
+    if (!src)
+        DIAG_ERR(L, line, id, "sequence flow has no sourceRef");
+    if (!dst)
+        DIAG_ERR(L, line, id, "sequence flow has no targetRef");
+    baton_idx s = resolve_ref(L, baton_builder_find_node, src, line, id, "sourceRef", "flow node");
+    baton_idx t = resolve_ref(L, baton_builder_find_node, dst, line, id, "targetRef", "flow node");
+    const char *name = attr(L, xn, "name");
+    xmlNode *cond = bpmn_child(xn, "conditionExpression");
+    baton_slot cs = {0};
+    if (cond) {
+        const char *text = text_of(L, cond);
+        if (text && *text)
+            expr_slot(L, &cs, text, line_of(cond), id, BATON_EXPR_MODE_AUTO);
+    }
+    f = baton_builder_flow(L->b, fi);
+    f->source = s;
+    f->target = t;
+    f->name = baton_builder_strdup(L->b, name);
+    f->condition = cs;
+}
+
+/* Compensation: association from a compensation boundary event to its handler. */
+static void fill_associations(loader *L) {
+    for (uint32_t i = 0; i < L->n_assoc; i++) {
+        xmlNode *a = L->assoc_xml[i];
+        baton_idx s = resolve(L, baton_builder_find_node, attr(L, a, "sourceRef"));
+        baton_idx t = resolve(L, baton_builder_find_node, attr(L, a, "targetRef"));
+        if (s == BATON_NONE || t == BATON_NONE)
+            continue;
+        baton_node *sn = baton_builder_node(L->b, s);
+        if (sn->kind != BATON_NODE_BOUNDARY_EVENT || !sn->n_events ||
+            sn->events[0].kind != BATON_EVENT_COMPENSATION)
+            continue;
+        sn->compensation = t;
+        baton_builder_node(L->b, t)->flags |= BATON_NF_COMPENSATION_HANDLER;
+    }
+}
+
+/* ---- dialect ------------------------------------------------------------ */
+
+static void detect_dialect(loader *L, xmlNode *root) {
+    for (xmlNs *ns = root->nsDef; ns; ns = ns->next) {
+        if (!ns->href)
+            continue;
+        if (strcmp((const char *)ns->href, BATON_ZEEBE_NS) == 0)
+            L->declares_zeebe = true;
+        else if (strcmp((const char *)ns->href, BATON_CAMUNDA_NS) == 0)
+            L->declares_camunda = true;
+    }
+    const char *platform = attr_ns(L, root, BATON_MODELER_NS, "executionPlatform");
+    baton_dialect d = BATON_DIALECT_GENERIC;
+    if (platform && strcmp(platform, "Camunda Cloud") == 0)
+        d = BATON_DIALECT_C8;
+    else if (platform && strcmp(platform, "Camunda Platform") == 0)
+        d = BATON_DIALECT_C7;
+    else if (L->uses_zeebe && !L->uses_camunda)
+        d = BATON_DIALECT_C8;
+    else if (L->uses_camunda && !L->uses_zeebe)
+        d = BATON_DIALECT_C7;
+    else if (!L->uses_zeebe && !L->uses_camunda)
+        d = L->declares_camunda && !L->declares_zeebe   ? BATON_DIALECT_C7
+            : L->declares_zeebe && !L->declares_camunda ? BATON_DIALECT_C8
+                                                        : BATON_DIALECT_GENERIC;
+    else
+        d = BATON_DIALECT_C8; /* both used: zeebe is the newer dialect */
+    baton_builder_graph(L->b)->dialect = (uint8_t)d;
+}
+
+/* ---- XML parsing ------------------------------------------------------- */
+
+typedef struct xml_guard {
+    bool doctype;
+    bool entity;
+} xml_guard;
+
+static void on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *ext,
+                               const xmlChar *sys) {
+    (void)name;
+    (void)ext;
+    (void)sys;
+    xmlParserCtxtPtr c = ctx;
+    ((xml_guard *)c->_private)->doctype = true;
+    xmlStopParser(c);
+}
+
+static void on_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *pub,
+                           const xmlChar *sys, xmlChar *content) {
+    (void)name;
+    (void)type;
+    (void)pub;
+    (void)sys;
+    (void)content;
+    xmlParserCtxtPtr c = ctx;
+    ((xml_guard *)c->_private)->entity = true;
+    xmlStopParser(c);
+}
+
+static void on_xml_error(void *ctx, xmlErrorPtr e) {
+    (void)ctx;
+    (void)e; /* the last error is read from the context; nothing is printed */
+}
+
+static baton_status parse_xml(const char *xml, size_t len, const char *file, xmlDocPtr *doc_out,
+                              baton_error *err) {
+    if (len > INT32_MAX)
+        return baton_error_set(err, BATON_LIMIT, "document too large");
+    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    if (!ctxt)
+        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    xml_guard guard = {false, false};
+    ctxt->_private = &guard;
+    ctxt->sax->internalSubset = on_internal_subset;
+    ctxt->sax->entityDecl = on_entity_decl;
+    ctxt->sax->serror = on_xml_error;
+    ctxt->sax->error = NULL;
+    ctxt->sax->warning = NULL;
+    ctxt->vctxt.error = NULL;
+    ctxt->vctxt.warning = NULL;
+    int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                  XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA;
+    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, xml, (int)len, file, NULL, options);
+    baton_status st = BATON_OK;
+    if (guard.doctype || guard.entity) {
+        st = baton_error_set(err, BATON_PARSE,
+                             "DOCTYPE declarations are not allowed (DTDs and entities are "
+                             "disabled for safety)");
+        baton_error_where(err, "%s:%d", file, ctxt->input ? ctxt->input->line : 0);
+    } else if (!doc || !ctxt->wellFormed) {
+        const xmlError *e = &ctxt->lastError;
+        char msg[BATON_ERROR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", e->message ? e->message : "not well-formed XML");
+        size_t ml = strlen(msg);
+        while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
+            msg[--ml] = '\0';
+        bool depth = strstr(msg, "depth") != NULL;
+        bool mem = e->code == XML_ERR_NO_MEMORY;
+        st = baton_error_set(err, mem ? BATON_NOMEM : depth ? BATON_LIMIT : BATON_PARSE,
+                             "XML: %s", msg);
+        if (e->line > 0)
+            baton_error_where(err, "%s:%d:%d", file, e->line, e->int2);
+        else
+            baton_error_where(err, "%s", file);
+    }
+    if (st) {
+        xmlFreeDoc(doc);
+        doc = NULL;
+    }
+    xmlFreeParserCtxt(ctxt);
+    *doc_out = doc;
+    return st;
+}
+
+/* Count elements and depth iteratively (no recursion on hostile depth). */
+static baton_status check_bounds(loader *L, xmlNode *root, baton_error *err) {
+    uint32_t count = 0, depth = 0, max_depth_seen = 0;
+    xmlNode *n = root;
+    while (n) {
+        if (n->type == XML_ELEMENT_NODE) {
+            if (++count > L->opts.max_elements)
+                return baton_error_set(err, BATON_LIMIT, "more than %u elements",
+                                       L->opts.max_elements);
+        }
+        if (n->type == XML_ELEMENT_NODE && n->children) {
+            n = n->children;
+            if (++depth > max_depth_seen)
+                max_depth_seen = depth;
+            if (depth > L->opts.max_depth) {
+                baton_error_set(err, BATON_LIMIT, "elements nested deeper than %u levels",
+                                L->opts.max_depth);
+                baton_error_where(err, "%s:%u", L->file, line_of(n));
+                return BATON_LIMIT;
+            }
+            continue;
+        }
+        while (n && !n->next && n != root) {
+            n = n->parent;
+            depth--;
+        }
+        if (!n || n == root)
+            break;
+        n = n->next;
+    }
+    L->elements = count;
+    return BATON_OK;
+}
+
+static void loader_fini(loader *L) {
+    baton_builder_free(L->b);
+    baton_strmap_free(L->ids);
+    baton_free(L->node_xml);
+    baton_free(L->flow_xml);
+    baton_free(L->assoc_xml);
+}
+
+baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts *opts,
+                             baton_diags *diags, baton_model **out, baton_error *err) {
+    loader L;
+    memset(&L, 0, sizeof L);
+    if (opts)
+        L.opts = *opts;
+    if (!L.opts.max_bytes)
+        L.opts.max_bytes = BATON_BPMN_DEFAULT_MAX_BYTES;
+    if (!L.opts.max_elements)
+        L.opts.max_elements = BATON_BPMN_DEFAULT_MAX_ELEMENTS;
+    if (!L.opts.max_depth)
+        L.opts.max_depth = BATON_BPMN_DEFAULT_MAX_DEPTH;
+    L.file = L.opts.name ? L.opts.name : "<input>";
+    L.diags = diags;
+    baton_error_clear(&L.first_error);
+
+    if (len > L.opts.max_bytes) {
+        baton_error_set(err, BATON_LIMIT, "document is %zu bytes, more than the limit of %zu",
+                        len, L.opts.max_bytes);
+        baton_error_where(err, "%s", L.file);
+        return BATON_LIMIT;
+    }
+    xmlDocPtr doc = NULL;
+    baton_status st = parse_xml(xml, len, L.file, &doc, err);
+    if (st)
+        return st;
+    xmlNode *root = xmlDocGetRootElement(doc);
+    if (!root) {
+        xmlFreeDoc(doc);
+        baton_error_set(err, BATON_PARSE, "document has no root element");
+        baton_error_where(err, "%s", L.file);
+        return BATON_PARSE;
+    }
+    if (!is_bpmn(root, "definitions")) {
+        const char *ns = root->ns && root->ns->href ? (const char *)root->ns->href : "";
+        baton_error_set(err, BATON_MODEL,
+                        "root element is <%s> in namespace '%s'; expected BPMN 2.0 <definitions> "
+                        "in namespace '%s'",
+                        root->name, ns, BATON_BPMN_NS);
+        baton_error_where(err, "%s:%u", L.file, line_of(root));
+        baton_diags_add(diags, BATON_SEV_ERROR, line_of(root), 0, NULL, "%s", err->message);
+        xmlFreeDoc(doc);
+        return BATON_MODEL;
+    }
+    L.b = baton_builder_new(L.file, xml, len);
+    L.ids = baton_strmap_new(256);
+    if (!L.b || !L.ids) {
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+        goto done;
+    }
+    st = check_bounds(&L, root, err);
+    if (st)
+        goto done;
+
+    baton_graph *g = baton_builder_graph(L.b);
+    g->definitions_id = baton_builder_strdup(L.b, attr(&L, root, "id"));
+    g->target_namespace = baton_builder_strdup(L.b, attr(&L, root, "targetNamespace"));
+    const char *exp = attr(&L, root, "exporter");
+    const char *expv = attr(&L, root, "exporterVersion");
+    if (exp) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s%s%s", exp, expv ? " " : "", expv ? expv : "");
+        g->exporter = baton_builder_strdup(L.b, buf);
+    }
+
+    declare_definitions(&L, root);
+    if (!L.nomem)
+        fill_correlation(&L, root);
+    uint32_t n_nodes = L.b ? baton_builder_graph(L.b)->n_nodes : 0;
+    (void)n_nodes;
+    for (baton_idx i = 0; !L.nomem && baton_builder_node(L.b, i); i++)
+        fill_node(&L, i, L.node_xml[i]);
+    for (baton_idx i = 0; !L.nomem && baton_builder_flow(L.b, i); i++)
+        fill_flow(&L, i, L.flow_xml[i]);
+    if (!L.nomem)
+        fill_associations(&L);
+    detect_dialect(&L, root);
+    if (L.nomem) {
+        st = baton_error_set(err, BATON_NOMEM, "out of memory while loading");
+        goto done;
+    }
+
+    baton_model *m = NULL;
+    st = baton_builder_finish(L.b, &m, err);
+    L.b = NULL;
+    if (st)
+        goto done;
+    baton_parser_validate(&L, m);
+    if (L.nomem) {
+        baton_model_unref(m);
+        st = baton_error_set(err, BATON_NOMEM, "out of memory while validating");
+        goto done;
+    }
+    if (L.n_errors) {
+        baton_model_unref(m);
+        if (err && !err->code)
+            *err = L.first_error;
+        st = BATON_MODEL;
+        goto done;
+    }
+    *out = m;
+    st = BATON_OK;
+done:
+    loader_fini(&L);
+    xmlFreeDoc(doc);
+    if (diags)
+        baton_diags_sort(diags);
+    return st;
+}
+
+baton_status baton_bpmn_load_file(const char *path, const baton_load_opts *opts,
+                                  baton_diags *diags, baton_model **out, baton_error *err) {
+    baton_load_opts o;
+    memset(&o, 0, sizeof o);
+    if (opts)
+        o = *opts;
+    if (!o.name)
+        o.name = path;
+    size_t max = o.max_bytes ? o.max_bytes : BATON_BPMN_DEFAULT_MAX_BYTES;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        baton_error_set(err, BATON_IO, "cannot open: %s", strerror(errno));
+        baton_error_where(err, "%s", path);
+        return BATON_IO;
+    }
+    baton_status st = BATON_OK;
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            if (cap > max) {
+                st = baton_error_set(err, BATON_LIMIT, "file is larger than the limit of %zu bytes",
+                                     max);
+                baton_error_where(err, "%s", path);
+                goto done;
+            }
+            cap = cap ? cap * 2 : 65536;
+            char *d = baton_realloc(data, cap);
+            if (!d) {
+                st = baton_error_set(err, BATON_NOMEM, "out of memory reading the file");
+                goto done;
+            }
+            data = d;
+        }
+        size_t n = fread(data + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        st = baton_error_set(err, BATON_IO, "read error: %s", strerror(errno));
+        baton_error_where(err, "%s", path);
+        goto done;
+    }
+    st = baton_bpmn_load(data, len, &o, diags, out, err);
+done:
+    fclose(f);
+    baton_free(data);
+    return st;
+}

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Baton's whole test suite, as CI runs it:
+#   1. gcc build with -Wall -Wextra -Werror, every suite (unit, parser, expr,
+#      scenarios, fuzz corpus replay, corpus conformance, ...);
+#   2. clang build with AddressSanitizer + UndefinedBehaviorSanitizer, every suite again.
+# Usage: ./test.sh [meson test arguments, e.g. --suite unit]
+set -eu
+cd "$(dirname "$0")"
+./scripts/deps.sh
+
+# Differential FEEL tests need the oracle's node packages (pinned by its lock file).
+if [ -f tests/expr/oracle/package-lock.json ]; then
+  npm ci --prefix tests/expr/oracle --no-audit --no-fund --loglevel=error
+fi
+
+corpus_opts="-Drequire_corpus=${BATON_CI:-false}"
+
+setup() { # dir, options...
+  dir=$1; shift
+  if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null
+  else meson setup "$dir" "$@" >/dev/null; fi
+}
+
+setup _build/test -Dwerror=true -Dbuildtype=debugoptimized $corpus_opts
+ninja -C _build/test
+meson test -C _build/test --print-errorlogs --num-processes 2 "$@"
+
+CC=clang setup _build/asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined \
+  -Db_lundef=false $corpus_opts
+ninja -C _build/asan
+meson test -C _build/asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 "$@"
+echo "all tests passed"

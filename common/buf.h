@@ -31,7 +31,7 @@ baton_status baton_buf_append(baton_buf *b, const void *p, size_t n);
 baton_status baton_buf_puts(baton_buf *b, const char *s);
 baton_status baton_buf_putc(baton_buf *b, char c);
 baton_status baton_buf_printf(baton_buf *b, const char *fmt, ...) BATON_PRINTF(2, 3);
-baton_status baton_buf_vprintf(baton_buf *b, const char *fmt, va_list ap);
+baton_status baton_buf_vprintf(baton_buf *b, const char *fmt, va_list ap) BATON_PRINTF(2, 0);
 /* Append s as a JSON string literal, quotes included. */
 baton_status baton_buf_json_string(baton_buf *b, const char *s);
 

@@ -41,7 +41,8 @@ void baton_error_clear(baton_error *err);
  */
 baton_status baton_error_set(baton_error *err, baton_status code, const char *fmt, ...)
     BATON_PRINTF(3, 4);
-baton_status baton_error_setv(baton_error *err, baton_status code, const char *fmt, va_list ap);
+baton_status baton_error_setv(baton_error *err, baton_status code, const char *fmt, va_list ap)
+    BATON_PRINTF(3, 0);
 
 /* Fill `where` if still empty (outer layers add context, never overwrite). */
 void baton_error_where(baton_error *err, const char *fmt, ...) BATON_PRINTF(2, 3);

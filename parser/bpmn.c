@@ -19,7 +19,9 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -168,9 +170,14 @@ void baton_parser_diag(loader *L, baton_severity sev, uint32_t line, const char 
     baton_diags_add(L->diags, sev, line, 0, element, "%s", msg);
 }
 
-/* An engine limitation: an error, or a warning when the caller stubs such elements. */
+/*
+ * An engine limitation: an error, or a warning when the caller stubs such
+ * elements. Nothing in a process that is not executable: it is never run.
+ */
 void baton_parser_unexecutable(loader *L, uint32_t line, const char *element, const char *fmt,
                                ...) {
+    if (!L->exec)
+        return;
     char msg[BATON_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -182,6 +189,12 @@ void baton_parser_unexecutable(loader *L, uint32_t line, const char *element, co
 
 #define DIAG_ERR(L, line, el, ...) baton_parser_diag(L, BATON_SEV_ERROR, line, el, __VA_ARGS__)
 #define DIAG_WARN(L, line, el, ...) baton_parser_diag(L, BATON_SEV_WARNING, line, el, __VA_ARGS__)
+/* A problem only for running the element: an error in executable processes, else silent. */
+#define EXEC_ERR(L, line, el, ...)                                                                 \
+    do {                                                                                           \
+        if ((L)->exec)                                                                             \
+            baton_parser_diag(L, BATON_SEV_ERROR, line, el, __VA_ARGS__);                          \
+    } while (0)
 
 /* ---- ids and references ----------------------------------------------- */
 
@@ -240,10 +253,17 @@ static void expr_slot(loader *L, baton_slot *slot, const char *text, uint32_t li
     if (st == BATON_NOMEM) {
         L->nomem = true;
     } else if (st) {
+        /* a drawing's expressions are kept as text; only a runnable one must compile */
+        baton_severity sev = L->exec ? BATON_SEV_ERROR : BATON_SEV_WARNING;
         if (e.where[0])
-            DIAG_ERR(L, line, element, "expression: %s: %s", e.where, e.message);
+            baton_parser_diag(L, sev, line, element, "expression '%.80s': %s: %s", text, e.where,
+                              e.message);
         else
-            DIAG_ERR(L, line, element, "expression: %s", e.message);
+            baton_parser_diag(L, sev, line, element, "expression '%.80s': %s", text, e.message);
+        if (!L->exec) {
+            slot->text = baton_builder_strdup(L->b, text);
+            slot->line = line;
+        }
     }
 }
 
@@ -254,6 +274,51 @@ static bool is_identifier(const char *s) {
         if (!isalnum((unsigned char)*s) && *s != '_')
             return false;
     return true;
+}
+
+/* Does an expression language name or URI mean `lang` ("feel", "juel")? */
+static bool lang_is(const char *name, const char *lang) {
+    size_t n = strlen(lang);
+    for (const char *p = name; *p; p++)
+        if (strncasecmp(p, lang, n) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * A condition (sequence flow, conditional event, completion, loop or
+ * activation condition) held by element `ce`. Its language is the element's
+ * `language`, else the definitions' expressionLanguage. A text that starts
+ * with '=' or holds ${...} is read as written, whatever language is
+ * declared (tools keep BPMN's XPath default while writing FEEL); otherwise
+ * FEEL and JUEL texts compile in that mode and any other language cannot be
+ * evaluated here.
+ */
+static void cond_slot(loader *L, baton_slot *slot, const xmlNode *ce, const char *id) {
+    const char *text = text_of(L, ce);
+    if (!text || !*text)
+        return;
+    uint32_t line = line_of(ce);
+    const char *lang = attr(L, ce, "language");
+    if (!lang || !*lang)
+        lang = L->expr_language;
+    baton_expr_mode mode = BATON_EXPR_MODE_AUTO;
+    if (lang && *lang && text[0] != '=' && !strstr(text, "${") && !strstr(text, "#{")) {
+        if (lang_is(lang, "feel")) {
+            mode = BATON_EXPR_MODE_FEEL;
+        } else if (lang_is(lang, "juel")) {
+            mode = BATON_EXPR_MODE_JUEL;
+        } else {
+            baton_parser_unexecutable(L, line, id,
+                                      "condition '%.80s' is in language '%s', which the engine "
+                                      "cannot evaluate (only FEEL and JUEL)",
+                                      text, lang);
+            slot->text = text;
+            slot->line = line;
+            return;
+        }
+    }
+    expr_slot(L, slot, text, line, id, mode);
 }
 
 /* ---- pass 1: declare ---------------------------------------------------- */
@@ -385,15 +450,23 @@ static void declare_scope(loader *L, xmlNode *container, baton_idx process, bato
         } else if (is_bpmn(c, "sequenceFlow")) {
             uint32_t line = line_of(c);
             const char *id = attr(L, c, "id");
+            char made[48];
             if (!id || !*id) {
-                DIAG_ERR(L, line, NULL, "<sequenceFlow> has no id");
+                /*
+                 * The id is optional in the schema and nothing refers to an
+                 * unnamed flow, so it gets one that no XML ID can equal
+                 * ('@' is not a name character): sequenceFlow@LINE[.N].
+                 */
+                snprintf(made, sizeof made, "sequenceFlow@%u", line);
+                for (uint32_t k = 2; baton_builder_find_flow(L->b, made) != BATON_NONE; k++)
+                    snprintf(made, sizeof made, "sequenceFlow@%u.%u", line, k);
+                id = made;
+            } else if (!claim_id(L, id, line, "sequenceFlow")) {
                 continue;
             }
-            if (!claim_id(L, id, line, "sequenceFlow"))
-                continue;
             baton_idx idx;
-            if (baton_builder_add_flow(L->b, id, line, scope, &idx) ||
-                push_xml(&L->flow_xml, &L->flow_cap, idx, c)) {
+            baton_status st = baton_builder_add_flow(L->b, id, line, scope, &idx);
+            if (st || push_xml(&L->flow_xml, &L->flow_cap, idx, c)) {
                 L->nomem = true;
                 return;
             }
@@ -439,7 +512,16 @@ static void declare_process(loader *L, xmlNode *pn) {
     baton_process *proc = baton_builder_process(L->b, p);
     proc->root_scope = scope;
     proc->name = baton_builder_strdup(L->b, attr(L, pn, "name"));
-    proc->executable = attr_bool(L, pn, NULL, "isExecutable", true);
+    /*
+     * BPMN gives isExecutable no default. Camunda 7 skips a process without
+     * it on a new deployment and Camunda 8 reads it as false; so do we, and
+     * say so, since a forgotten attribute is the usual cause.
+     */
+    if (!attr(L, pn, "isExecutable"))
+        DIAG_WARN(L, line, id,
+                  "process has no isExecutable attribute and is treated as not executable "
+                  "(add isExecutable=\"true\" to run it)");
+    proc->executable = attr_bool(L, pn, NULL, "isExecutable", false);
     const char *vt = attr_ns(L, pn, BATON_CAMUNDA_NS, "versionTag");
     xmlNode *zv = ext_child(pn, BATON_ZEEBE_NS, "versionTag");
     if (zv)
@@ -683,8 +765,7 @@ static void fill_events(loader *L, baton_idx ni, xmlNode *xn) {
             ev->kind = BATON_EVENT_CONDITIONAL;
             xmlNode *cond = bpmn_child(c, "condition");
             if (cond)
-                expr_slot(L, &ev->condition, text_of(L, cond), line_of(cond), id,
-                          BATON_EXPR_MODE_AUTO);
+                cond_slot(L, &ev->condition, cond, id);
         } else if (strcmp(local, "terminateEventDefinition") == 0) {
             ev->kind = BATON_EVENT_TERMINATE;
         } else if (strcmp(local, "linkEventDefinition") == 0) {
@@ -744,7 +825,7 @@ static void fill_io(loader *L, baton_idx ni, xmlNode *xn) {
             baton_mapping *m = is_in ? &ins[ki++] : &outs[ko++];
             const char *target = attr(L, c, "target");
             if (!target || !*target)
-                DIAG_ERR(L, line_of(c), id, "zeebe:%s has no target", c->name);
+                EXEC_ERR(L, line_of(c), id, "zeebe:%s has no target", c->name);
             m->target = baton_builder_strdup(L->b, target);
             expr_slot(L, &m->source, attr(L, c, "source"), line_of(c), id, BATON_EXPR_MODE_AUTO);
         }
@@ -758,7 +839,7 @@ static void fill_io(loader *L, baton_idx ni, xmlNode *xn) {
             baton_mapping *m = is_in ? &ins[ki++] : &outs[ko++];
             const char *name = attr(L, c, "name");
             if (!name || !*name)
-                DIAG_ERR(L, line_of(c), id, "camunda:%s has no name", c->name);
+                EXEC_ERR(L, line_of(c), id, "camunda:%s has no name", c->name);
             m->target = baton_builder_strdup(L->b, name);
             xmlNode *inner = first_child_el(c);
             if (inner) {
@@ -805,8 +886,7 @@ static void fill_loop(loader *L, baton_idx ni, xmlNode *xn) {
         expr_slot(L, &lp->loop_maximum, max, line_of(sl), id, BATON_EXPR_MODE_AUTO);
         xmlNode *cond = bpmn_child(sl, "loopCondition");
         if (cond)
-            expr_slot(L, &lp->loop_condition, text_of(L, cond), line_of(cond), id,
-                      BATON_EXPR_MODE_AUTO);
+            cond_slot(L, &lp->loop_condition, cond, id);
     } else {
         lp->multi_instance = true;
         lp->sequential = attr_bool(L, mi, NULL, "isSequential", false);
@@ -816,7 +896,7 @@ static void fill_loop(loader *L, baton_idx ni, xmlNode *xn) {
                       BATON_EXPR_MODE_AUTO);
         xmlNode *cc = bpmn_child(mi, "completionCondition");
         if (cc)
-            expr_slot(L, &lp->completion, text_of(L, cc), line_of(cc), id, BATON_EXPR_MODE_AUTO);
+            cond_slot(L, &lp->completion, cc, id);
         /* BPMN standard: data references name process variables */
         xmlNode *din = bpmn_child(mi, "loopDataInputRef");
         if (din) {
@@ -868,7 +948,7 @@ static void fill_loop(loader *L, baton_idx ni, xmlNode *xn) {
                       BATON_EXPR_MODE_AUTO);
         }
         if (!lp->cardinality.text && !lp->collection.text)
-            DIAG_ERR(L, line_of(mi), id,
+            EXEC_ERR(L, line_of(mi), id,
                      "multi-instance activity has neither loopCardinality nor an input collection");
     }
     baton_builder_node(L->b, ni)->loop = lp;
@@ -881,8 +961,13 @@ static baton_task_def *task_def(loader *L, baton_idx ni) {
     return (baton_task_def *)n->task;
 }
 
-/* Camunda 7 attributes naming a Java implementation the engine cannot run. */
-static bool c7_java_impl(loader *L, baton_idx ni, xmlNode *xn, baton_task_def *t) {
+/*
+ * Camunda 7 implementation of a service-like element, read from `holder`:
+ * the task itself, or the messageEventDefinition of a message throw event.
+ * camunda:type="external" with a topic is a job; Java classes, expressions
+ * and connectors cannot run here and are reported as such.
+ */
+static void fill_c7_impl(loader *L, baton_idx ni, xmlNode *holder) {
     static const struct {
         const char *attr;
         baton_impl impl;
@@ -893,27 +978,51 @@ static bool c7_java_impl(loader *L, baton_idx ni, xmlNode *xn, baton_task_def *t
         {"delegateExpression", BATON_IMPL_JAVA_EXPR, "a Java delegate expression"},
     };
     const char *id = baton_builder_node(L->b, ni)->id;
+    uint32_t line = line_of(holder);
+    const char *type = attr_ns(L, holder, BATON_CAMUNDA_NS, "type");
+    if (type) {
+        L->uses_camunda = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
+        if (strcmp(type, "external") == 0) {
+            t->impl = BATON_IMPL_JOB;
+            expr_slot(L, &t->job_type, attr_ns(L, holder, BATON_CAMUNDA_NS, "topic"), line, id,
+                      BATON_EXPR_MODE_AUTO);
+            if (!t->job_type.text)
+                EXEC_ERR(L, line, id, "camunda:type=\"external\" needs a camunda:topic");
+        } else {
+            baton_parser_unexecutable(L, line, id,
+                                      "camunda:type=\"%s\" is not supported (only \"external\")",
+                                      type);
+        }
+        return;
+    }
     for (size_t i = 0; i < sizeof java / sizeof *java; i++) {
-        const char *v = attr_ns(L, xn, BATON_CAMUNDA_NS, java[i].attr);
+        const char *v = attr_ns(L, holder, BATON_CAMUNDA_NS, java[i].attr);
         if (!v)
             continue;
         L->uses_camunda = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
         t->impl = (uint8_t)java[i].impl;
         t->impl_detail = baton_builder_strdup(L->b, v);
-        baton_parser_unexecutable(L, line_of(xn), id,
+        baton_parser_unexecutable(L, line, id,
                                   "camunda:%s=\"%s\" is %s, which the engine cannot execute; "
-                                  "use camunda:type=\"external\" with a topic",
+                                  "use camunda:type=\"external\" with a camunda:topic",
                                   java[i].attr, v, java[i].what);
-        return true;
+        return;
     }
-    if (ext_child(xn, BATON_CAMUNDA_NS, "connector")) {
+    if (ext_child(holder, BATON_CAMUNDA_NS, "connector")) {
         L->uses_camunda = true;
+        baton_task_def *t = task_def(L, ni);
+        if (!t)
+            return;
         t->impl = BATON_IMPL_CONNECTOR;
-        baton_parser_unexecutable(L, line_of(xn), id,
+        baton_parser_unexecutable(L, line, id,
                                   "camunda:connector is not supported; use an external task");
-        return true;
     }
-    return false;
 }
 
 static void fill_task(loader *L, baton_idx ni, xmlNode *xn) {
@@ -1012,29 +1121,13 @@ static void fill_task(loader *L, baton_idx ni, xmlNode *xn) {
         L->uses_zeebe = true;
 
     /* Camunda 7 */
-    const char *type = attr_ns(L, xn, BATON_CAMUNDA_NS, "type");
-    if (type) {
-        L->uses_camunda = true;
-        baton_task_def *t = task_def(L, ni);
-        if (!t)
-            return;
-        if (strcmp(type, "external") == 0) {
-            t->impl = BATON_IMPL_JOB;
-            expr_slot(L, &t->job_type, attr_ns(L, xn, BATON_CAMUNDA_NS, "topic"), line, id,
-                      BATON_EXPR_MODE_AUTO);
-            if (!t->job_type.text)
-                DIAG_ERR(L, line, id, "camunda:type=\"external\" needs a camunda:topic");
-        } else {
-            baton_parser_unexecutable(L, line, id,
-                                      "camunda:type=\"%s\" is not supported (only \"external\")",
-                                      type);
-        }
-    } else if (kind == BATON_NODE_SERVICE_TASK || kind == BATON_NODE_SEND_TASK ||
-               kind == BATON_NODE_BUSINESS_RULE_TASK) {
-        baton_task_def *t = task_def(L, ni);
-        if (!t)
-            return;
-        c7_java_impl(L, ni, xn, t);
+    if (kind == BATON_NODE_SERVICE_TASK || kind == BATON_NODE_SEND_TASK ||
+        kind == BATON_NODE_BUSINESS_RULE_TASK) {
+        fill_c7_impl(L, ni, xn);
+    } else if (kind == BATON_NODE_THROW_EVENT || kind == BATON_NODE_END_EVENT) {
+        xmlNode *md = bpmn_child(xn, "messageEventDefinition");
+        if (md)
+            fill_c7_impl(L, ni, md);
     }
     const char *dref = attr_ns(L, xn, BATON_CAMUNDA_NS, "decisionRef");
     if (dref) {
@@ -1093,7 +1186,8 @@ static void fill_task(loader *L, baton_idx ni, xmlNode *xn) {
     }
 
     /* BPMN script tasks: <script> with scriptFormat */
-    if (kind == BATON_NODE_SCRIPT_TASK && !zs) {
+    const baton_task_def *impl = baton_builder_node(L->b, ni)->task;
+    if (kind == BATON_NODE_SCRIPT_TASK && !zs && !(impl && impl->impl == BATON_IMPL_JOB)) {
         baton_task_def *t = task_def(L, ni);
         if (!t)
             return;
@@ -1102,27 +1196,26 @@ static void fill_task(loader *L, baton_idx ni, xmlNode *xn) {
         const char *body = sc ? text_of(L, sc) : NULL;
         t->script_format = baton_builder_strdup(L->b, fmt);
         t->impl = BATON_IMPL_SCRIPT;
-        if (fmt && strcasecmp(fmt, "feel") == 0) {
-            expr_slot(L, &t->script, body, sc ? line_of(sc) : line, id, BATON_EXPR_MODE_FEEL);
-        } else if (body && body[0] == '=') {
-            expr_slot(L, &t->script, body, line_of(sc), id, BATON_EXPR_MODE_AUTO);
+        uint32_t sline = sc ? line_of(sc) : line;
+        if (body && body[0] == '=') {
+            expr_slot(L, &t->script, body, sline, id, BATON_EXPR_MODE_AUTO);
+        } else if (fmt && lang_is(fmt, "feel")) {
+            expr_slot(L, &t->script, body, sline, id, BATON_EXPR_MODE_FEEL);
+        } else if (fmt && lang_is(fmt, "juel")) {
+            /* Camunda 7 evaluates a JUEL "script" as one expression: its value is the result */
+            expr_slot(L, &t->script, body, sline, id, BATON_EXPR_MODE_JUEL);
         } else {
             /* keep the text so a test harness can show what it stubs */
             t->script.text = body;
             t->script.line = sc ? line_of(sc) : line;
             baton_parser_unexecutable(L, line, id,
-                                      "script in language '%s' cannot be executed; "
-                                      "write it in FEEL (scriptFormat=\"feel\" or zeebe:script)",
+                                      "script in language '%s' cannot be executed; write it "
+                                      "in FEEL (scriptFormat=\"feel\" or zeebe:script) or JUEL",
                                       fmt && *fmt ? fmt : "unspecified");
         }
         if (!t->result_variable)
             t->result_variable = baton_builder_strdup(L->b, attr(L, xn, "resultVariable"));
     }
-    if (attr_bool(L, xn, BATON_CAMUNDA_NS, "asyncBefore", false) ||
-        attr_bool(L, xn, BATON_CAMUNDA_NS, "async", false))
-        baton_builder_node(L->b, ni)->flags |= BATON_NF_ASYNC_BEFORE;
-    if (attr_bool(L, xn, BATON_CAMUNDA_NS, "asyncAfter", false))
-        baton_builder_node(L->b, ni)->flags |= BATON_NF_ASYNC_AFTER;
 }
 
 static void fill_call(loader *L, baton_idx ni, xmlNode *xn) {
@@ -1198,7 +1291,7 @@ static void fill_call(loader *L, baton_idx ni, xmlNode *xn) {
                 const char *srcx = attr(L, e, "sourceExpression");
                 const char *target = attr(L, e, "target");
                 if (!target || (!src && !srcx))
-                    DIAG_ERR(L, line_of(e), id,
+                    EXEC_ERR(L, line_of(e), id,
                              "camunda:%s needs source or sourceExpression, and target", e->name);
                 m->target = baton_builder_strdup(L->b, target);
                 if (srcx)
@@ -1222,6 +1315,8 @@ static void fill_node(loader *L, baton_idx ni, xmlNode *xn) {
     uint32_t line = n->line;
     baton_node_kind kind = n->kind;
     unsigned kf = baton_node_kind_flags(kind);
+    const baton_process *proc = baton_builder_process(L->b, n->process);
+    L->exec = proc && proc->executable;
     n->name = baton_builder_strdup(L->b, attr(L, xn, "name"));
 
     const char *dflt = attr(L, xn, "default");
@@ -1257,7 +1352,7 @@ static void fill_node(loader *L, baton_idx ni, xmlNode *xn) {
         xmlNode *ac = bpmn_child(xn, "activationCondition");
         if (ac) {
             baton_slot s = {0};
-            expr_slot(L, &s, text_of(L, ac), line_of(ac), id, BATON_EXPR_MODE_AUTO);
+            cond_slot(L, &s, ac, id);
             baton_builder_node(L->b, ni)->activation = s;
         }
     }
@@ -1274,21 +1369,23 @@ static void fill_node(loader *L, baton_idx ni, xmlNode *xn) {
         fill_task(L, ni, xn);
     if (kind == BATON_NODE_CALL_ACTIVITY)
         fill_call(L, ni, xn);
-    if (kf & BATON_KF_ACTIVITY) {
+    if (kf & BATON_KF_ACTIVITY)
         fill_loop(L, ni, xn);
-        if (kf & BATON_KF_SCOPE) {
-            if (attr_bool(L, xn, BATON_CAMUNDA_NS, "asyncBefore", false))
-                baton_builder_node(L->b, ni)->flags |= BATON_NF_ASYNC_BEFORE;
-        }
-    }
     fill_io(L, ni, xn);
-    if (kind == BATON_NODE_AD_HOC_SUB_PROCESS) {
-        baton_process *p = baton_builder_process(L->b, baton_builder_node(L->b, ni)->process);
-        if (p && p->executable)
-            baton_parser_unexecutable(L, line, id, "ad-hoc subprocesses are not supported");
+    if (kind == BATON_NODE_AD_HOC_SUB_PROCESS)
+        baton_parser_unexecutable(L, line, id, "ad-hoc subprocesses are not supported");
+    /* Camunda 7 asynchronous continuations, on any flow node */
+    if (attr_bool(L, xn, BATON_CAMUNDA_NS, "asyncBefore", false) ||
+        attr_bool(L, xn, BATON_CAMUNDA_NS, "async", false)) {
+        L->uses_camunda = true;
+        baton_builder_node(L->b, ni)->flags |= BATON_NF_ASYNC_BEFORE;
+    }
+    if (attr_bool(L, xn, BATON_CAMUNDA_NS, "asyncAfter", false)) {
+        L->uses_camunda = true;
+        baton_builder_node(L->b, ni)->flags |= BATON_NF_ASYNC_AFTER;
     }
     FOR_EACH_CHILD(c, xn) {
-        if (!is_bpmn(c, "extensionElements"))
+        if (!L->exec || !is_bpmn(c, "extensionElements"))
             continue;
         FOR_EACH_CHILD(e, c) {
             if (is_el(e, BATON_CAMUNDA_NS, "executionListener") ||
@@ -1305,10 +1402,33 @@ static void fill_node(loader *L, baton_idx ni, xmlNode *xn) {
     }
 }
 
+static const char *scope_label(loader *L, baton_idx si, char *buf, size_t cap) {
+    const baton_scope *sc = baton_builder_scope(L->b, si);
+    if (!sc || sc->node == BATON_NONE) {
+        const baton_process *p = sc ? baton_builder_process(L->b, sc->process) : NULL;
+        snprintf(buf, cap, "process '%s'", p ? p->id : "?");
+    } else {
+        const baton_node *n = baton_builder_node(L->b, sc->node);
+        snprintf(buf, cap, "%s '%s'",
+                 n->kind == BATON_NODE_TRANSACTION ? "transaction" : "subprocess", n->id);
+    }
+    return buf;
+}
+
+static bool scope_within(loader *L, baton_idx inner, baton_idx outer) {
+    for (baton_idx s = inner; s != BATON_NONE; s = baton_builder_scope(L->b, s)->parent)
+        if (s == outer)
+            return true;
+    return false;
+}
+
 static void fill_flow(loader *L, baton_idx fi, xmlNode *xn) {
     baton_flow *f = baton_builder_flow(L->b, fi);
     const char *id = f->id;
     uint32_t line = f->line;
+    const baton_process *proc =
+        baton_builder_process(L->b, baton_builder_scope(L->b, f->scope)->process);
+    L->exec = proc && proc->executable;
     const char *src = attr(L, xn, "sourceRef");
     const char *dst = attr(L, xn, "targetRef");
     if (!src)
@@ -1320,16 +1440,30 @@ static void fill_flow(loader *L, baton_idx fi, xmlNode *xn) {
     const char *name = attr(L, xn, "name");
     xmlNode *cond = bpmn_child(xn, "conditionExpression");
     baton_slot cs = {0};
-    if (cond) {
-        const char *text = text_of(L, cond);
-        if (text && *text)
-            expr_slot(L, &cs, text, line_of(cond), id, BATON_EXPR_MODE_AUTO);
-    }
+    if (cond)
+        cond_slot(L, &cs, cond, id);
     f = baton_builder_flow(L->b, fi);
     f->source = s;
     f->target = t;
     f->name = baton_builder_strdup(L->b, name);
     f->condition = cs;
+    /*
+     * Some tools write a subprocess's inner flows beside the subprocess
+     * instead of inside it. When both ends sit in one scope nested in the
+     * flow's own, the intent is plain: the flow belongs there.
+     */
+    if (s != BATON_NONE && t != BATON_NONE) {
+        baton_idx ss = baton_builder_node(L->b, s)->scope;
+        if (ss == baton_builder_node(L->b, t)->scope && ss != f->scope &&
+            scope_within(L, ss, f->scope)) {
+            char a[160], b[160];
+            DIAG_WARN(L, line, id,
+                      "sequence flow is written in %s but connects elements of %s; read as "
+                      "part of it",
+                      scope_label(L, f->scope, a, sizeof a), scope_label(L, ss, b, sizeof b));
+            f->scope = ss;
+        }
+    }
 }
 
 /* Compensation: association from a compensation boundary event to its handler. */
@@ -1381,19 +1515,36 @@ static void detect_dialect(loader *L, xmlNode *root) {
 
 /* ---- XML parsing ------------------------------------------------------- */
 
+/*
+ * State of one libxml2 parse. The SAX hooks below see every element start
+ * before libxml2 builds its node, so the bounds on depth and element count
+ * stop a hostile document before it can grow the DOM, and a DOCTYPE stops
+ * the parse before any entity or DTD is even declared.
+ */
 typedef struct xml_guard {
-    bool doctype;
-    bool entity;
+    uint32_t max_depth, max_elements;
+    uint32_t depth, elements;
+    bool doctype, too_deep, too_many;
+    int line; /* where the parse was stopped */
 } xml_guard;
+
+static xml_guard *guard_of(void *ctx) {
+    return ((xmlParserCtxtPtr)ctx)->_private;
+}
+
+static void stop_at(xmlParserCtxtPtr c, xml_guard *g) {
+    g->line = c->input ? c->input->line : 0;
+    xmlStopParser(c);
+}
 
 static void on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *ext,
                                const xmlChar *sys) {
     (void)name;
     (void)ext;
     (void)sys;
-    xmlParserCtxtPtr c = ctx;
-    ((xml_guard *)c->_private)->doctype = true;
-    xmlStopParser(c);
+    xml_guard *g = guard_of(ctx);
+    g->doctype = true;
+    stop_at(ctx, g);
 }
 
 static void on_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *pub,
@@ -1403,9 +1554,35 @@ static void on_entity_decl(void *ctx, const xmlChar *name, int type, const xmlCh
     (void)pub;
     (void)sys;
     (void)content;
-    xmlParserCtxtPtr c = ctx;
-    ((xml_guard *)c->_private)->entity = true;
-    xmlStopParser(c);
+    xml_guard *g = guard_of(ctx);
+    g->doctype = true;
+    stop_at(ctx, g);
+}
+
+static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                     const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+                     int nb_attributes, int nb_defaulted, const xmlChar **attributes) {
+    xml_guard *g = guard_of(ctx);
+    if (++g->depth > g->max_depth) {
+        g->too_deep = true;
+        stop_at(ctx, g);
+        return;
+    }
+    if (++g->elements > g->max_elements) {
+        g->too_many = true;
+        stop_at(ctx, g);
+        return;
+    }
+    xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
+                          nb_defaulted, attributes);
+}
+
+static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                   const xmlChar *uri) {
+    xml_guard *g = guard_of(ctx);
+    if (g->depth)
+        g->depth--;
+    xmlSAX2EndElementNs(ctx, localname, prefix, uri);
 }
 
 static void on_xml_error(void *ctx, xmlErrorPtr e) {
@@ -1413,42 +1590,88 @@ static void on_xml_error(void *ctx, xmlErrorPtr e) {
     (void)e; /* the last error is read from the context; nothing is printed */
 }
 
-static baton_status parse_xml(const char *xml, size_t len, const char *file, xmlDocPtr *doc_out,
+/*
+ * libxml2's message as one line: newlines folded, the trailing " !" and
+ * spaces dropped, the first letter lowered so it reads like the rest.
+ */
+static void xml_message(const char *in, char *out, size_t cap) {
+    size_t n = 0;
+    bool space = false;
+    for (const char *p = in ? in : ""; *p && n + 1 < cap; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') {
+            space = n > 0;
+            continue;
+        }
+        if (space && n + 2 < cap)
+            out[n++] = ' ';
+        space = false;
+        out[n++] = *p;
+    }
+    while (n && (out[n - 1] == '!' || out[n - 1] == ' '))
+        n--;
+    out[n] = '\0';
+    if (n > 1 && isupper((unsigned char)out[0]) && islower((unsigned char)out[1]))
+        out[0] = (char)tolower((unsigned char)out[0]);
+}
+
+static baton_status parse_xml(loader *L, const char *xml, size_t len, xmlDocPtr *doc_out,
                               baton_error *err) {
+    const char *file = L->file;
     if (len > INT32_MAX)
         return baton_error_set(err, BATON_LIMIT, "document too large");
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
     if (!ctxt)
         return baton_error_set(err, BATON_NOMEM, "out of memory");
-    xml_guard guard = {false, false};
+    xml_guard guard;
+    memset(&guard, 0, sizeof guard);
+    guard.max_depth = L->opts.max_depth;
+    guard.max_elements = L->opts.max_elements;
     ctxt->_private = &guard;
     ctxt->sax->internalSubset = on_internal_subset;
     ctxt->sax->entityDecl = on_entity_decl;
+    ctxt->sax->startElementNs = on_start;
+    ctxt->sax->endElementNs = on_end;
     ctxt->sax->serror = on_xml_error;
     ctxt->sax->error = NULL;
     ctxt->sax->warning = NULL;
     ctxt->vctxt.error = NULL;
     ctxt->vctxt.warning = NULL;
+    /* no DTD loading, no entity substitution (neither option is given), no network */
     int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                   XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA;
     xmlDocPtr doc = xmlCtxtReadMemory(ctxt, xml, (int)len, file, NULL, options);
     baton_status st = BATON_OK;
-    if (guard.doctype || guard.entity) {
+    if (guard.doctype) {
         st = baton_error_set(err, BATON_PARSE,
                              "DOCTYPE declarations are not allowed (DTDs and entities are "
                              "disabled for safety)");
-        baton_error_where(err, "%s:%d", file, ctxt->input ? ctxt->input->line : 0);
+        baton_error_where(err, "%s:%d", file, guard.line);
+    } else if (guard.too_deep) {
+        st = baton_error_set(err, BATON_LIMIT, "elements nested deeper than %u levels",
+                             guard.max_depth);
+        baton_error_where(err, "%s:%d", file, guard.line);
+    } else if (guard.too_many) {
+        st = baton_error_set(err, BATON_LIMIT, "more than %u XML elements", guard.max_elements);
+        baton_error_where(err, "%s:%d", file, guard.line);
     } else if (!doc || !ctxt->wellFormed) {
         const xmlError *e = &ctxt->lastError;
         char msg[BATON_ERROR_MSG_MAX];
-        snprintf(msg, sizeof msg, "%s", e->message ? e->message : "not well-formed XML");
-        size_t ml = strlen(msg);
-        while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-            msg[--ml] = '\0';
-        bool depth = strstr(msg, "depth") != NULL;
-        bool mem = e->code == XML_ERR_NO_MEMORY;
-        st = baton_error_set(err, mem ? BATON_NOMEM : depth ? BATON_LIMIT : BATON_PARSE,
-                             "XML: %s", msg);
+        xml_message(e->message, msg, sizeof msg);
+        if (e->code == XML_ERR_NO_MEMORY) {
+            st = baton_error_set(err, BATON_NOMEM, "out of memory while parsing XML");
+        } else if (strstr(msg, "not proper UTF-8")) {
+            const char *bytes = strstr(msg, "Bytes: ");
+            st = baton_error_set(err, BATON_PARSE,
+                                 "bytes that are not UTF-8 (%s) in a document read as UTF-8: "
+                                 "declare its real encoding, e.g. <?xml version=\"1.0\" "
+                                 "encoding=\"ISO-8859-1\"?>",
+                                 bytes ? bytes + 7 : "?");
+        } else if (e->code == XML_ERR_DOCUMENT_EMPTY) {
+            st = baton_error_set(err, BATON_PARSE, "the document is empty");
+        } else {
+            st = baton_error_set(err, BATON_PARSE, "malformed XML: %s",
+                                 msg[0] ? msg : "not well-formed");
+        }
         if (e->line > 0)
             baton_error_where(err, "%s:%d:%d", file, e->line, e->int2);
         else
@@ -1461,40 +1684,6 @@ static baton_status parse_xml(const char *xml, size_t len, const char *file, xml
     xmlFreeParserCtxt(ctxt);
     *doc_out = doc;
     return st;
-}
-
-/* Count elements and depth iteratively (no recursion on hostile depth). */
-static baton_status check_bounds(loader *L, xmlNode *root, baton_error *err) {
-    uint32_t count = 0, depth = 0, max_depth_seen = 0;
-    xmlNode *n = root;
-    while (n) {
-        if (n->type == XML_ELEMENT_NODE) {
-            if (++count > L->opts.max_elements)
-                return baton_error_set(err, BATON_LIMIT, "more than %u elements",
-                                       L->opts.max_elements);
-        }
-        if (n->type == XML_ELEMENT_NODE && n->children) {
-            n = n->children;
-            if (++depth > max_depth_seen)
-                max_depth_seen = depth;
-            if (depth > L->opts.max_depth) {
-                baton_error_set(err, BATON_LIMIT, "elements nested deeper than %u levels",
-                                L->opts.max_depth);
-                baton_error_where(err, "%s:%u", L->file, line_of(n));
-                return BATON_LIMIT;
-            }
-            continue;
-        }
-        while (n && !n->next && n != root) {
-            n = n->parent;
-            depth--;
-        }
-        if (!n || n == root)
-            break;
-        n = n->next;
-    }
-    L->elements = count;
-    return BATON_OK;
 }
 
 static void loader_fini(loader *L) {
@@ -1517,6 +1706,8 @@ baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts 
         L.opts.max_elements = BATON_BPMN_DEFAULT_MAX_ELEMENTS;
     if (!L.opts.max_depth)
         L.opts.max_depth = BATON_BPMN_DEFAULT_MAX_DEPTH;
+    if (L.opts.max_depth > BATON_BPMN_MAX_DEPTH_CAP)
+        L.opts.max_depth = BATON_BPMN_MAX_DEPTH_CAP;
     L.file = L.opts.name ? L.opts.name : "<input>";
     L.diags = diags;
     baton_error_clear(&L.first_error);
@@ -1528,7 +1719,7 @@ baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts 
         return BATON_LIMIT;
     }
     xmlDocPtr doc = NULL;
-    baton_status st = parse_xml(xml, len, L.file, &doc, err);
+    baton_status st = parse_xml(&L, xml, len, &doc, err);
     if (st)
         return st;
     xmlNode *root = xmlDocGetRootElement(doc);
@@ -1555,10 +1746,6 @@ baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts 
         st = baton_error_set(err, BATON_NOMEM, "out of memory");
         goto done;
     }
-    st = check_bounds(&L, root, err);
-    if (st)
-        goto done;
-
     baton_graph *g = baton_builder_graph(L.b);
     g->definitions_id = baton_builder_strdup(L.b, attr(&L, root, "id"));
     g->target_namespace = baton_builder_strdup(L.b, attr(&L, root, "targetNamespace"));
@@ -1570,11 +1757,11 @@ baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts 
         g->exporter = baton_builder_strdup(L.b, buf);
     }
 
+    L.expr_language = attr(&L, root, "expressionLanguage");
+    L.exec = true; /* definitions-level elements serve every process */
     declare_definitions(&L, root);
     if (!L.nomem)
         fill_correlation(&L, root);
-    uint32_t n_nodes = L.b ? baton_builder_graph(L.b)->n_nodes : 0;
-    (void)n_nodes;
     for (baton_idx i = 0; !L.nomem && baton_builder_node(L.b, i); i++)
         fill_node(&L, i, L.node_xml[i]);
     for (baton_idx i = 0; !L.nomem && baton_builder_flow(L.b, i); i++)
@@ -1592,8 +1779,10 @@ baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts 
     L.b = NULL;
     if (st)
         goto done;
+    L.exec = true; /* validation visits executable processes only */
     baton_parser_validate(&L, m);
-    if (L.nomem) {
+    if (L.nomem || (diags && diags->out_of_memory)) {
+        /* a diagnostics list cut short by memory would be a silent lie */
         baton_model_unref(m);
         st = baton_error_set(err, BATON_NOMEM, "out of memory while validating");
         goto done;
@@ -1627,21 +1816,32 @@ baton_status baton_bpmn_load_file(const char *path, const baton_load_opts *opts,
     FILE *f = fopen(path, "rb");
     if (!f) {
         baton_error_set(err, BATON_IO, "cannot open: %s", strerror(errno));
-        baton_error_where(err, "%s", path);
+        baton_error_where(err, "%s", o.name);
         return BATON_IO;
     }
     baton_status st = BATON_OK;
     char *data = NULL;
     size_t len = 0, cap = 0;
+    /* a regular file too large is refused before reading a byte of it */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max) {
+        st = baton_error_set(err, BATON_LIMIT, "file is %llu bytes, more than the limit of %zu",
+                             (unsigned long long)sb.st_size, max);
+        baton_error_where(err, "%s", o.name);
+        goto done;
+    }
+    /* anything else (pipes, growing files) is read up to one byte past the limit */
     for (;;) {
         if (len == cap) {
             if (cap > max) {
                 st = baton_error_set(err, BATON_LIMIT, "file is larger than the limit of %zu bytes",
                                      max);
-                baton_error_where(err, "%s", path);
+                baton_error_where(err, "%s", o.name);
                 goto done;
             }
             cap = cap ? cap * 2 : 65536;
+            if (max < SIZE_MAX && cap > max + 1)
+                cap = max + 1;
             char *d = baton_realloc(data, cap);
             if (!d) {
                 st = baton_error_set(err, BATON_NOMEM, "out of memory reading the file");
@@ -1656,7 +1856,7 @@ baton_status baton_bpmn_load_file(const char *path, const baton_load_opts *opts,
     }
     if (ferror(f)) {
         st = baton_error_set(err, BATON_IO, "read error: %s", strerror(errno));
-        baton_error_where(err, "%s", path);
+        baton_error_where(err, "%s", o.name);
         goto done;
     }
     st = baton_bpmn_load(data, len, &o, diags, out, err);

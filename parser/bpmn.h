@@ -31,6 +31,8 @@
 #define BATON_BPMN_DEFAULT_MAX_BYTES ((size_t)16 << 20)
 #define BATON_BPMN_DEFAULT_MAX_ELEMENTS 1000000u
 #define BATON_BPMN_DEFAULT_MAX_DEPTH 200u
+/* libxml2 refuses deeper documents itself; larger max_depth values are clamped to this */
+#define BATON_BPMN_MAX_DEPTH_CAP 256u
 
 typedef struct baton_load_opts {
     const char *name;      /* file name used in messages and kept on the model */

@@ -29,8 +29,15 @@ typedef struct loader {
     uint32_t flow_cap;
     xmlNode **assoc_xml;  /* association elements (compensation handlers) */
     uint32_t assoc_cap, n_assoc;
-    uint32_t elements;
     uint32_t n_errors;
+    const char *expr_language; /* definitions expressionLanguage, NULL if absent */
+    /*
+     * True while filling an element of an executable process (and during
+     * validation, which only visits those): engine limitations and
+     * execution-only checks are reported only then, since a process that is
+     * not executable is a drawing.
+     */
+    bool exec;
     baton_error first_error;
     bool uses_zeebe, uses_camunda;       /* an extension of that dialect is used */
     bool declares_zeebe, declares_camunda; /* its namespace is declared on the root */

@@ -26,8 +26,24 @@ static const char *scope_label(const vctx *v, baton_idx s, char *buf, size_t cap
     if (sc->node == BATON_NONE)
         snprintf(buf, cap, "process '%s'", v->g->processes[sc->process].id);
     else
-        snprintf(buf, cap, "subprocess '%s'", v->g->nodes[sc->node].id);
+        snprintf(buf, cap, "%s '%s'",
+                 v->g->nodes[sc->node].kind == BATON_NODE_TRANSACTION ? "transaction"
+                                                                        : "subprocess",
+                 v->g->nodes[sc->node].id);
     return buf;
+}
+
+/*
+ * A condition that compiled to plain text can never yield a boolean: the
+ * tool wrote prose ("yes", "approved") where an expression belongs.
+ */
+static void check_condition(vctx *v, const baton_slot *c, uint32_t line, const char *id,
+                            const char *what) {
+    if (c->expr && baton_expr_language(c->expr) == BATON_EXPR_STATIC)
+        baton_parser_unexecutable(v->L, c->line ? c->line : line, id,
+                                  "%s '%.80s' is neither FEEL (= ...) nor JUEL (${...}): as plain "
+                                  "text it can never be true or false",
+                                  what, c->text);
 }
 
 static bool executable(const vctx *v, const baton_node *n) {
@@ -50,7 +66,7 @@ static void check_flows(vctx *v) {
             continue;
         const baton_node *s = &v->g->nodes[f->source];
         const baton_node *t = &v->g->nodes[f->target];
-        if (s->scope != f->scope || t->scope != f->scope) {
+        if (s->scope != t->scope) {
             baton_parser_diag(v->L, BATON_SEV_ERROR, f->line, f->id,
                               "sequence flow crosses a scope boundary: source '%s' is in %s, "
                               "target '%s' is in %s",
@@ -58,8 +74,17 @@ static void check_flows(vctx *v) {
                               scope_label(v, t->scope, b, sizeof b));
             continue;
         }
+        if (s->scope != f->scope) {
+            baton_parser_diag(v->L, BATON_SEV_ERROR, f->line, f->id,
+                              "sequence flow is written in %s but connects '%s' and '%s' of %s",
+                              scope_label(v, f->scope, a, sizeof a), s->id, t->id,
+                              scope_label(v, s->scope, b, sizeof b));
+            continue;
+        }
         if (!executable(v, s))
             continue;
+        if (f->condition.text && !f->is_default)
+            check_condition(v, &f->condition, f->line, f->id, "condition");
         if (f->condition.text && s->kind == BATON_NODE_PARALLEL_GATEWAY)
             baton_parser_diag(v->L, BATON_SEV_ERROR, f->line, f->id,
                               "sequence flow out of parallel gateway '%s' has a condition "
@@ -170,6 +195,10 @@ static void check_events(vctx *v, const baton_node *n) {
     if (!event_allowed(k, ev, in_es, in_tx)) {
         if (k == BATON_NODE_CATCH_EVENT && ev == BATON_EVENT_NONE)
             ERR(v->L, n, "intermediate catch event has no event definition");
+        else if (k == BATON_NODE_BOUNDARY_EVENT && ev == BATON_EVENT_NONE)
+            ERR(v->L, n, "boundary event has no event definition (a boundary event needs a "
+                         "trigger: message, timer, signal, error, escalation, conditional, "
+                         "compensation or cancel)");
         else if (k == BATON_NODE_BOUNDARY_EVENT)
             ERR(v->L, n, "a %s boundary event cannot be attached to an activity",
                 baton_event_kind_name((baton_event_kind)ev));
@@ -196,12 +225,24 @@ static void check_events(vctx *v, const baton_node *n) {
         else if (k == BATON_NODE_START_EVENT && !in_es && e->timer_kind == BATON_TIMER_DURATION)
             WARN(v, n, "a timer start event with a duration fires once, that long after deployment");
         break;
-    case BATON_EVENT_MESSAGE:
-        check_message(v, n, e->ref,
-                      k == BATON_NODE_CATCH_EVENT || k == BATON_NODE_BOUNDARY_EVENT ||
-                          k == BATON_NODE_START_EVENT,
+    case BATON_EVENT_MESSAGE: {
+        bool catching = k == BATON_NODE_CATCH_EVENT || k == BATON_NODE_BOUNDARY_EVENT ||
+                        k == BATON_NODE_START_EVENT;
+        /* a throw implemented by a job worker sends whatever the worker sends */
+        if (!catching && n->task && n->task->impl == BATON_IMPL_JOB) {
+            if (!n->task->job_type.text || !*n->task->job_type.text)
+                ERR(v->L, n, "message throw event has an empty job type");
+            break;
+        }
+        if (!catching && e->ref == BATON_NONE && v->g->dialect == BATON_DIALECT_C8) {
+            ERR(v->L, n, "message throw event has no job type (add zeebe:taskDefinition "
+                         "type=\"...\")");
+            break;
+        }
+        check_message(v, n, e->ref, catching,
                       k == BATON_NODE_CATCH_EVENT || k == BATON_NODE_BOUNDARY_EVENT || in_es);
         break;
+    }
     case BATON_EVENT_SIGNAL:
         if (e->ref == BATON_NONE)
             ERR(v->L, n, "signal event has no signalRef");
@@ -211,6 +252,8 @@ static void check_events(vctx *v, const baton_node *n) {
     case BATON_EVENT_CONDITIONAL:
         if (!e->condition.text)
             ERR(v->L, n, "conditional event has no condition");
+        else
+            check_condition(v, &e->condition, n->line, n->id, "condition");
         break;
     case BATON_EVENT_LINK:
         if (k == BATON_NODE_THROW_EVENT && !link_has_catch(v, n))
@@ -308,7 +351,10 @@ static void check_gateway(vctx *v, const baton_node *n) {
         if (n->n_outgoing < 2)
             ERR(v->L, n, "event-based gateway needs at least two outgoing flows");
         for (uint32_t i = 0; i < n->n_outgoing; i++) {
-            const baton_node *t = &v->g->nodes[v->g->flows[n->outgoing[i]].target];
+            baton_idx ti = v->g->flows[n->outgoing[i]].target;
+            if (ti == BATON_NONE)
+                continue; /* dangling targetRef, reported by the loader */
+            const baton_node *t = &v->g->nodes[ti];
             int ev = event_kind(t);
             bool ok = (t->kind == BATON_NODE_CATCH_EVENT &&
                        (ev == BATON_EVENT_MESSAGE || ev == BATON_EVENT_TIMER ||
@@ -392,8 +438,7 @@ void baton_parser_validate(loader *L, const baton_model *m) {
         baton_parser_diag(L, BATON_SEV_WARNING, 1, NULL, "file defines no process");
     else if (n_exec == 0)
         baton_parser_diag(L, BATON_SEV_WARNING, g->processes[0].line, NULL,
-                          "no process is executable (isExecutable=\"false\"): the file can be "
-                          "viewed but not run");
+                          "no process is executable: the file can be viewed but not run");
 
     check_flows(&v);
     for (uint32_t i = 0; i < g->n_nodes; i++) {
@@ -412,6 +457,12 @@ void baton_parser_validate(loader *L, const baton_model *m) {
             check_task(&v, n);
         if (kf & BATON_KF_GATEWAY)
             check_gateway(&v, n);
+        if (n->loop) {
+            check_condition(&v, &n->loop->completion, n->line, n->id, "completionCondition");
+            check_condition(&v, &n->loop->loop_condition, n->line, n->id, "loopCondition");
+        }
+        if (n->activation.text)
+            check_condition(&v, &n->activation, n->line, n->id, "activationCondition");
         if (n->default_flow != BATON_NONE && (n->kind == BATON_NODE_PARALLEL_GATEWAY ||
                                               n->kind == BATON_NODE_EVENT_BASED_GATEWAY))
             ERR(L, n, "%s cannot have a default flow", baton_node_kind_xml((baton_node_kind)n->kind));

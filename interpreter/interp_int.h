@@ -1,0 +1,64 @@
+/*
+ * interp_int.h - the instance state's layout, shared by instance.c (apply,
+ * serialization) and step.c (semantics). Internal to interpreter/.
+ */
+#ifndef BATON_INTERPRETER_INT_H
+#define BATON_INTERPRETER_INT_H
+
+#include "common/intmap.h"
+#include "interpreter/instance.h"
+
+/* Tokens that arrived on an incoming flow of a join, per scope instance. */
+typedef struct baton_join {
+    int64_t scope;
+    baton_idx flow;
+    uint32_t count;
+} baton_join;
+
+/* A completed activity whose compensation handler may still run. */
+typedef struct baton_comp {
+    int64_t key;
+    int64_t scope;      /* element instance key of the scope it completed in */
+    baton_idx activity; /* the completed activity */
+    baton_idx handler;  /* its compensation handler activity */
+} baton_comp;
+
+struct baton_instance {
+    baton_model *model;
+    const baton_graph *g;
+    int64_t id;
+    baton_idx process;
+    uint8_t state;       /* baton_instance_state; 0 before INSTANCE_CREATED */
+    uint64_t seq;        /* sequence number of the last applied record */
+    int64_t next_key;
+    char *business_key;
+    int64_t parent_id, parent_key;
+    int64_t root;        /* key of the process element instance */
+
+    baton_elem *elems;   /* dense; removal moves the last one into the hole */
+    uint32_t n_elems, cap_elems;
+    baton_intmap elem_map; /* key -> index in elems */
+
+    baton_wait *waits;
+    uint32_t n_waits, cap_waits;
+    baton_intmap wait_map;
+
+    baton_join *joins;
+    uint32_t n_joins, cap_joins;
+
+    baton_incident *incidents;
+    uint32_t n_incidents, cap_incidents;
+
+    baton_comp *comps;
+    uint32_t n_comps, cap_comps;
+};
+
+/* Mutable lookups for the step function (valid until the next apply). */
+baton_elem *baton_inst_elem(baton_instance *inst, int64_t key);
+baton_wait *baton_inst_wait(baton_instance *inst, int64_t key);
+/* Join tokens at (scope, flow). */
+uint32_t baton_inst_join_count(const baton_instance *inst, int64_t scope, baton_idx flow);
+/* True when node n is a join: its incoming tokens are stored until it fires. */
+bool baton_inst_is_join(const baton_graph *g, baton_idx n);
+
+#endif

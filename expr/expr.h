@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/buf.h"
 #include "common/error.h"
 
 typedef struct baton_expr baton_expr;
@@ -62,7 +63,8 @@ typedef struct baton_expr_env {
     void *cookie;
     int64_t now_ms;        /* the injected clock: ms since 1970-01-01T00:00:00Z */
     const char *zone;      /* zone for now()/today() and zone-less date-times; NULL = UTC */
-    uint32_t max_steps;    /* evaluation step bound; 0 = default */
+    uint32_t max_steps;    /* evaluation step bound; 0 = default (1,000,000) */
+    size_t max_bytes;      /* memory one evaluation may use (result size bound); 0 = 16 MiB */
 } baton_expr_env;
 
 /*
@@ -87,5 +89,24 @@ baton_status baton_expr_eval_bool(const baton_expr *e, const baton_expr_env *env
  */
 baton_status baton_expr_eval_string(const baton_expr *e, const baton_expr_env *env, char **out,
                                     baton_error *err);
+
+/* Output forms of baton_expr_eval_to_buf. */
+enum {
+    BATON_EXPR_OUT_JSON = 0,  /* the value as plain JSON (numbers keep their decimal digits) */
+    BATON_EXPR_OUT_TYPED = 1, /* {"type":"<FEEL type>","value":<plain JSON>} */
+};
+
+/*
+ * Evaluate and append the result to `out` in the form `how` (one of
+ * BATON_EXPR_OUT_*). Unlike baton_expr_eval_json this keeps decimal numbers
+ * exact (0.1 + 0.2 prints 0.3, 1/3 prints 34 digits) and allocates nothing
+ * beyond the buffer's growth, so a caller reusing one buffer evaluates
+ * without touching the heap in the common cases. FEEL type names are those
+ * of DMN 1.4: null, number, string, boolean, date, time, date and time,
+ * days and time duration, years and months duration, list, context, range,
+ * function.
+ */
+baton_status baton_expr_eval_to_buf(const baton_expr *e, const baton_expr_env *env, int how,
+                                    baton_buf *out, baton_error *err);
 
 #endif

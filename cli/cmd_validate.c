@@ -2,11 +2,22 @@
  * cmd_validate.c - `baton validate FILE...`: load and check BPMN files,
  * report every problem of every file, compiler style:
  *
- *   FILE: ok: process 'id' (N elements)
- *   FILE:LINE: element 'ID': message
+ *   FILE: ok: process 'id' (N elements)         stdout, per process of a valid file
+ *   FILE:LINE: element 'ID': message            stderr, per error
+ *   FILE:LINE: element 'ID': warning: message   stderr, per warning
+ *   FILE:LINE:COL: message                      stderr, XML, size and I/O failures
  *
  * Exit 0 when every file is valid, 1 otherwise, 2 on usage errors.
- * `--json` prints one JSON document for scripts instead.
+ * `--json` prints one JSON document on stdout for scripts instead:
+ *
+ *   {"files": [{"file": F, "valid": true, "dialect": "bpmn|camunda7|camunda8",
+ *               "processes": [{"id", "name"?, "executable", "elements"}],
+ *               "diagnostics": [...]},
+ *              {"file": F, "valid": false,
+ *               "error": {"code", "message", "where"},      (the first error)
+ *               "diagnostics": [{"severity": "error|warning", "line",
+ *                                "element" (or null), "message"}]}],
+ *    "valid": N, "invalid": N}
  */
 #include <stdlib.h>
 #include <string.h>
@@ -148,12 +159,11 @@ int baton_cmd_validate(int argc, char **argv) {
         if (st != BATON_OK) {
             n_bad++;
             if (json) {
-                if (diags.n == 0) {
-                    cJSON *o = cJSON_AddObjectToObject(jf, "error");
-                    cJSON_AddStringToObject(o, "code", baton_status_name(err.code));
-                    cJSON_AddStringToObject(o, "message", err.message);
-                    cJSON_AddStringToObject(o, "where", err.where);
-                }
+                /* the first error, whatever its kind; diagnostics list them all */
+                cJSON *o = cJSON_AddObjectToObject(jf, "error");
+                cJSON_AddStringToObject(o, "code", baton_status_name(err.code));
+                cJSON_AddStringToObject(o, "message", err.message);
+                cJSON_AddStringToObject(o, "where", err.where);
                 cJSON_AddItemToObject(jf, "diagnostics", diags_json(&diags));
             } else if (diags.n_errors == 0) {
                 /* not a model-level failure: XML, limits, I/O */
@@ -162,9 +172,11 @@ int baton_cmd_validate(int argc, char **argv) {
                 print_diags(&diags, file, quiet);
             }
             baton_diags_fini(&diags);
+            fflush(stderr);
             continue;
         }
         const baton_graph *g = baton_model_graph(m);
+        fflush(stdout); /* keep a file's lines in order when both streams share a terminal */
         if (json) {
             cJSON_AddStringToObject(jf, "dialect", baton_dialect_name((baton_dialect)g->dialect));
             cJSON *jp = cJSON_AddArrayToObject(jf, "processes");
@@ -182,16 +194,18 @@ int baton_cmd_validate(int argc, char **argv) {
             if (!quiet)
                 print_diags(&diags, file, false);
             if (!quiet) {
-                for (uint32_t p = 0; p < g->n_processes; p++)
-                    printf("%s: ok: process '%s' (%u elements)%s\n", file, g->processes[p].id,
-                           process_elements(g, p),
-                           g->processes[p].executable ? "" : " [not executable]");
+                for (uint32_t p = 0; p < g->n_processes; p++) {
+                    uint32_t n = process_elements(g, p);
+                    printf("%s: ok: process '%s' (%u element%s)%s\n", file, g->processes[p].id, n,
+                           n == 1 ? "" : "s", g->processes[p].executable ? "" : " [not executable]");
+                }
                 if (g->n_processes == 0)
                     printf("%s: ok: no process\n", file);
             }
         }
         baton_diags_fini(&diags);
         baton_model_unref(m);
+        fflush(stdout);
     }
     if (json) {
         cJSON_AddNumberToObject(jroot, "valid", n_files - n_bad);

@@ -45,7 +45,14 @@ static bool is_el(const xmlNode *n, const char *uri, const char *local) {
     return in_ns(n, uri) && strcmp((const char *)n->name, local) == 0;
 }
 
+/*
+ * The line of the element's start tag '<'. The SAX hook records it in the
+ * node's _private (free for applications); libxml2's own line is that of
+ * the tag's end and stops at 65535.
+ */
 static uint32_t line_of(const xmlNode *n) {
+    if (n->type == XML_ELEMENT_NODE && n->_private)
+        return (uint32_t)(uintptr_t)n->_private;
     long l = xmlGetLineNo((xmlNode *)n);
     return l > 0 ? (uint32_t)l : 0;
 }
@@ -159,7 +166,10 @@ void baton_parser_diag(loader *L, baton_severity sev, uint32_t line, const char 
     va_end(ap);
     if (sev == BATON_SEV_ERROR) {
         L->n_errors++;
-        if (!L->first_error.code) {
+        /* err reports the error that comes first in the file, as the list does once sorted */
+        if (!L->first_error.code || line < L->first_line) {
+            baton_error_clear(&L->first_error);
+            L->first_line = line;
             baton_error_set(&L->first_error, BATON_MODEL, "%s", msg);
             if (element)
                 baton_error_where(&L->first_error, "%s:%u: element '%s'", L->file, line, element);
@@ -237,8 +247,11 @@ static baton_idx resolve_ref(loader *L, find_fn find, const char *ref, uint32_t 
     if (!ref)
         return BATON_NONE;
     baton_idx i = resolve(L, find, ref);
-    if (i == BATON_NONE)
+    if (i == BATON_NONE) {
         DIAG_ERR(L, line, element, "%s '%s' refers to no %s in this file", attr_name, ref, what);
+        if (L->dangling && L->cur_node != BATON_NONE)
+            L->dangling[L->cur_node] = 1;
+    }
     return i;
 }
 
@@ -992,6 +1005,7 @@ static void fill_c7_impl(loader *L, baton_idx ni, xmlNode *holder) {
             if (!t->job_type.text)
                 EXEC_ERR(L, line, id, "camunda:type=\"external\" needs a camunda:topic");
         } else {
+            t->impl_detail = baton_builder_strdup(L->b, type); /* known, just not runnable */
             baton_parser_unexecutable(L, line, id,
                                       "camunda:type=\"%s\" is not supported (only \"external\")",
                                       type);
@@ -1526,6 +1540,10 @@ typedef struct xml_guard {
     uint32_t depth, elements;
     bool doctype, too_deep, too_many;
     int line; /* where the parse was stopped */
+    /* the first error: libxml2 recovers and goes on, so its last one is often a consequence */
+    bool have_first;
+    int first_code, first_line, first_col;
+    char first_msg[BATON_ERROR_MSG_MAX];
 } xml_guard;
 
 static xml_guard *guard_of(void *ctx) {
@@ -1573,8 +1591,28 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         stop_at(ctx, g);
         return;
     }
+    /*
+     * The parser stands at the end of the start tag; walk back to its '<'
+     * (a start tag holds no other '<': attribute values must escape it)
+     * counting newlines, so a tag spread over lines gets its first line.
+     */
+    xmlParserCtxtPtr c = ctx;
+    int line = c->input ? c->input->line : 0;
+    if (c->input && c->input->base && c->input->cur) {
+        const xmlChar *p = c->input->cur;
+        int nl = 0;
+        while (p > c->input->base && *p != '<') {
+            nl += *p == '\n';
+            p--;
+        }
+        if (*p == '<' && nl < line)
+            line -= nl;
+    }
     xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
                           nb_defaulted, attributes);
+    /* only the node just made has no line yet (on failure c->node is the parent) */
+    if (c->node && c->node->type == XML_ELEMENT_NODE && !c->node->_private && line > 0)
+        c->node->_private = (void *)(uintptr_t)line;
 }
 
 static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
@@ -1585,9 +1623,16 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     xmlSAX2EndElementNs(ctx, localname, prefix, uri);
 }
 
+/* Keep the first error; nothing is printed. */
 static void on_xml_error(void *ctx, xmlErrorPtr e) {
-    (void)ctx;
-    (void)e; /* the last error is read from the context; nothing is printed */
+    xml_guard *g = guard_of(ctx);
+    if (!g || g->have_first || !e || e->level < XML_ERR_ERROR)
+        return;
+    g->have_first = true;
+    g->first_code = e->code;
+    g->first_line = e->line;
+    g->first_col = e->int2;
+    snprintf(g->first_msg, sizeof g->first_msg, "%s", e->message ? e->message : "");
 }
 
 /*
@@ -1610,7 +1655,11 @@ static void xml_message(const char *in, char *out, size_t cap) {
     while (n && (out[n - 1] == '!' || out[n - 1] == ' '))
         n--;
     out[n] = '\0';
-    if (n > 1 && isupper((unsigned char)out[0]) && islower((unsigned char)out[1]))
+    /* "Opening and ..." reads better lowered; "AttValue: ..." names a production: keep it */
+    bool word = n > 1 && isupper((unsigned char)out[0]);
+    for (size_t i = 1; word && i < n && out[i] != ' '; i++)
+        word = !isupper((unsigned char)out[i]);
+    if (word)
         out[0] = (char)tolower((unsigned char)out[0]);
 }
 
@@ -1654,10 +1703,13 @@ static baton_status parse_xml(loader *L, const char *xml, size_t len, xmlDocPtr 
         st = baton_error_set(err, BATON_LIMIT, "more than %u XML elements", guard.max_elements);
         baton_error_where(err, "%s:%d", file, guard.line);
     } else if (!doc || !ctxt->wellFormed) {
-        const xmlError *e = &ctxt->lastError;
+        const xmlError *last = &ctxt->lastError;
+        int code = guard.have_first ? guard.first_code : last->code;
+        int line = guard.have_first ? guard.first_line : last->line;
+        int col = guard.have_first ? guard.first_col : last->int2;
         char msg[BATON_ERROR_MSG_MAX];
-        xml_message(e->message, msg, sizeof msg);
-        if (e->code == XML_ERR_NO_MEMORY) {
+        xml_message(guard.have_first ? guard.first_msg : last->message, msg, sizeof msg);
+        if (code == XML_ERR_NO_MEMORY) {
             st = baton_error_set(err, BATON_NOMEM, "out of memory while parsing XML");
         } else if (strstr(msg, "not proper UTF-8")) {
             const char *bytes = strstr(msg, "Bytes: ");
@@ -1666,14 +1718,14 @@ static baton_status parse_xml(loader *L, const char *xml, size_t len, xmlDocPtr 
                                  "declare its real encoding, e.g. <?xml version=\"1.0\" "
                                  "encoding=\"ISO-8859-1\"?>",
                                  bytes ? bytes + 7 : "?");
-        } else if (e->code == XML_ERR_DOCUMENT_EMPTY) {
+        } else if (code == XML_ERR_DOCUMENT_EMPTY) {
             st = baton_error_set(err, BATON_PARSE, "the document is empty");
         } else {
             st = baton_error_set(err, BATON_PARSE, "malformed XML: %s",
                                  msg[0] ? msg : "not well-formed");
         }
-        if (e->line > 0)
-            baton_error_where(err, "%s:%d:%d", file, e->line, e->int2);
+        if (line > 0)
+            baton_error_where(err, "%s:%d:%d", file, line, col);
         else
             baton_error_where(err, "%s", file);
     }
@@ -1692,6 +1744,7 @@ static void loader_fini(loader *L) {
     baton_free(L->node_xml);
     baton_free(L->flow_xml);
     baton_free(L->assoc_xml);
+    baton_free(L->dangling);
 }
 
 baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts *opts,
@@ -1709,6 +1762,7 @@ baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts 
     if (L.opts.max_depth > BATON_BPMN_MAX_DEPTH_CAP)
         L.opts.max_depth = BATON_BPMN_MAX_DEPTH_CAP;
     L.file = L.opts.name ? L.opts.name : "<input>";
+    L.cur_node = BATON_NONE;
     L.diags = diags;
     baton_error_clear(&L.first_error);
 
@@ -1762,8 +1816,14 @@ baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts 
     declare_definitions(&L, root);
     if (!L.nomem)
         fill_correlation(&L, root);
-    for (baton_idx i = 0; !L.nomem && baton_builder_node(L.b, i); i++)
+    L.dangling = baton_calloc((size_t)L.node_cap + 1, 1); /* node_cap >= node count */
+    if (!L.dangling)
+        L.nomem = true;
+    for (baton_idx i = 0; !L.nomem && baton_builder_node(L.b, i); i++) {
+        L.cur_node = i;
         fill_node(&L, i, L.node_xml[i]);
+    }
+    L.cur_node = BATON_NONE;
     for (baton_idx i = 0; !L.nomem && baton_builder_flow(L.b, i); i++)
         fill_flow(&L, i, L.flow_xml[i]);
     if (!L.nomem)

@@ -30,6 +30,14 @@ typedef struct loader {
     xmlNode **assoc_xml;  /* association elements (compensation handlers) */
     uint32_t assoc_cap, n_assoc;
     uint32_t n_errors;
+    /*
+     * Nodes with a reference the loader already reported as dangling
+     * (node index -> 1), so validation does not pile a second message on
+     * the same cause ("no messageRef" after "messageRef 'x' refers to no
+     * message"). cur_node is the node being filled, BATON_NONE otherwise.
+     */
+    uint8_t *dangling;
+    baton_idx cur_node;
     const char *expr_language; /* definitions expressionLanguage, NULL if absent */
     /*
      * True while filling an element of an executable process (and during
@@ -38,7 +46,8 @@ typedef struct loader {
      * not executable is a drawing.
      */
     bool exec;
-    baton_error first_error;
+    baton_error first_error; /* the error with the lowest line */
+    uint32_t first_line;
     bool uses_zeebe, uses_camunda;       /* an extension of that dialect is used */
     bool declares_zeebe, declares_camunda; /* its namespace is declared on the root */
     bool nomem;

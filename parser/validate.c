@@ -163,8 +163,15 @@ static bool inside_transaction(const vctx *v, baton_idx s) {
     return false;
 }
 
+/* The loader already reported a dangling reference of this node. */
+static bool dangling(const vctx *v, const baton_node *n) {
+    return v->L->dangling && v->L->dangling[n - v->g->nodes];
+}
+
 /* `keyed`: a catch that correlates to one instance (all but process-level starts). */
 static void check_message(vctx *v, const baton_node *n, baton_idx msg, bool catching, bool keyed) {
+    if (msg == BATON_NONE && dangling(v, n))
+        return;
     if (msg == BATON_NONE) {
         ERR(v->L, n, "message %s has no messageRef (a message name is needed to correlate)",
             catching ? "catch" : "throw");
@@ -244,6 +251,8 @@ static void check_events(vctx *v, const baton_node *n) {
         break;
     }
     case BATON_EVENT_SIGNAL:
+        if (e->ref == BATON_NONE && dangling(v, n))
+            break;
         if (e->ref == BATON_NONE)
             ERR(v->L, n, "signal event has no signalRef");
         else if (!v->g->signals[e->ref].name || !*v->g->signals[e->ref].name)
@@ -261,7 +270,9 @@ static void check_events(vctx *v, const baton_node *n) {
                 e->link_name ? e->link_name : "");
         break;
     case BATON_EVENT_ERROR:
-        if ((k == BATON_NODE_END_EVENT) && e->ref == BATON_NONE)
+        if (k == BATON_NODE_END_EVENT && e->ref == BATON_NONE && dangling(v, n))
+            ; /* reported by the loader */
+        else if (k == BATON_NODE_END_EVENT && e->ref == BATON_NONE)
             WARN(v, n, "error end event has no errorRef: it throws an error without a code");
         else if (k == BATON_NODE_END_EVENT && !v->g->errors[e->ref].code)
             WARN(v, n, "error '%s' has no errorCode; only catch-all handlers can catch it",
@@ -278,6 +289,12 @@ static void check_boundary(vctx *v, const baton_node *n) {
     if (n->attached_to == BATON_NONE)
         return;
     const baton_node *a = &v->g->nodes[n->attached_to];
+    if (a->kind == BATON_NODE_EVENT_SUB_PROCESS) {
+        ERR(v->L, n, "boundary event is attached to event subprocess '%s', which cannot carry "
+                     "boundary events",
+            a->id);
+        return;
+    }
     if (!(baton_node_kind_flags((baton_node_kind)a->kind) & BATON_KF_ACTIVITY)) {
         ERR(v->L, n, "boundary event is attached to %s '%s', which is not an activity",
             baton_node_kind_xml((baton_node_kind)a->kind), a->id);
@@ -303,7 +320,9 @@ static void check_task(vctx *v, const baton_node *n) {
                     k == BATON_NODE_BUSINESS_RULE_TASK;
     if (job_kind) {
         uint8_t impl = t ? t->impl : BATON_IMPL_NONE;
-        if (impl == BATON_IMPL_NONE) {
+        if (impl == BATON_IMPL_NONE && t && t->impl_detail) {
+            /* an implementation the loader already reported as not supported */
+        } else if (impl == BATON_IMPL_NONE) {
             if (v->g->dialect == BATON_DIALECT_C8)
                 ERR(v->L, n, "%s has no job type (add zeebe:taskDefinition type=\"...\")",
                     baton_node_kind_xml(k));

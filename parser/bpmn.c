@@ -23,6 +23,7 @@
 
 #include <libxml/SAX2.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
@@ -1544,6 +1545,14 @@ typedef struct xml_guard {
     bool have_first;
     int first_code, first_line, first_col;
     char first_msg[BATON_ERROR_MSG_MAX];
+    char generic[BATON_ERROR_MSG_MAX]; /* what libxml2 said on its generic channel */
+    /*
+     * Depth inside a subtree nothing reads (the diagram interchange): its
+     * elements are counted and bounded like any other but never built,
+     * which spares about half the DOM of a modeller's file.
+     */
+    uint32_t skip;
+    charactersSAXFunc characters, blanks; /* libxml2's own handlers */
 } xml_guard;
 
 static xml_guard *guard_of(void *ctx) {
@@ -1608,6 +1617,15 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         if (*p == '<' && nl < line)
             line -= nl;
     }
+    if (g->skip) {
+        g->skip++;
+        return;
+    }
+    if (uri && strcmp((const char *)uri, BATON_BPMNDI_NS) == 0 &&
+        strcmp((const char *)localname, "BPMNDiagram") == 0) {
+        g->skip = 1;
+        return;
+    }
     xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
                           nb_defaulted, attributes);
     /* only the node just made has no line yet (on failure c->node is the parent) */
@@ -1620,7 +1638,23 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     xml_guard *g = guard_of(ctx);
     if (g->depth)
         g->depth--;
+    if (g->skip) {
+        g->skip--;
+        return;
+    }
     xmlSAX2EndElementNs(ctx, localname, prefix, uri);
+}
+
+static void on_characters(void *ctx, const xmlChar *ch, int len) {
+    xml_guard *g = guard_of(ctx);
+    if (!g->skip && g->characters)
+        g->characters(ctx, ch, len);
+}
+
+static void on_blanks(void *ctx, const xmlChar *ch, int len) {
+    xml_guard *g = guard_of(ctx);
+    if (!g->skip && g->blanks)
+        g->blanks(ctx, ch, len);
 }
 
 /* Keep the first error; nothing is printed. */
@@ -1663,32 +1697,90 @@ static void xml_message(const char *in, char *out, size_t cap) {
         out[0] = (char)tolower((unsigned char)out[0]);
 }
 
+/*
+ * libxml2 reports encoding conversion errors through its generic channel,
+ * which prints: collect that text instead (bounded) to name the cause.
+ */
+static void generic_error(void *ctx, const char *fmt, ...) BATON_PRINTF(2, 3);
+static void generic_error(void *ctx, const char *fmt, ...) {
+    xml_guard *g = ctx;
+    size_t used = strlen(g->generic);
+    if (used + 1 >= sizeof g->generic)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->generic + used, sizeof g->generic - used, fmt, ap);
+    va_end(ap);
+}
+
+/* The encoding="..." of the XML declaration, for messages. */
+static void declared_encoding(const char *xml, size_t len, char *out, size_t cap) {
+    size_t n = len < 200 ? len : 200;
+    for (size_t i = 0; i + 10 < n; i++) {
+        if (memcmp(xml + i, "encoding=", 9) != 0)
+            continue;
+        char q = xml[i + 9];
+        size_t k = 0;
+        for (size_t j = i + 10; j < n && xml[j] != q && k + 1 < cap; j++)
+            out[k++] = isprint((unsigned char)xml[j]) ? xml[j] : '?';
+        out[k] = '\0';
+        return;
+    }
+}
+
 static baton_status parse_xml(loader *L, const char *xml, size_t len, xmlDocPtr *doc_out,
                               baton_error *err) {
     const char *file = L->file;
     if (len > INT32_MAX)
         return baton_error_set(err, BATON_LIMIT, "document too large");
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (!ctxt)
-        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    if (len == 0) {
+        baton_error_set(err, BATON_PARSE, "the document is empty");
+        baton_error_where(err, "%s", file);
+        return BATON_PARSE;
+    }
     xml_guard guard;
     memset(&guard, 0, sizeof guard);
     guard.max_depth = L->opts.max_depth;
     guard.max_elements = L->opts.max_elements;
+    /* the channel is per thread in libxml2: collect it for this parse only */
+    xmlGenericErrorFunc saved = xmlGenericError;
+    void *saved_ctx = xmlGenericErrorContext;
+    xmlSetGenericErrorFunc(&guard, generic_error);
+    xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt(xml, (int)len);
+    if (!ctxt) {
+        xmlSetGenericErrorFunc(saved_ctx, saved);
+        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    }
+    /*
+     * No DTD loading and no entity substitution (neither option is given),
+     * no network; blank text between elements is dropped (BPMN has no
+     * mixed content that matters), CDATA becomes text. The options go in
+     * first: they reset some of the handlers installed below.
+     */
+    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA | XML_PARSE_NOBLANKS);
     ctxt->_private = &guard;
-    ctxt->sax->internalSubset = on_internal_subset;
-    ctxt->sax->entityDecl = on_entity_decl;
-    ctxt->sax->startElementNs = on_start;
-    ctxt->sax->endElementNs = on_end;
-    ctxt->sax->serror = on_xml_error;
-    ctxt->sax->error = NULL;
-    ctxt->sax->warning = NULL;
+    xmlSAXHandler *sax = ctxt->sax;
+    sax->internalSubset = on_internal_subset;
+    sax->entityDecl = on_entity_decl;
+    sax->startElementNs = on_start;
+    sax->endElementNs = on_end;
+    guard.characters = sax->characters;
+    guard.blanks = sax->ignorableWhitespace;
+    sax->characters = on_characters;
+    sax->cdataBlock = on_characters;
+    sax->ignorableWhitespace = on_blanks;
+    sax->comment = NULL; /* nothing reads comments or processing instructions */
+    sax->processingInstruction = NULL;
+    sax->serror = on_xml_error;
+    sax->error = NULL;
+    sax->warning = NULL;
     ctxt->vctxt.error = NULL;
     ctxt->vctxt.warning = NULL;
-    /* no DTD loading, no entity substitution (neither option is given), no network */
-    int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                  XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA;
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, xml, (int)len, file, NULL, options);
+    xmlParseDocument(ctxt);
+    xmlDocPtr doc = ctxt->myDoc;
+    ctxt->myDoc = NULL;
+    xmlSetGenericErrorFunc(saved_ctx, saved);
     baton_status st = BATON_OK;
     if (guard.doctype) {
         st = baton_error_set(err, BATON_PARSE,
@@ -1718,6 +1810,15 @@ static baton_status parse_xml(loader *L, const char *xml, size_t len, xmlDocPtr 
                                  "declare its real encoding, e.g. <?xml version=\"1.0\" "
                                  "encoding=\"ISO-8859-1\"?>",
                                  bytes ? bytes + 7 : "?");
+        } else if (strstr(guard.generic, "input conversion failed")) {
+            const char *bytes = strstr(guard.generic, "bytes ");
+            bytes = bytes ? bytes + 6 : "?";
+            char enc[40] = "?";
+            declared_encoding(xml, len, enc, sizeof enc);
+            st = baton_error_set(err, BATON_PARSE,
+                                 "bytes %.*s cannot be read as %s, the encoding the document "
+                                 "declares",
+                                 (int)strcspn(bytes, "\n"), bytes, enc);
         } else if (code == XML_ERR_DOCUMENT_EMPTY) {
             st = baton_error_set(err, BATON_PARSE, "the document is empty");
         } else {

@@ -23,6 +23,7 @@
 #include "models/model.h"
 
 #define BATON_BPMN_NS "http://www.omg.org/spec/BPMN/20100524/MODEL"
+#define BATON_BPMNDI_NS "http://www.omg.org/spec/BPMN/20100524/DI"
 #define BATON_ZEEBE_NS "http://camunda.org/schema/zeebe/1.0"
 #define BATON_CAMUNDA_NS "http://camunda.org/schema/1.0/bpmn"
 #define BATON_MODELER_NS "http://camunda.org/schema/modeler/1.0"

@@ -336,6 +336,13 @@ static void test_not_bpmn(void) {
                 "root element is <definitions> in namespace ''");
     outcome_fini(&o);
 
+    load_data(&o, "bad/bad-cp1252.bpmn", NULL);
+    expect_fail(&o, "a byte windows-1252 does not define", BATON_PARSE,
+                "bad/bad-cp1252.bpmn:2:71",
+                "bytes 0x81 0x62 0x22 0x2F cannot be read as windows-1252, the encoding the "
+                "document declares");
+    outcome_fini(&o);
+
     load_data(&o, "bad/not-utf8.bpmn", NULL);
     expect_fail(&o, "non-UTF-8 bytes in a UTF-8 file", BATON_PARSE, "bad/not-utf8.bpmn:4:35",
                 "bytes that are not UTF-8 (0xE9 0x22 0x20 0x69) in a document read as UTF-8");

@@ -132,6 +132,16 @@ static void test_invalid(void) {
     TAP_EQ_STR(r.err, want, "FILE:LINE:COL: message for XML errors");
     run_free(&r);
 
+    /* libxml2 prints encoding errors itself unless silenced: one line, ours */
+    f = path_of("bad/bad-cp1252.bpmn");
+    r = run_baton((const char *[]){"validate", f, NULL});
+    snprintf(want, sizeof want,
+             "%s:2:71: bytes 0x81 0x62 0x22 0x2F cannot be read as windows-1252, the encoding "
+             "the document declares\n",
+             f);
+    TAP_EQ_STR(r.err, want, "encoding error: our one line, nothing from libxml2");
+    run_free(&r);
+
     r = run_baton((const char *[]){"validate", "no/such/file.bpmn", NULL});
     TAP_EQ_INT(r.code, 1, "missing file: exit 1");
     TAP_EQ_STR(r.err, "no/such/file.bpmn: cannot open: No such file or directory\n",

@@ -28,6 +28,8 @@ typedef struct baton_cmd {
 /* Subcommands (argv[0] is the subcommand name). */
 int baton_cmd_validate(int argc, char **argv);
 int baton_cmd_eval(int argc, char **argv);
+int baton_cmd_run(int argc, char **argv);
+int baton_cmd_test(int argc, char **argv);
 
 /* "baton: <where>: error: <message>" on stderr; returns the mapped exit code. */
 int baton_cli_error(const baton_error *err);

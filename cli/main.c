@@ -12,6 +12,8 @@
 
 static const baton_cmd commands[] = {
     {"validate", baton_cmd_validate, "check BPMN files and report every problem"},
+    {"run", baton_cmd_run, "run a process in memory and print its token history"},
+    {"test", baton_cmd_test, "replay process test scenarios (bpmn-exec-scenario/1)"},
     {"eval", baton_cmd_eval, "evaluate a FEEL or JUEL expression"},
 };
 

@@ -98,6 +98,7 @@ void baton_instance_free(baton_instance *inst) {
     baton_intmap_fini(&inst->elem_map);
     baton_intmap_fini(&inst->wait_map);
     baton_free(inst->business_key);
+    cJSON_Delete(inst->final_vars);
     baton_model_unref(inst->model);
     baton_free(inst);
 }
@@ -295,6 +296,12 @@ static baton_status apply_ended(baton_instance *inst, const baton_record *r, boo
     if (!e)
         return bad(err, r, "unknown element instance");
     int64_t parent_key = e->parent;
+    if (r->key == inst->root && e->vars) {
+        /* the process variables outlive the process element: they are the result */
+        cJSON_Delete(inst->final_vars);
+        inst->final_vars = e->vars;
+        e->vars = NULL;
+    }
     /* compensation entries of a scope: handed to its parent when it
        completes (they can still be compensated), dropped when it is
        terminated */
@@ -622,7 +629,7 @@ const baton_incident *baton_instance_incident_at(const baton_instance *inst, uin
 
 const cJSON *baton_instance_root_vars(const baton_instance *inst) {
     const baton_elem *root = baton_instance_elem(inst, inst->root);
-    return root ? root->vars : NULL;
+    return root ? root->vars : inst->final_vars;
 }
 
 const cJSON *baton_instance_lookup(const baton_instance *inst, int64_t scope, const char *name) {
@@ -753,6 +760,8 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
               add_num(o, "parent_key", (double)inst->parent_key);
     if (ok && inst->business_key)
         ok = cJSON_AddStringToObject(o, "business_key", inst->business_key) != NULL;
+    if (ok && inst->final_vars)
+        ok = cJSON_AddItemToObject(o, "final_vars", sorted_copy(inst->final_vars));
 
     const baton_elem **es = inst->n_elems ? baton_malloc(inst->n_elems * sizeof *es) : NULL;
     const baton_wait **ws = inst->n_waits ? baton_malloc(inst->n_waits * sizeof *ws) : NULL;
@@ -883,6 +892,8 @@ baton_status baton_instance_from_json(baton_model *m, const cJSON *json, baton_i
     inst->parent_id = num(json, "parent_id");
     inst->parent_key = num(json, "parent_key");
     baton_status st = dup_str(&inst->business_key, cJSON_GetStringValue(item(json, "business_key")));
+    if (!st)
+        st = dup_json(&inst->final_vars, item(json, "final_vars"));
     const cJSON *x;
     cJSON_ArrayForEach(x, item(json, "elements")) {
         if (st)

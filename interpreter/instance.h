@@ -77,7 +77,7 @@
     X(COMPENSATION_STARTED,  "compensation_started",  0)                                        \
     X(WAIT_TRIGGERED,        "wait_triggered",        BATON_RF_COMMAND)                         \
     X(WAIT_CLOSED,           "wait_closed",           BATON_RF_COMMAND)                         \
-    X(SIGNAL_THROWN,         "signal_thrown",         BATON_RF_COMMAND)                         \
+    X(SIGNAL_THROWN,         "signal_thrown",         BATON_RF_COMMAND)  /* own instance: caught in the step */ \
     X(MESSAGE_SENT,          "message_sent",          BATON_RF_COMMAND)                         \
     X(ERROR_THROWN,          "error_thrown",          0)                                        \
     X(ESCALATION_THROWN,     "escalation_thrown",     0)                                        \

@@ -34,6 +34,7 @@ struct baton_instance {
     char *business_key;
     int64_t parent_id, parent_key;
     int64_t root;        /* key of the process element instance */
+    cJSON *final_vars;   /* the process variables once the process element has ended */
 
     baton_elem *elems;   /* dense; removal moves the last one into the hole */
     uint32_t n_elems, cap_elems;

@@ -98,6 +98,7 @@ struct baton_stepper {
     baton_error *err;
     baton_status fatal;
     bool vars_changed;
+    int64_t signal_limit; /* keys below this existed when the last signal was thrown */
 };
 
 /* ---- stepper ------------------------------------------------------------ */
@@ -261,6 +262,8 @@ static baton_record *rec(baton_stepper *s, baton_record_kind kind) {
 static void apply(baton_stepper *s, baton_record *r) {
     if (!r || s->fatal)
         return;
+    if (r->kind == BATON_REC_SIGNAL_THROWN)
+        s->signal_limit = s->inst->next_key; /* waits opened from here on are not caught */
     baton_status st = baton_instance_apply(s->inst, r, s->err);
     if (st) {
         s->fatal = st;
@@ -1350,15 +1353,40 @@ static void send_message(baton_stepper *s, int64_t key, baton_idx msg) {
     baton_free(corr);
 }
 
+static void trigger_wait(baton_stepper *s, int64_t wait_key, const cJSON *payload);
+
+/*
+ * Throw a signal. The thrower's own instance catches it at once, within
+ * this step (as Camunda 7 and SpiffWorkflow do: an event subprocess of the
+ * same instance starts before the thrower moves on); other instances get
+ * it through the runtime (the record is a command).
+ */
 static void throw_signal(baton_stepper *s, int64_t key, baton_idx sig) {
     const baton_named_def *d = sig != BATON_NONE ? &s->g->signals[sig] : NULL;
+    const char *name = d ? (d->name ? d->name : d->id) : "";
     baton_record *r = rec(s, BATON_REC_SIGNAL_THROWN);
     if (!r)
         return;
     r->key = key;
     r->element = elem(s, key)->element;
-    r->name = sdup(s, d ? (d->name ? d->name : d->id) : "");
+    r->name = sdup(s, name);
     apply(s, r);
+    /* the waits open now, by key; re-armed ones (new keys) do not fire again */
+    int64_t last = 0;
+    for (;;) {
+        int64_t next = 0;
+        uint32_t n = baton_instance_wait_count(s->inst);
+        for (uint32_t i = 0; i < n; i++) {
+            const baton_wait *w = baton_instance_wait_at(s->inst, i);
+            if (w->kind == BATON_WAIT_SIGNAL && w->key > last && w->key < s->signal_limit &&
+                w->name && strcmp(w->name, name) == 0 && (!next || w->key < next))
+                next = w->key;
+        }
+        if (!next || s->fatal)
+            return;
+        last = next;
+        trigger_wait(s, next, NULL);
+    }
 }
 
 /* ---- compensation ---------------------------------------------------------------- */
@@ -1560,7 +1588,8 @@ static void behave_activity(baton_stepper *s, int64_t key, const baton_node *n, 
         return;
     }
     if (s->hook && s->hook(s->hook_cookie, s->m, self) &&
-        (n->kind == BATON_NODE_TASK || n->kind == BATON_NODE_MANUAL_TASK)) {
+        (n->kind == BATON_NODE_TASK || n->kind == BATON_NODE_MANUAL_TASK ||
+         n->kind == BATON_NODE_SCRIPT_TASK)) {
         open_job(s, key, self, n->id, 0);
         return;
     }

@@ -66,9 +66,10 @@ typedef struct baton_input {
 } baton_input;
 
 /*
- * Optional hook for test harnesses: treat node `n` as a wait state although
- * its kind would pass straight through (e.g. SpiffWorkflow waits at plain
- * tasks). Such nodes get a job whose type is the element id.
+ * Optional hook for test harnesses: treat task `n` (plain, manual or script
+ * task) as a wait state although it would run straight through: it gets a
+ * job whose type is the element id, for the harness to complete (e.g.
+ * SpiffWorkflow waits at plain tasks; scenario stubs replace scripts).
  */
 typedef bool (*baton_wait_hook)(void *cookie, const baton_model *m, baton_idx n);
 

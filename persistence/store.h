@@ -1,0 +1,265 @@
+/*
+ * store.h - the one interface every store implements (SQLite's VFS, Redis's
+ * ae_* backends): an ops table behind an opaque handle. The runtime above
+ * it never sees SQL; the interpreter below never sees a store.
+ *
+ * What a store keeps (the same logical schema on every backend):
+ *   deployments    uploaded XML byte-for-byte, its hash, its name
+ *   definitions    (process id, version) -> deployment
+ *   instances      one row per process instance + its state (opaque JSON)
+ *   history        the records of every step, append-only, per instance
+ *   jobs, timers, message subscriptions, signal subscriptions, user tasks,
+ *   incidents      materialized from the records so they can be queried
+ *   outbox         events for other instances (start a child, notify a
+ *                  parent, broadcast a signal, publish a message), written
+ *                  in the same transaction as the step that made them
+ *   messages       published messages buffered until a subscriber comes
+ *
+ * Transactions: every change happens between begin() and commit(); a
+ * failed commit or any error leaves the store as before begin(). After an
+ * I/O or database error the handle stays failed until reopened (SQLite's
+ * pager_error): every call answers BATON_STORE.
+ *
+ * Strings in rows passed in are borrowed for the call; rows passed out
+ * point into memory owned by the store, valid until the next call on the
+ * same handle (copy what you keep).
+ */
+#ifndef BATON_PERSISTENCE_STORE_H
+#define BATON_PERSISTENCE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "interpreter/instance.h"
+
+typedef struct baton_store baton_store;
+
+typedef struct baton_deployment_row {
+    int64_t id;
+    const char *name;
+    const char *xml;
+    size_t xml_len;
+    const char *hash;   /* hex digest of the XML */
+    int64_t created;    /* ms since the epoch */
+} baton_deployment_row;
+
+typedef struct baton_definition_row {
+    const char *process_id;
+    int32_t version;
+    int64_t deployment;
+} baton_definition_row;
+
+typedef struct baton_instance_row {
+    int64_t id;
+    int64_t deployment;
+    const char *process_id;
+    int32_t version;
+    int32_t state;          /* baton_instance_state */
+    const char *business_key;
+    int64_t parent_id;      /* calling instance, 0 if none */
+    int64_t parent_key;     /* the caller's child wait key */
+    int64_t started, ended; /* ms since the epoch; ended 0 while active */
+    int32_t incidents;      /* open incidents */
+    uint64_t seq;           /* last record sequence number */
+} baton_instance_row;
+
+typedef struct baton_job_row {
+    int64_t instance;
+    int64_t key;            /* wait key in the instance */
+    const char *type;
+    const char *element;    /* element id */
+    int32_t retries;
+    int64_t available_at;   /* not handed out before this time (retry backoff) */
+    const char *worker;     /* lock owner, NULL when not locked */
+    int64_t lock_expiry;    /* the lock ends at this time */
+    int64_t created;
+} baton_job_row;
+
+typedef struct baton_timer_row {
+    int64_t instance;       /* 0 for a timer start event of a deployed process */
+    int64_t key;            /* wait key; start timers: deployment << 24 | start event index */
+    int64_t due;
+    int64_t deployment;     /* start timers: which deployment */
+    const char *element;    /* element id */
+    int32_t repeat;         /* start timers: repetitions left after this one (-1 = unbounded) */
+} baton_timer_row;
+
+typedef struct baton_sub_row {
+    int64_t instance;
+    int64_t key;
+    const char *name;        /* message or signal name */
+    const char *correlation; /* message correlation key, NULL = any (Camunda 7 style) */
+    const char *element;
+} baton_sub_row;
+
+typedef struct baton_task_row {
+    int64_t instance;
+    int64_t key;
+    const char *element;
+    const char *name;       /* the element's name */
+    const char *process_id;
+    const char *assignee;
+    const char *details;    /* JSON: candidateGroups, candidateUsers, dueDate, formKey */
+    int64_t created;
+} baton_task_row;
+
+typedef struct baton_incident_row {
+    int64_t instance;
+    int64_t key;
+    const char *element;
+    const char *kind;
+    const char *message;
+    int64_t created;
+} baton_incident_row;
+
+/* Events between instances, written by a step, consumed by the runtime. */
+typedef enum baton_outbox_kind {
+    BATON_OUTBOX_START_CHILD = 1, /* key = caller's wait key, instance = caller; payload: process, vars */
+    BATON_OUTBOX_NOTIFY_PARENT,   /* instance = parent, key = its child wait key; payload: kind, ... */
+    BATON_OUTBOX_CANCEL_CHILD,    /* instance = parent, key = its (closed) child wait key */
+    BATON_OUTBOX_SIGNAL,          /* payload: name, variables */
+    BATON_OUTBOX_MESSAGE,         /* payload: name, correlation, variables */
+    BATON_OUTBOX_ERROR_UNHANDLED, /* instance = origin, key = its parent-error wait key */
+} baton_outbox_kind;
+
+typedef struct baton_event_row {
+    int64_t id;             /* assigned by the store, increasing */
+    int32_t kind;           /* baton_outbox_kind */
+    int64_t instance;
+    int64_t key;
+    const char *payload;    /* JSON text */
+    int64_t created;
+} baton_event_row;
+
+typedef struct baton_message_row {
+    int64_t id;
+    const char *name;
+    const char *correlation;
+    const char *message_id; /* publisher's id for deduplication, NULL if none */
+    const char *variables;  /* JSON text */
+    int64_t expires;        /* ms since the epoch */
+} baton_message_row;
+
+/* Callbacks for listings; return non-zero to stop early. */
+typedef int (*baton_row_fn)(void *cookie, const void *row);
+
+typedef struct baton_store_ops {
+    const char *name;
+    void (*close)(baton_store *s);
+    baton_status (*begin)(baton_store *s, baton_error *err);
+    baton_status (*commit)(baton_store *s, baton_error *err);
+    void (*rollback)(baton_store *s);
+
+    /* deployments */
+    baton_status (*deployment_find_hash)(baton_store *s, const char *hash, int64_t *id_out,
+                                         baton_error *err); /* BATON_NOTFOUND if none */
+    baton_status (*deployment_put)(baton_store *s, baton_deployment_row *row, baton_error *err);
+    baton_status (*deployment_get)(baton_store *s, int64_t id, baton_deployment_row *out,
+                                   baton_error *err);
+    baton_status (*deployment_list)(baton_store *s, baton_row_fn fn, void *cookie,
+                                    baton_error *err);
+    baton_status (*definition_put)(baton_store *s, const baton_definition_row *row,
+                                   baton_error *err);
+    baton_status (*definition_latest)(baton_store *s, const char *process_id,
+                                      baton_definition_row *out, baton_error *err);
+    baton_status (*definition_get)(baton_store *s, const char *process_id, int32_t version,
+                                   baton_definition_row *out, baton_error *err);
+    baton_status (*definition_list)(baton_store *s, baton_row_fn fn, void *cookie,
+                                    baton_error *err);
+
+    /* instances and their state */
+    baton_status (*instance_new_id)(baton_store *s, int64_t *id_out, baton_error *err);
+    /* Read and lock against other writers until commit/rollback. */
+    baton_status (*instance_get)(baton_store *s, int64_t id, baton_instance_row *row_out,
+                                 const char **state_json_out, baton_error *err);
+    baton_status (*instance_put)(baton_store *s, const baton_instance_row *row,
+                                 const char *state_json, baton_error *err);
+    baton_status (*instance_list)(baton_store *s, baton_row_fn fn, void *cookie,
+                                  baton_error *err);
+    /* Children called from (parent, wait key). */
+    baton_status (*instance_children)(baton_store *s, int64_t parent, int64_t parent_key,
+                                      baton_row_fn fn, void *cookie, baton_error *err);
+
+    /* history: records as JSON text, one per sequence number */
+    baton_status (*history_append)(baton_store *s, int64_t instance, uint64_t seq, int64_t at,
+                                   const char *kind, const char *element, const char *json,
+                                   baton_error *err);
+    /* Records with seq > after, in order, at most limit (0 = all); fn gets const char *json. */
+    baton_status (*history_read)(baton_store *s, int64_t instance, uint64_t after, uint32_t limit,
+                                 baton_row_fn fn, void *cookie, baton_error *err);
+
+    /* jobs */
+    baton_status (*job_put)(baton_store *s, const baton_job_row *row, baton_error *err);
+    baton_status (*job_delete)(baton_store *s, int64_t instance, int64_t key, baton_error *err);
+    baton_status (*job_get)(baton_store *s, int64_t instance, int64_t key, baton_job_row *out,
+                            baton_error *err);
+    /* Lock up to max available jobs of `type` for `worker` until now+lock_ms. */
+    baton_status (*job_activate)(baton_store *s, const char *type, uint32_t max, const char *worker,
+                                 int64_t now, int64_t lock_ms, baton_row_fn fn, void *cookie,
+                                 baton_error *err);
+    baton_status (*job_list)(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err);
+
+    /* timers (instance timers and start timers of deployments) */
+    baton_status (*timer_put)(baton_store *s, const baton_timer_row *row, baton_error *err);
+    baton_status (*timer_delete)(baton_store *s, int64_t instance, int64_t key, baton_error *err);
+    /* Timers with due <= now, earliest first, at most limit. */
+    baton_status (*timer_due)(baton_store *s, int64_t now, uint32_t limit, baton_row_fn fn,
+                              void *cookie, baton_error *err);
+    /* Earliest due time, or INT64_MAX when there is none. */
+    baton_status (*timer_next)(baton_store *s, int64_t *due_out, baton_error *err);
+
+    /* subscriptions: kind 0 = message, 1 = signal */
+    baton_status (*sub_put)(baton_store *s, int kind, const baton_sub_row *row, baton_error *err);
+    baton_status (*sub_delete)(baton_store *s, int kind, int64_t instance, int64_t key,
+                               baton_error *err);
+    /* Matching subscriptions (message: name and correlation, NULL correlation
+       in the row matches any), oldest first. */
+    baton_status (*sub_find)(baton_store *s, int kind, const char *name, const char *correlation,
+                             baton_row_fn fn, void *cookie, baton_error *err);
+
+    /* user tasks */
+    baton_status (*task_put)(baton_store *s, const baton_task_row *row, baton_error *err);
+    baton_status (*task_delete)(baton_store *s, int64_t instance, int64_t key, baton_error *err);
+    baton_status (*task_list)(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err);
+
+    /* incidents */
+    baton_status (*incident_put)(baton_store *s, const baton_incident_row *row, baton_error *err);
+    baton_status (*incident_delete)(baton_store *s, int64_t instance, int64_t key,
+                                    baton_error *err);
+    baton_status (*incident_list)(baton_store *s, baton_row_fn fn, void *cookie,
+                                  baton_error *err);
+
+    /* outbox */
+    baton_status (*event_push)(baton_store *s, baton_event_row *row, baton_error *err);
+    /* The oldest event, BATON_NOTFOUND when empty. */
+    baton_status (*event_peek)(baton_store *s, baton_event_row *out, baton_error *err);
+    baton_status (*event_delete)(baton_store *s, int64_t id, baton_error *err);
+
+    /* buffered messages */
+    baton_status (*message_put)(baton_store *s, baton_message_row *row, baton_error *err);
+    /* The oldest live buffered message with this name and correlation. */
+    baton_status (*message_find)(baton_store *s, const char *name, const char *correlation,
+                                 int64_t now, baton_message_row *out, baton_error *err);
+    baton_status (*message_find_id)(baton_store *s, const char *message_id, int64_t now,
+                                    baton_message_row *out, baton_error *err);
+    baton_status (*message_delete)(baton_store *s, int64_t id, baton_error *err);
+} baton_store_ops;
+
+/* Every backend's handle starts with this header. */
+struct baton_store {
+    const baton_store_ops *ops;
+};
+
+/*
+ * Open a store by URL: "memory:" (tests, `baton run`), a path or
+ * "sqlite:PATH" (embedded default), "postgresql://..." (production).
+ */
+baton_status baton_store_open(const char *url, baton_store **out, baton_error *err);
+void baton_store_close(baton_store *s);
+
+/* The in-memory backend (memory.c): everything lives in this process. */
+baton_status baton_store_open_memory(baton_store **out, baton_error *err);
+
+#endif

@@ -1,0 +1,1226 @@
+/*
+ * engine.c - the runtime loop over a store; see engine.h.
+ *
+ * Every public command: lock; begin; (load instance, step, persist)...;
+ * commit; then settle the outbox, one event per transaction. persist()
+ * turns the step's records into the store's rows: history, the instance
+ * row and state, and the materialized waits (jobs, timers, subscriptions,
+ * user tasks, incidents) plus outbox events for other instances.
+ */
+#include "runtime/engine.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "expr/isotime.h"
+#include "parser/bpmn.h"
+
+typedef struct dep_model {
+    int64_t deployment;
+    baton_model *model;
+} dep_model;
+
+struct baton_engine {
+    baton_store *store;
+    const baton_store_ops *ops;
+    baton_clock_fn clock;
+    void *clock_cookie;
+    baton_stepper *stepper;
+    pthread_mutex_t lock;
+    dep_model *deps;
+    uint32_t n_deps, cap_deps;
+    bool lenient;
+    const cJSON *timer_start_vars;
+    baton_record_observer observer;
+    void *observer_cookie;
+};
+
+static int64_t wall_clock(void *cookie) {
+    (void)cookie;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t baton_engine_now(baton_engine *e) {
+    return e->clock(e->clock_cookie);
+}
+
+baton_store *baton_engine_store(baton_engine *e) {
+    return e->store;
+}
+
+void baton_engine_set_observer(baton_engine *e, baton_record_observer fn, void *cookie) {
+    e->observer = fn;
+    e->observer_cookie = cookie;
+}
+
+/* ---- models ------------------------------------------------------------------------ */
+
+static baton_status cache_model(baton_engine *e, int64_t deployment, baton_model *m) {
+    if (e->n_deps == e->cap_deps) {
+        uint32_t cap = e->cap_deps ? e->cap_deps * 2 : 16;
+        dep_model *d = baton_realloc(e->deps, cap * sizeof *d);
+        if (!d)
+            return BATON_NOMEM;
+        e->deps = d;
+        e->cap_deps = cap;
+    }
+    e->deps[e->n_deps++] = (dep_model){deployment, m};
+    return BATON_OK;
+}
+
+static baton_model *model_of(baton_engine *e, int64_t deployment, baton_error *err) {
+    for (uint32_t i = 0; i < e->n_deps; i++)
+        if (e->deps[i].deployment == deployment)
+            return e->deps[i].model;
+    baton_deployment_row row;
+    if (e->ops->deployment_get(e->store, deployment, &row, err))
+        return NULL;
+    baton_load_opts lo = {.name = row.name, .unexecutable_as_warnings = true};
+    baton_model *m = NULL;
+    if (baton_bpmn_load(row.xml, row.xml_len, &lo, NULL, &m, err))
+        return NULL;
+    if (cache_model(e, deployment, m)) {
+        baton_model_unref(m);
+        baton_error_set(err, BATON_NOMEM, "out of memory");
+        return NULL;
+    }
+    return m;
+}
+
+baton_model *baton_engine_deployment_model(baton_engine *e, int64_t deployment) {
+    pthread_mutex_lock(&e->lock);
+    baton_model *m = model_of(e, deployment, NULL);
+    pthread_mutex_unlock(&e->lock);
+    return m;
+}
+
+static baton_status definition(baton_engine *e, const char *pid, int32_t version,
+                               baton_definition_row *row, baton_model **m, baton_idx *p,
+                               baton_error *err) {
+    baton_status st = version > 0 ? e->ops->definition_get(e->store, pid, version, row, err)
+                                  : e->ops->definition_latest(e->store, pid, row, err);
+    if (st == BATON_NOTFOUND) {
+        if (version > 0)
+            return baton_error_set(err, BATON_NOTFOUND, "process '%s' has no version %d", pid,
+                                   version);
+        return baton_error_set(err, BATON_NOTFOUND, "no process '%s' is deployed", pid);
+    }
+    if (st)
+        return st;
+    *m = model_of(e, row->deployment, err);
+    if (!*m)
+        return err && err->code ? err->code : BATON_STORE;
+    *p = baton_model_find_process(*m, pid);
+    if (*p == BATON_NONE)
+        return baton_error_set(err, BATON_INTERNAL, "deployment %lld lost process '%s'",
+                               (long long)row->deployment, pid);
+    return BATON_OK;
+}
+
+baton_status baton_engine_definition(baton_engine *e, const char *process_id, int32_t version,
+                                     baton_model **model_out, int32_t *version_out,
+                                     baton_error *err) {
+    pthread_mutex_lock(&e->lock);
+    baton_definition_row row;
+    baton_idx p;
+    baton_status st = definition(e, process_id, version, &row, model_out, &p, err);
+    if (!st && version_out)
+        *version_out = row.version;
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+/* ---- persisting a step ----------------------------------------------------------------- */
+
+static const char *elem_id(const baton_model *m, baton_idx n) {
+    const baton_graph *g = baton_model_graph(m);
+    return n < g->n_nodes ? g->nodes[n].id : NULL;
+}
+
+static baton_status push_event(baton_engine *e, baton_outbox_kind kind, int64_t instance,
+                               int64_t key, cJSON *payload, baton_error *err) {
+    char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
+    cJSON_Delete(payload);
+    if (payload && !text)
+        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    baton_event_row row = {0, (int32_t)kind, instance, key, text, baton_engine_now(e)};
+    baton_status st = e->ops->event_push(e->store, &row, err);
+    cJSON_free(text);
+    return st;
+}
+
+static cJSON *json_or_empty(const cJSON *v) {
+    return v ? cJSON_Duplicate(v, 1) : cJSON_CreateObject();
+}
+
+/* Rows and outbox events for one record. */
+static baton_status materialize(baton_engine *e, baton_instance *inst, baton_instance_row *row,
+                                const baton_record *r, baton_error *err) {
+    const baton_model *m = baton_instance_model(inst);
+    int64_t id = row->id;
+    const baton_store_ops *o = e->ops;
+    baton_store *s = e->store;
+    int64_t now = baton_engine_now(e);
+    switch ((baton_record_kind)r->kind) {
+    case BATON_REC_JOB_CREATED: {
+        baton_job_row j = {id, r->key, r->name, elem_id(m, r->element), (int32_t)r->aux, 0,
+                           NULL, 0, now};
+        return o->job_put(s, &j, err);
+    }
+    case BATON_REC_JOB_FAILED: {
+        baton_job_row j;
+        if (o->job_get(s, id, r->key, &j, err))
+            return BATON_OK;
+        baton_job_row n = j;
+        n.retries = (int32_t)r->aux;
+        n.worker = NULL;
+        n.lock_expiry = 0;
+        n.available_at = now + r->aux2;
+        char *type = baton_strdup(j.type), *el = baton_strdup(j.element);
+        n.type = type;
+        n.element = el;
+        baton_status st = (type && el) ? o->job_put(s, &n, err)
+                                       : baton_error_set(err, BATON_NOMEM, "out of memory");
+        baton_free(type);
+        baton_free(el);
+        return st;
+    }
+    case BATON_REC_USER_TASK_CREATED:
+    case BATON_REC_USER_TASK_ASSIGNED: {
+        const baton_wait *w = baton_instance_wait(inst, r->key);
+        if (!w)
+            return BATON_OK;
+        const baton_graph *g = baton_model_graph(m);
+        char *details = w->value ? cJSON_PrintUnformatted(w->value) : NULL;
+        baton_task_row t = {id,
+                            r->key,
+                            elem_id(m, w->element),
+                            g->nodes[w->element].name,
+                            row->process_id,
+                            w->text,
+                            details,
+                            w->created};
+        baton_status st = o->task_put(s, &t, err);
+        cJSON_free(details);
+        return st;
+    }
+    case BATON_REC_TIMER_SCHEDULED: {
+        baton_timer_row t = {id, r->key, r->aux, row->deployment, elem_id(m, r->element), 0};
+        return o->timer_put(s, &t, err);
+    }
+    case BATON_REC_MESSAGE_SUBSCRIBED:
+    case BATON_REC_SIGNAL_SUBSCRIBED: {
+        baton_sub_row sub = {id, r->key, r->name, r->text, elem_id(m, r->element)};
+        return o->sub_put(s, r->kind == BATON_REC_SIGNAL_SUBSCRIBED, &sub, err);
+    }
+    case BATON_REC_WAIT_TRIGGERED:
+    case BATON_REC_WAIT_CLOSED:
+        switch ((baton_wait_kind)r->aux) {
+        case BATON_WAIT_JOB: o->job_delete(s, id, r->key, NULL); break;
+        case BATON_WAIT_USER_TASK: o->task_delete(s, id, r->key, NULL); break;
+        case BATON_WAIT_TIMER: o->timer_delete(s, id, r->key, NULL); break;
+        case BATON_WAIT_MESSAGE: o->sub_delete(s, 0, id, r->key, NULL); break;
+        case BATON_WAIT_SIGNAL: o->sub_delete(s, 1, id, r->key, NULL); break;
+        case BATON_WAIT_CHILD:
+            if (r->kind == BATON_REC_WAIT_CLOSED)
+                return push_event(e, BATON_OUTBOX_CANCEL_CHILD, id, r->key, NULL, err);
+            break;
+        default: break;
+        }
+        return BATON_OK;
+    case BATON_REC_CHILD_REQUESTED: {
+        cJSON *p = cJSON_CreateObject();
+        if (!p)
+            return baton_error_set(err, BATON_NOMEM, "out of memory");
+        cJSON_AddStringToObject(p, "process", r->name ? r->name : "");
+        if (r->text)
+            cJSON_AddStringToObject(p, "business_key", r->text);
+        cJSON_AddItemToObject(p, "variables", json_or_empty(r->value));
+        return push_event(e, BATON_OUTBOX_START_CHILD, id, r->key, p, err);
+    }
+    case BATON_REC_SIGNAL_THROWN: {
+        cJSON *p = cJSON_CreateObject();
+        if (!p)
+            return baton_error_set(err, BATON_NOMEM, "out of memory");
+        cJSON_AddStringToObject(p, "name", r->name ? r->name : "");
+        /* the throwing instance caught it already, inside its step */
+        return push_event(e, BATON_OUTBOX_SIGNAL, id, r->key, p, err);
+    }
+    case BATON_REC_MESSAGE_SENT: {
+        cJSON *p = cJSON_CreateObject();
+        if (!p)
+            return baton_error_set(err, BATON_NOMEM, "out of memory");
+        cJSON_AddStringToObject(p, "name", r->name ? r->name : "");
+        if (r->text)
+            cJSON_AddStringToObject(p, "correlation", r->text);
+        cJSON_AddItemToObject(p, "variables", json_or_empty(r->value));
+        return push_event(e, BATON_OUTBOX_MESSAGE, id, r->key, p, err);
+    }
+    case BATON_REC_PARENT_NOTIFIED: {
+        cJSON *p = cJSON_CreateObject();
+        if (!p)
+            return baton_error_set(err, BATON_NOMEM, "out of memory");
+        cJSON_AddNumberToObject(p, "kind", (double)r->aux);
+        if (r->name)
+            cJSON_AddStringToObject(p, "code", r->name);
+        if (r->text)
+            cJSON_AddStringToObject(p, "message", r->text);
+        cJSON_AddItemToObject(p, "variables", json_or_empty(r->value));
+        if (r->aux == BATON_NOTIFY_ERROR) {
+            cJSON_AddNumberToObject(p, "origin_id", (double)r->aux2);
+            cJSON_AddNumberToObject(p, "origin_key", (double)r->key);
+        }
+        return push_event(e, BATON_OUTBOX_NOTIFY_PARENT, row->parent_id, row->parent_key, p, err);
+    }
+    case BATON_REC_ERROR_UNHANDLED:
+        return push_event(e, BATON_OUTBOX_ERROR_UNHANDLED, r->aux, r->aux2, NULL, err);
+    case BATON_REC_INCIDENT_RAISED: {
+        baton_incident_row in = {id, r->key, elem_id(m, r->element), r->name, r->text, now};
+        row->incidents++;
+        return o->incident_put(s, &in, err);
+    }
+    case BATON_REC_INCIDENT_RESOLVED:
+        if (row->incidents > 0)
+            row->incidents--;
+        o->incident_delete(s, id, r->key, NULL);
+        return BATON_OK;
+    case BATON_REC_INSTANCE_ENDED:
+        row->state = (int32_t)r->aux;
+        row->ended = now;
+        return BATON_OK;
+    default:
+        return BATON_OK;
+    }
+}
+
+/* Write the step's records, rows and the new state. */
+static baton_status persist(baton_engine *e, baton_instance *inst, baton_instance_row *row,
+                            baton_error *err) {
+    const baton_model *m = baton_instance_model(inst);
+    uint32_t n = baton_stepper_record_count(e->stepper);
+    baton_status st = BATON_OK;
+    for (uint32_t i = 0; i < n && !st; i++)
+        st = materialize(e, inst, row, baton_stepper_record(e->stepper, i), err);
+    if (st)
+        return st;
+    cJSON *sj = baton_instance_to_json(inst);
+    char *state = sj ? cJSON_PrintUnformatted(sj) : NULL;
+    cJSON_Delete(sj);
+    if (!state)
+        return baton_error_set(err, BATON_NOMEM, "out of memory writing state");
+    row->seq = baton_instance_seq(inst);
+    if (row->state == 0)
+        row->state = BATON_INSTANCE_ACTIVE;
+    st = e->ops->instance_put(e->store, row, state, err);
+    cJSON_free(state);
+    for (uint32_t i = 0; i < n && !st; i++) {
+        const baton_record *r = baton_stepper_record(e->stepper, i);
+        cJSON *j = baton_record_to_json(r, m);
+        char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        if (!text)
+            return baton_error_set(err, BATON_NOMEM, "out of memory writing history");
+        const char *el = r->kind == BATON_REC_FLOW_TAKEN
+                             ? baton_model_graph(m)->flows[r->flow].id
+                             : elem_id(m, r->element);
+        st = e->ops->history_append(e->store, row->id, r->seq, r->at,
+                                    baton_record_kind_name((baton_record_kind)r->kind), el, text,
+                                    err);
+        cJSON_free(text);
+        if (!st && e->observer)
+            e->observer(e->observer_cookie, row->id, m, r);
+    }
+    return st;
+}
+
+/* Load, step and persist one instance inside the current transaction. */
+static baton_status step_instance(baton_engine *e, int64_t id, const baton_input *in,
+                                  baton_error *err) {
+    baton_instance_row row;
+    const char *state_text = NULL;
+    baton_status st = e->ops->instance_get(e->store, id, &row, &state_text, err);
+    if (st)
+        return st;
+    baton_model *m = model_of(e, row.deployment, err);
+    if (!m)
+        return err && err->code ? err->code : BATON_STORE;
+    cJSON *sj = cJSON_Parse(state_text);
+    if (!sj)
+        return baton_error_set(err, BATON_STORE, "instance %lld: stored state is not JSON",
+                               (long long)id);
+    baton_instance *inst = NULL;
+    st = baton_instance_from_json(m, sj, &inst, err);
+    cJSON_Delete(sj);
+    if (st)
+        return st;
+    /* the row's strings belong to the store: keep copies across writes */
+    char *pid = baton_strdup(row.process_id);
+    char *bk = row.business_key ? baton_strdup(row.business_key) : NULL;
+    if (!pid || (row.business_key && !bk)) {
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+        goto done;
+    }
+    row.process_id = pid;
+    row.business_key = bk;
+    st = baton_step(e->stepper, inst, in, baton_engine_now(e), err);
+    if (!st)
+        st = persist(e, inst, &row, err);
+done:
+    baton_free(pid);
+    baton_free(bk);
+    baton_instance_free(inst);
+    return st;
+}
+
+static baton_status start_in_tx(baton_engine *e, baton_model *m, int64_t deployment,
+                                int32_t version, baton_idx p, baton_idx start, const cJSON *vars,
+                                const char *business_key, int64_t parent, int64_t parent_key,
+                                int64_t *id_out, baton_error *err) {
+    int64_t id;
+    baton_status st = e->ops->instance_new_id(e->store, &id, err);
+    if (st)
+        return st;
+    baton_instance *inst = baton_instance_new(m, p, id);
+    if (!inst)
+        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    baton_input in = {0};
+    in.kind = BATON_IN_START;
+    in.node = start;
+    in.variables = vars;
+    in.text = business_key;
+    in.parent_id = parent;
+    in.parent_key = parent_key;
+    st = baton_step(e->stepper, inst, &in, baton_engine_now(e), err);
+    if (!st) {
+        baton_instance_row row = {0};
+        row.id = id;
+        row.deployment = deployment;
+        row.process_id = baton_model_graph(m)->processes[p].id;
+        row.version = version;
+        row.business_key = business_key;
+        row.parent_id = parent;
+        row.parent_key = parent_key;
+        row.started = baton_engine_now(e);
+        st = persist(e, inst, &row, err);
+    }
+    baton_instance_free(inst);
+    if (!st && id_out)
+        *id_out = id;
+    return st;
+}
+
+/* ---- outbox -------------------------------------------------------------------------- */
+
+typedef struct latest_def {
+    char *process_id;
+    int32_t version;
+    int64_t deployment;
+} latest_def;
+
+typedef struct def_list {
+    latest_def *items;
+    uint32_t n, cap;
+    bool nomem;
+} def_list;
+
+static int collect_latest(void *cookie, const void *row) {
+    def_list *l = cookie;
+    const baton_definition_row *d = row;
+    for (uint32_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i].process_id, d->process_id) == 0) {
+            if (d->version > l->items[i].version) {
+                l->items[i].version = d->version;
+                l->items[i].deployment = d->deployment;
+            }
+            return 0;
+        }
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 16;
+        latest_def *it = baton_realloc(l->items, cap * sizeof *it);
+        if (!it) {
+            l->nomem = true;
+            return 1;
+        }
+        l->items = it;
+        l->cap = cap;
+    }
+    l->items[l->n].process_id = baton_strdup(d->process_id);
+    if (!l->items[l->n].process_id) {
+        l->nomem = true;
+        return 1;
+    }
+    l->items[l->n].version = d->version;
+    l->items[l->n].deployment = d->deployment;
+    l->n++;
+    return 0;
+}
+
+static void def_list_free(def_list *l) {
+    for (uint32_t i = 0; i < l->n; i++)
+        baton_free(l->items[i].process_id);
+    baton_free(l->items);
+}
+
+/*
+ * Start an instance of every latest definition whose root scope has a start
+ * event of `kind` (message/signal) named `name`. Returns how many started.
+ */
+static baton_status start_by_event(baton_engine *e, baton_outbox_kind kind, const char *name,
+                                   const cJSON *vars, uint32_t *started, int64_t *first_id,
+                                   baton_error *err) {
+    def_list l = {0};
+    baton_status st = e->ops->definition_list(e->store, collect_latest, &l, err);
+    if (!st && l.nomem)
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+    for (uint32_t i = 0; !st && i < l.n; i++) {
+        baton_model *m = model_of(e, l.items[i].deployment, err);
+        if (!m) {
+            st = err && err->code ? err->code : BATON_STORE;
+            break;
+        }
+        const baton_graph *g = baton_model_graph(m);
+        baton_idx p = baton_model_find_process(m, l.items[i].process_id);
+        if (p == BATON_NONE)
+            continue;
+        const baton_scope *sc = &g->scopes[g->processes[p].root_scope];
+        for (uint32_t k = 0; k < sc->n_starts && !st; k++) {
+            const baton_node *n = &g->nodes[sc->starts[k]];
+            if (!n->n_events)
+                continue;
+            const baton_event_def *d = &n->events[0];
+            const char *ev_name = NULL;
+            if (kind == BATON_OUTBOX_MESSAGE && d->kind == BATON_EVENT_MESSAGE && d->ref != BATON_NONE)
+                ev_name = g->messages[d->ref].name;
+            else if (kind == BATON_OUTBOX_SIGNAL && d->kind == BATON_EVENT_SIGNAL &&
+                     d->ref != BATON_NONE)
+                ev_name = g->signals[d->ref].name;
+            if (!ev_name || strcmp(ev_name, name) != 0)
+                continue;
+            int64_t id;
+            st = start_in_tx(e, m, l.items[i].deployment, l.items[i].version, p, sc->starts[k],
+                             vars, NULL, 0, 0, &id, err);
+            if (!st) {
+                if (started)
+                    (*started)++;
+                if (first_id && !*first_id)
+                    *first_id = id;
+            }
+        }
+    }
+    def_list_free(&l);
+    return st;
+}
+
+typedef struct key_list {
+    int64_t *inst, *key;
+    uint32_t n, cap;
+    bool nomem;
+} key_list;
+
+static int collect_sub(void *cookie, const void *row) {
+    key_list *l = cookie;
+    const baton_sub_row *s = row;
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 16;
+        int64_t *a = baton_realloc(l->inst, cap * sizeof *a);
+        if (a)
+            l->inst = a;
+        int64_t *b = a ? baton_realloc(l->key, cap * sizeof *b) : NULL;
+        if (b)
+            l->key = b;
+        if (!a || !b) {
+            l->nomem = true;
+            return 1;
+        }
+        l->cap = cap;
+    }
+    l->inst[l->n] = s->instance;
+    l->key[l->n] = s->key;
+    l->n++;
+    return 0;
+}
+
+static int collect_child(void *cookie, const void *row) {
+    const baton_instance_row *r = row;
+    if (r->state != BATON_INSTANCE_ACTIVE)
+        return 0;
+    baton_sub_row s = {r->id, 0, NULL, NULL, NULL};
+    return collect_sub(cookie, &s);
+}
+
+static void key_list_free(key_list *l) {
+    baton_free(l->inst);
+    baton_free(l->key);
+}
+
+/* Deliver a signal inside the current transaction (not to instance `except`). */
+static baton_status signal_in_tx(baton_engine *e, const char *name, const cJSON *vars,
+                                 int64_t except, uint32_t *delivered, baton_error *err) {
+    key_list l = {0};
+    baton_status st = e->ops->sub_find(e->store, 1, name, NULL, collect_sub, &l, err);
+    if (!st && l.nomem)
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+    for (uint32_t i = 0; !st && i < l.n; i++) {
+        if (l.inst[i] == except)
+            continue;
+        baton_input in = {0};
+        in.kind = BATON_IN_SIGNAL;
+        in.key = l.key[i];
+        in.variables = vars;
+        baton_error e2;
+        baton_error_clear(&e2);
+        baton_status s2 = step_instance(e, l.inst[i], &in, &e2);
+        if (s2 == BATON_OK) {
+            if (delivered)
+                (*delivered)++;
+        } else if (s2 != BATON_NOTFOUND && s2 != BATON_CONFLICT) {
+            st = s2;
+            if (err && !err->code)
+                *err = e2;
+        }
+    }
+    key_list_free(&l);
+    if (!st)
+        st = start_by_event(e, BATON_OUTBOX_SIGNAL, name, vars, delivered, NULL, err);
+    return st;
+}
+
+/* Correlate inside the current transaction. */
+static baton_status correlate_in_tx(baton_engine *e, const char *name, const char *correlation,
+                                    const cJSON *vars, const char *message_id, int64_t ttl_ms,
+                                    int64_t only_instance, baton_correlation *out,
+                                    baton_error *err) {
+    baton_correlation res = {0, 0};
+    int64_t now = baton_engine_now(e);
+    if (message_id) {
+        baton_message_row dup;
+        if (e->ops->message_find_id(e->store, message_id, now, &dup, NULL) == BATON_OK)
+            return baton_error_set(err, BATON_CONFLICT,
+                                   "message id '%s' was already published and is still buffered",
+                                   message_id);
+    }
+    key_list l = {0};
+    baton_status st = e->ops->sub_find(e->store, 0, name, correlation, collect_sub, &l, err);
+    if (!st && l.nomem)
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+    for (uint32_t i = 0; !st && i < l.n && !res.kind; i++) {
+        if (only_instance && l.inst[i] != only_instance)
+            continue;
+        baton_input in = {0};
+        in.kind = BATON_IN_MESSAGE;
+        in.key = l.key[i];
+        in.variables = vars;
+        baton_error e2;
+        baton_error_clear(&e2);
+        baton_status s2 = step_instance(e, l.inst[i], &in, &e2);
+        if (s2 == BATON_OK) {
+            res.kind = 1;
+            res.instance = l.inst[i];
+        } else if (s2 != BATON_NOTFOUND && s2 != BATON_CONFLICT) {
+            st = s2;
+            if (err && !err->code)
+                *err = e2;
+        }
+    }
+    key_list_free(&l);
+    if (!st && !res.kind && !only_instance) {
+        uint32_t started = 0;
+        st = start_by_event(e, BATON_OUTBOX_MESSAGE, name, vars, &started, &res.instance, err);
+        if (!st && started)
+            res.kind = 2;
+    }
+    if (!st && !res.kind && ttl_ms > 0) {
+        char *text = vars ? cJSON_PrintUnformatted(vars) : NULL;
+        baton_message_row mr = {0, name, correlation, message_id, text, now + ttl_ms};
+        st = e->ops->message_put(e->store, &mr, err);
+        cJSON_free(text);
+        if (!st)
+            res.kind = 3;
+    }
+    if (!st && out)
+        *out = res;
+    return st;
+}
+
+static int64_t json_int(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+/* Handle one outbox event inside the current transaction. */
+static baton_status handle_event(baton_engine *e, const baton_event_row *ev, baton_error *err) {
+    cJSON *p = ev->payload ? cJSON_Parse(ev->payload) : NULL;
+    baton_status st = BATON_OK;
+    const cJSON *vars = cJSON_GetObjectItemCaseSensitive(p, "variables");
+    baton_error e2;
+    baton_error_clear(&e2);
+    switch ((baton_outbox_kind)ev->kind) {
+    case BATON_OUTBOX_START_CHILD: {
+        const char *pid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "process"));
+        const char *bk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "business_key"));
+        baton_definition_row def;
+        baton_model *m = NULL;
+        baton_idx pi = BATON_NONE;
+        baton_status s2 = definition(e, pid ? pid : "", 0, &def, &m, &pi, &e2);
+        if (s2 == BATON_NOTFOUND) {
+            /* not deployed on its own (e.g. isExecutable="false"): a process of the
+               caller's own file is still callable */
+            baton_instance_row caller;
+            if (e->ops->instance_get(e->store, ev->instance, &caller, NULL, NULL) == BATON_OK &&
+                (m = model_of(e, caller.deployment, NULL)) &&
+                (pi = baton_model_find_process(m, pid ? pid : "")) != BATON_NONE) {
+                def.deployment = caller.deployment;
+                def.version = 0;
+                def.process_id = pid;
+                s2 = BATON_OK;
+                baton_error_clear(&e2);
+            }
+        }
+        if (s2 == BATON_OK)
+            s2 = start_in_tx(e, m, def.deployment, def.version, pi, BATON_NONE, vars, bk,
+                             ev->instance, ev->key, NULL, &e2);
+        if (s2 == BATON_NOTFOUND || s2 == BATON_INVALID || s2 == BATON_MODEL) {
+            baton_input in = {0};
+            in.kind = BATON_IN_CHILD_FAILED;
+            in.key = ev->key;
+            in.text = e2.message;
+            baton_error e3;
+            baton_error_clear(&e3);
+            s2 = step_instance(e, ev->instance, &in, &e3);
+            if (s2 == BATON_NOTFOUND || s2 == BATON_CONFLICT)
+                s2 = BATON_OK;
+            else if (s2)
+                e2 = e3;
+        }
+        if (s2)
+            st = baton_error_set(err, s2, "%s", e2.message);
+        break;
+    }
+    case BATON_OUTBOX_NOTIFY_PARENT: {
+        int kind = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p, "kind"));
+        baton_input in = {0};
+        in.key = ev->key;
+        in.variables = cJSON_IsObject(vars) ? vars : NULL;
+        in.code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "code"));
+        in.text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "message"));
+        in.kind = kind == BATON_NOTIFY_DONE    ? BATON_IN_CHILD_DONE
+                  : kind == BATON_NOTIFY_ERROR ? BATON_IN_CHILD_ERROR
+                                               : BATON_IN_CHILD_ESCALATION;
+        in.origin_id = json_int(p, "origin_id");
+        in.origin_key = json_int(p, "origin_key");
+        baton_status s2 = step_instance(e, ev->instance, &in, &e2);
+        if (s2 && s2 != BATON_NOTFOUND && s2 != BATON_CONFLICT)
+            st = baton_error_set(err, s2, "%s", e2.message);
+        break;
+    }
+    case BATON_OUTBOX_CANCEL_CHILD: {
+        key_list l = {0};
+        st = e->ops->instance_children(e->store, ev->instance, ev->key, collect_child, &l, err);
+        for (uint32_t i = 0; !st && i < l.n; i++) {
+            baton_input in = {0};
+            in.kind = BATON_IN_CANCEL;
+            baton_status s2 = step_instance(e, l.inst[i], &in, &e2);
+            if (s2 && s2 != BATON_NOTFOUND && s2 != BATON_CONFLICT)
+                st = baton_error_set(err, s2, "%s", e2.message);
+        }
+        key_list_free(&l);
+        break;
+    }
+    case BATON_OUTBOX_SIGNAL: {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+        st = signal_in_tx(e, name ? name : "", cJSON_IsObject(vars) ? vars : NULL, ev->instance,
+                          NULL, err);
+        break;
+    }
+    case BATON_OUTBOX_MESSAGE: {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+        const char *corr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "correlation"));
+        st = correlate_in_tx(e, name ? name : "", corr, cJSON_IsObject(vars) ? vars : NULL, NULL, 0,
+                             0, NULL, err);
+        break;
+    }
+    case BATON_OUTBOX_ERROR_UNHANDLED: {
+        baton_input in = {0};
+        in.kind = BATON_IN_ERROR_UNHANDLED;
+        in.key = ev->key;
+        baton_status s2 = step_instance(e, ev->instance, &in, &e2);
+        if (s2 && s2 != BATON_NOTFOUND && s2 != BATON_CONFLICT)
+            st = baton_error_set(err, s2, "%s", e2.message);
+        break;
+    }
+    }
+    cJSON_Delete(p);
+    return st;
+}
+
+static baton_status settle(baton_engine *e, baton_error *err) {
+    for (uint32_t guard = 0; guard < 10000000u; guard++) {
+        baton_status st = e->ops->begin(e->store, err);
+        if (st)
+            return st;
+        baton_event_row ev;
+        st = e->ops->event_peek(e->store, &ev, err);
+        if (st == BATON_NOTFOUND) {
+            e->ops->rollback(e->store);
+            return BATON_OK;
+        }
+        if (!st) {
+            /* copy: the row points into the store */
+            baton_event_row copy = ev;
+            char *payload = ev.payload ? baton_strdup(ev.payload) : NULL;
+            copy.payload = payload;
+            st = handle_event(e, &copy, err);
+            if (!st)
+                st = e->ops->event_delete(e->store, copy.id, err);
+            baton_free(payload);
+        }
+        if (!st)
+            st = e->ops->commit(e->store, err);
+        else
+            e->ops->rollback(e->store);
+        if (st)
+            return st;
+    }
+    return baton_error_set(err, BATON_LIMIT, "outbox does not drain");
+}
+
+baton_status baton_engine_settle(baton_engine *e, baton_error *err) {
+    pthread_mutex_lock(&e->lock);
+    baton_status st = settle(e, err);
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+/* Run the statements in a transaction (commit on success), then settle. */
+#define TX(e, err, ...)                                                                           \
+    do {                                                                                          \
+        st = (e)->ops->begin((e)->store, err);                                                    \
+        if (!st) {                                                                                \
+            __VA_ARGS__;                                                                          \
+            if (!st)                                                                              \
+                st = (e)->ops->commit((e)->store, err);                                           \
+            else                                                                                  \
+                (e)->ops->rollback((e)->store);                                                   \
+        }                                                                                         \
+        if (!st)                                                                                  \
+            st = settle(e, err);                                                                  \
+    } while (0)
+
+/* ---- deployments ----------------------------------------------------------------------- */
+
+static void hash_hex(const char *data, size_t len, char out[33]) {
+    /* two independent 64-bit FNV-1a variants: identity of deployed XML, not security */
+    uint64_t a = 1469598103934665603ull, b = 0x84222325cbf29ce4ull;
+    for (size_t i = 0; i < len; i++) {
+        a ^= (unsigned char)data[i];
+        a *= 1099511628211ull;
+        b ^= (unsigned char)data[len - 1 - i];
+        b *= 0x100000001b3ull;
+        b ^= b >> 29;
+    }
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+/* Schedule the timer start events of a new definition; drop the old version's. */
+static baton_status schedule_start_timers(baton_engine *e, baton_model *m, int64_t deployment,
+                                          baton_idx p, int64_t old_deployment, baton_error *err) {
+    const baton_graph *g = baton_model_graph(m);
+    const baton_scope *sc = &g->scopes[g->processes[p].root_scope];
+    if (old_deployment)
+        for (uint32_t k = 0; k < sc->n_starts; k++)
+            e->ops->timer_delete(e->store, 0, (old_deployment << 24) | sc->starts[k], NULL);
+    int64_t now = baton_engine_now(e);
+    for (uint32_t k = 0; k < sc->n_starts; k++) {
+        const baton_node *n = &g->nodes[sc->starts[k]];
+        if (!n->n_events || n->events[0].kind != BATON_EVENT_TIMER || !n->events[0].timer.expr)
+            continue;
+        const baton_event_def *d = &n->events[0];
+        baton_expr_env env = {0};
+        env.now_ms = now;
+        char *text = NULL;
+        if (baton_expr_eval_string(d->timer.expr, &env, &text, err))
+            return err->code;
+        int64_t due = 0;
+        int32_t repeat = 0;
+        baton_status st = BATON_OK;
+        if (d->timer_kind == BATON_TIMER_DATE) {
+            st = baton_iso_parse_instant(text, NULL, &due, err);
+        } else if (d->timer_kind == BATON_TIMER_DURATION) {
+            baton_duration du;
+            st = baton_iso_parse_duration(text, &du, err);
+            due = baton_iso_add(now, du, NULL);
+        } else {
+            baton_cycle c;
+            st = baton_iso_parse_cycle(text, NULL, &c, err);
+            if (!st) {
+                due = c.start_ms != INT64_MIN ? c.start_ms : baton_iso_add(now, c.period, NULL);
+                repeat = c.repeat < 0 ? -1 : c.repeat - 1;
+            }
+        }
+        baton_free(text);
+        if (st) {
+            baton_error_where(err, "element '%s'", n->id);
+            return st;
+        }
+        baton_timer_row t = {0, (deployment << 24) | sc->starts[k], due, deployment, n->id, repeat};
+        if ((st = e->ops->timer_put(e->store, &t, err)))
+            return st;
+    }
+    return BATON_OK;
+}
+
+baton_status baton_engine_deploy(baton_engine *e, const char *name, const char *xml, size_t len,
+                                 baton_diags *diags, baton_deploy_result *out, baton_error *err) {
+    baton_load_opts lo = {.name = name, .unexecutable_as_warnings = e->lenient};
+    baton_model *m = NULL;
+    baton_status st = baton_bpmn_load(xml, len, &lo, diags, &m, err);
+    if (st)
+        return st;
+    char hash[33];
+    hash_hex(xml, len, hash);
+    baton_deploy_result res;
+    memset(&res, 0, sizeof res);
+    pthread_mutex_lock(&e->lock);
+    bool cached = false;
+    TX(e, err, {
+        int64_t existing;
+        st = e->ops->deployment_find_hash(e->store, hash, &existing, err);
+        if (st == BATON_OK) {
+            res.deployment = existing;
+            res.duplicate = true;
+        } else if (st == BATON_NOTFOUND) {
+            baton_deployment_row row = {0, name, xml, len, hash, baton_engine_now(e)};
+            st = e->ops->deployment_put(e->store, &row, err);
+            res.deployment = row.id;
+            const baton_graph *g = baton_model_graph(m);
+            for (uint32_t i = 0; !st && i < g->n_processes; i++) {
+                if (!g->processes[i].executable)
+                    continue;
+                baton_definition_row prev;
+                int32_t version = 1;
+                int64_t old = 0;
+                baton_status ps = e->ops->definition_latest(e->store, g->processes[i].id, &prev, err);
+                if (ps == BATON_OK) {
+                    version = prev.version + 1;
+                    old = prev.deployment;
+                } else if (ps != BATON_NOTFOUND) {
+                    st = ps;
+                    break;
+                }
+                baton_definition_row def = {g->processes[i].id, version, row.id};
+                st = e->ops->definition_put(e->store, &def, err);
+                if (!st)
+                    st = schedule_start_timers(e, m, row.id, i, old, err);
+                if (!st && res.n_processes < 16) {
+                    snprintf(res.processes[res.n_processes].id,
+                             sizeof res.processes[0].id, "%s", g->processes[i].id);
+                    res.processes[res.n_processes++].version = version;
+                }
+            }
+            if (!st && !(st = cache_model(e, row.id, m)))
+                cached = true;
+        }
+    });
+    if (res.duplicate && !st) {
+        /* report the existing versions */
+        const baton_graph *g = baton_model_graph(m);
+        for (uint32_t i = 0; i < g->n_processes && res.n_processes < 16; i++) {
+            baton_definition_row prev;
+            if (g->processes[i].executable &&
+                e->ops->definition_latest(e->store, g->processes[i].id, &prev, NULL) == BATON_OK) {
+                snprintf(res.processes[res.n_processes].id, sizeof res.processes[0].id, "%s",
+                         g->processes[i].id);
+                res.processes[res.n_processes++].version = prev.version;
+            }
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!cached)
+        baton_model_unref(m);
+    if (!st && out)
+        *out = res;
+    return st;
+}
+
+/* ---- commands ------------------------------------------------------------------------------ */
+
+static baton_status start_common(baton_engine *e, const char *pid, int32_t version,
+                                 const char *start_event, const cJSON *vars, const char *bk,
+                                 int64_t *id_out, baton_error *err) {
+    baton_status st;
+    pthread_mutex_lock(&e->lock);
+    TX(e, err, {
+        baton_definition_row def;
+        baton_model *m = NULL;
+        baton_idx p = BATON_NONE;
+        st = definition(e, pid, version, &def, &m, &p, err);
+        baton_idx start = BATON_NONE;
+        if (!st && start_event) {
+            start = baton_model_find_node(m, start_event);
+            if (start == BATON_NONE)
+                st = baton_error_set(err, BATON_NOTFOUND, "process '%s' has no element '%s'", pid,
+                                     start_event);
+        }
+        if (!st)
+            st = start_in_tx(e, m, def.deployment, def.version, p, start, vars, bk, 0, 0, id_out,
+                             err);
+    });
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+baton_status baton_engine_start(baton_engine *e, const char *process_id, int32_t version,
+                                const cJSON *variables, const char *business_key,
+                                int64_t *instance_out, baton_error *err) {
+    return start_common(e, process_id, version, NULL, variables, business_key, instance_out, err);
+}
+
+baton_status baton_engine_start_at(baton_engine *e, const char *process_id, int32_t version,
+                                   const char *start_event, const cJSON *variables,
+                                   const char *business_key, int64_t *instance_out,
+                                   baton_error *err) {
+    return start_common(e, process_id, version, start_event, variables, business_key,
+                         instance_out, err);
+}
+
+baton_status baton_engine_apply(baton_engine *e, int64_t instance, const baton_input *in,
+                                baton_error *err) {
+    baton_status st;
+    pthread_mutex_lock(&e->lock);
+    TX(e, err, { st = step_instance(e, instance, in, err); });
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+baton_status baton_engine_correlate(baton_engine *e, const char *name, const char *correlation,
+                                    const cJSON *variables, const char *message_id, int64_t ttl_ms,
+                                    int64_t only_instance, baton_correlation *out,
+                                    baton_error *err) {
+    baton_status st;
+    pthread_mutex_lock(&e->lock);
+    TX(e, err, {
+        st = correlate_in_tx(e, name, correlation, variables, message_id, ttl_ms, only_instance,
+                             out, err);
+    });
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+baton_status baton_engine_signal(baton_engine *e, const char *name, const cJSON *variables,
+                                 uint32_t *delivered_out, baton_error *err) {
+    baton_status st;
+    uint32_t n = 0;
+    pthread_mutex_lock(&e->lock);
+    TX(e, err, { st = signal_in_tx(e, name, variables, 0, &n, err); });
+    pthread_mutex_unlock(&e->lock);
+    if (delivered_out)
+        *delivered_out = n;
+    return st;
+}
+
+typedef struct first_timer {
+    baton_timer_row row;
+    bool found;
+} first_timer;
+
+static int take_first_timer(void *cookie, const void *row) {
+    first_timer *f = cookie;
+    f->row = *(const baton_timer_row *)row;
+    f->found = true;
+    return 1;
+}
+
+/* Fire a start timer: start an instance, schedule the next occurrence. */
+static baton_status fire_start_timer(baton_engine *e, const baton_timer_row *t, baton_error *err) {
+    baton_status st = e->ops->timer_delete(e->store, 0, t->key, err);
+    if (st)
+        return st;
+    baton_model *m = model_of(e, t->deployment, err);
+    if (!m)
+        return err && err->code ? err->code : BATON_STORE;
+    baton_idx start = (baton_idx)(t->key & 0xffffff);
+    const baton_graph *g = baton_model_graph(m);
+    if (start >= g->n_nodes)
+        return BATON_OK;
+    baton_idx p = g->nodes[start].process;
+    baton_definition_row def;
+    if (e->ops->definition_latest(e->store, g->processes[p].id, &def, err) ||
+        def.deployment != t->deployment)
+        return BATON_OK; /* a newer version replaced it */
+    st = start_in_tx(e, m, def.deployment, def.version, p, start, e->timer_start_vars, NULL, 0, 0,
+                     NULL, err);
+    if (st || t->repeat == 0)
+        return st;
+    const baton_event_def *d = &g->nodes[start].events[0];
+    if (d->timer_kind != BATON_TIMER_CYCLE)
+        return BATON_OK;
+    baton_expr_env env = {0};
+    env.now_ms = baton_engine_now(e);
+    char *text = NULL;
+    baton_cycle c;
+    if (baton_expr_eval_string(d->timer.expr, &env, &text, NULL) ||
+        baton_iso_parse_cycle(text, NULL, &c, NULL)) {
+        baton_free(text);
+        return BATON_OK;
+    }
+    baton_free(text);
+    baton_timer_row next = *t;
+    next.due = baton_iso_add(t->due, c.period, NULL);
+    next.repeat = t->repeat < 0 ? -1 : t->repeat - 1;
+    next.element = g->nodes[start].id;
+    return e->ops->timer_put(e->store, &next, err);
+}
+
+baton_status baton_engine_fire_timers(baton_engine *e, uint32_t *fired_out, baton_error *err) {
+    uint32_t fired = 0;
+    baton_status st = BATON_OK;
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        first_timer f = {0};
+        baton_status st2 = e->ops->timer_due(e->store, baton_engine_now(e), 1, take_first_timer, &f,
+                                             err);
+        if (st2) {
+            st = st2;
+            break;
+        }
+        if (!f.found)
+            break;
+        TX(e, err, {
+            if (f.row.instance == 0) {
+                st = fire_start_timer(e, &f.row, err);
+            } else {
+                baton_input in = {0};
+                in.kind = BATON_IN_TIMER;
+                in.key = f.row.key;
+                baton_error e2;
+                baton_error_clear(&e2);
+                st = step_instance(e, f.row.instance, &in, &e2);
+                if (st == BATON_NOTFOUND || st == BATON_CONFLICT) {
+                    /* a stale row: the wait is gone; drop it */
+                    e->ops->timer_delete(e->store, f.row.instance, f.row.key, NULL);
+                    st = BATON_OK;
+                } else if (st && err && !err->code) {
+                    *err = e2;
+                }
+            }
+        });
+        if (st)
+            break;
+        fired++;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (fired_out)
+        *fired_out = fired;
+    return st;
+}
+
+int64_t baton_engine_next_timer(baton_engine *e) {
+    int64_t due = INT64_MAX;
+    pthread_mutex_lock(&e->lock);
+    e->ops->timer_next(e->store, &due, NULL);
+    pthread_mutex_unlock(&e->lock);
+    return due;
+}
+
+/* ---- reading --------------------------------------------------------------------------------- */
+
+baton_status baton_engine_load(baton_engine *e, int64_t instance, baton_instance **out,
+                               baton_error *err) {
+    pthread_mutex_lock(&e->lock);
+    baton_instance_row row;
+    const char *state = NULL;
+    baton_status st = e->ops->instance_get(e->store, instance, &row, &state, err);
+    if (!st) {
+        baton_model *m = model_of(e, row.deployment, err);
+        cJSON *sj = m ? cJSON_Parse(state) : NULL;
+        if (!m)
+            st = err && err->code ? err->code : BATON_STORE;
+        else if (!sj)
+            st = baton_error_set(err, BATON_STORE, "instance %lld: stored state is not JSON",
+                                 (long long)instance);
+        else
+            st = baton_instance_from_json(m, sj, out, err);
+        cJSON_Delete(sj);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+baton_status baton_engine_instance_row(baton_engine *e, int64_t instance, baton_instance_row *out,
+                                       baton_error *err) {
+    pthread_mutex_lock(&e->lock);
+    baton_status st = e->ops->instance_get(e->store, instance, out, NULL, err);
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+typedef struct hist_ctx {
+    baton_history_fn fn;
+    void *cookie;
+} hist_ctx;
+
+static int hist_cb(void *cookie, const void *row) {
+    hist_ctx *h = cookie;
+    return h->fn(h->cookie, (const char *)row);
+}
+
+baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t after,
+                                  uint32_t limit, baton_history_fn fn, void *cookie,
+                                  baton_error *err) {
+    hist_ctx h = {fn, cookie};
+    pthread_mutex_lock(&e->lock);
+    baton_status st = e->ops->history_read(e->store, instance, after, limit, hist_cb, &h, err);
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+/* ---- open/close -------------------------------------------------------------------------------- */
+
+baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out,
+                               baton_error *err) {
+    if (!opts || !opts->store)
+        return baton_error_set(err, BATON_INVALID, "engine needs a store");
+    baton_engine *e = baton_calloc(1, sizeof *e);
+    if (!e)
+        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    e->store = opts->store;
+    e->ops = opts->store->ops;
+    e->clock = opts->clock ? opts->clock : wall_clock;
+    e->clock_cookie = opts->clock_cookie;
+    e->lenient = opts->unexecutable_as_warnings;
+    e->timer_start_vars = opts->timer_start_variables;
+    e->stepper = baton_stepper_new();
+    if (!e->stepper || pthread_mutex_init(&e->lock, NULL)) {
+        baton_stepper_free(e->stepper);
+        baton_free(e);
+        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    }
+    if (opts->wait_hook)
+        baton_stepper_set_wait_hook(e->stepper, opts->wait_hook, opts->wait_hook_cookie);
+    /* deliver what a previous run left in the outbox: recovery is the normal start */
+    baton_status st = settle(e, err);
+    if (st) {
+        baton_engine_close(e);
+        return st;
+    }
+    *out = e;
+    return BATON_OK;
+}
+
+void baton_engine_close(baton_engine *e) {
+    if (!e)
+        return;
+    for (uint32_t i = 0; i < e->n_deps; i++)
+        baton_model_unref(e->deps[i].model);
+    baton_free(e->deps);
+    baton_stepper_free(e->stepper);
+    pthread_mutex_destroy(&e->lock);
+    baton_free(e);
+}

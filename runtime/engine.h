@@ -1,0 +1,141 @@
+/*
+ * engine.h - the runtime: deployments, the loop that applies one input
+ * event per transaction (load instance, step, write records and state,
+ * commit), and the delivery of events between instances (call activities,
+ * signals, messages), timers and jobs. It sits on a store (persistence/)
+ * and below the HTTP API and the CLI, which both drive it.
+ *
+ *   command (start, complete, correlate, signal, fire timers, ...)
+ *     -> begin; load; baton_step(); persist records + state + rows + outbox; commit
+ *     -> settle: each outbox event (start child, notify parent, broadcast
+ *        signal, publish message, cancel child) in its own transaction,
+ *        until the outbox is empty.
+ *
+ * Side effects of a step that concern other instances are written to the
+ * store's outbox in the step's own transaction and applied afterwards, so
+ * a crash between the two loses nothing and doubles nothing. The engine is
+ * safe to call from several threads (one engine-wide lock for now).
+ */
+#ifndef BATON_RUNTIME_ENGINE_H
+#define BATON_RUNTIME_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/diag.h"
+#include "common/error.h"
+#include "interpreter/instance.h"
+#include "interpreter/step.h"
+#include "models/model.h"
+#include "persistence/store.h"
+
+typedef struct baton_engine baton_engine;
+
+typedef int64_t (*baton_clock_fn)(void *cookie);
+
+typedef struct baton_engine_opts {
+    baton_store *store;          /* required; the engine does not own it */
+    baton_clock_fn clock;        /* NULL = the wall clock (CLOCK_REALTIME) */
+    void *clock_cookie;
+    baton_wait_hook wait_hook;   /* optional (test harnesses) */
+    void *wait_hook_cookie;
+    bool unexecutable_as_warnings; /* deploy diagrams whose unexecutable elements are stubbed */
+    const cJSON *timer_start_variables; /* variables for instances started by start timers
+                                           (test harnesses; borrowed for the engine's life) */
+} baton_engine_opts;
+
+baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out,
+                               baton_error *err);
+void baton_engine_close(baton_engine *e);
+int64_t baton_engine_now(baton_engine *e);
+baton_store *baton_engine_store(baton_engine *e);
+
+/* ---- deployments ---- */
+
+typedef struct baton_deploy_result {
+    int64_t deployment;
+    bool duplicate;        /* identical XML was deployed before: no new versions */
+    uint32_t n_processes;  /* executable processes and their versions */
+    struct {
+        char id[128];
+        int32_t version;
+    } processes[16];
+} baton_deploy_result;
+
+/* Validate and deploy; validation errors go to diags (BATON_MODEL). */
+baton_status baton_engine_deploy(baton_engine *e, const char *name, const char *xml, size_t len,
+                                 baton_diags *diags, baton_deploy_result *out, baton_error *err);
+/* The model holding (process id, version); version 0 = latest. Borrowed. */
+baton_status baton_engine_definition(baton_engine *e, const char *process_id, int32_t version,
+                                     baton_model **model_out, int32_t *version_out,
+                                     baton_error *err);
+/* The model of a deployment (borrowed), or NULL. */
+baton_model *baton_engine_deployment_model(baton_engine *e, int64_t deployment);
+
+/* ---- commands: each one transaction, then settled ---- */
+
+baton_status baton_engine_start(baton_engine *e, const char *process_id, int32_t version,
+                                const cJSON *variables, const char *business_key,
+                                int64_t *instance_out, baton_error *err);
+/* Start at a given start event (message/signal/timer start, tests). */
+baton_status baton_engine_start_at(baton_engine *e, const char *process_id, int32_t version,
+                                   const char *start_event, const cJSON *variables,
+                                   const char *business_key, int64_t *instance_out,
+                                   baton_error *err);
+
+/* Apply one input to one instance (complete a job or task, fail, throw, cancel, ...). */
+baton_status baton_engine_apply(baton_engine *e, int64_t instance, const baton_input *in,
+                                baton_error *err);
+
+typedef struct baton_correlation {
+    int kind;              /* 0 none, 1 delivered to a waiting instance, 2 started an instance,
+                              3 buffered */
+    int64_t instance;
+} baton_correlation;
+
+/*
+ * Correlate a message: to the oldest matching subscription (name and
+ * correlation key; `only_instance` != 0 limits it to that instance, as
+ * Camunda 7 correlates by execution), else to a message start event, else
+ * buffer it for ttl_ms (0 = drop). A message_id seen in the buffer before
+ * is a duplicate: BATON_CONFLICT, nothing changes.
+ */
+baton_status baton_engine_correlate(baton_engine *e, const char *name, const char *correlation,
+                                    const cJSON *variables, const char *message_id, int64_t ttl_ms,
+                                    int64_t only_instance, baton_correlation *out,
+                                    baton_error *err);
+
+/* Broadcast a signal to every subscription and signal start event. */
+baton_status baton_engine_signal(baton_engine *e, const char *name, const cJSON *variables,
+                                 uint32_t *delivered_out, baton_error *err);
+
+/* Fire every timer due at or before now, earliest first, each settled. */
+baton_status baton_engine_fire_timers(baton_engine *e, uint32_t *fired_out, baton_error *err);
+/* Earliest due timer (INT64_MAX when none). */
+int64_t baton_engine_next_timer(baton_engine *e);
+
+/* Deliver pending outbox events (done by every command; exposed for recovery). */
+baton_status baton_engine_settle(baton_engine *e, baton_error *err);
+
+/* ---- reading ---- */
+
+/* The state of an instance (owned by the caller: baton_instance_free). */
+baton_status baton_engine_load(baton_engine *e, int64_t instance, baton_instance **out,
+                               baton_error *err);
+/* The instance's row (strings valid until the next engine call). */
+baton_status baton_engine_instance_row(baton_engine *e, int64_t instance, baton_instance_row *out,
+                                       baton_error *err);
+/* History records as JSON texts, in order. */
+typedef int (*baton_history_fn)(void *cookie, const char *json);
+baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t after,
+                                  uint32_t limit, baton_history_fn fn, void *cookie,
+                                  baton_error *err);
+
+/* Every record applied by the engine's steps reaches this observer, if set. */
+typedef void (*baton_record_observer)(void *cookie, int64_t instance, const baton_model *m,
+                                      const baton_record *r);
+void baton_engine_set_observer(baton_engine *e, baton_record_observer fn, void *cookie);
+
+#endif

@@ -55,7 +55,7 @@ static bool get_int(const fv *v, int64_t *out) {
 static char *dupz(ev *x, const char *s, size_t n) {
     char *d = baton_feel_alloc(x, n + 1);
     if (d) {
-        memcpy(d, s, n);
+        baton_copy(d, s, n);
         d[n] = '\0';
     }
     return d;
@@ -409,6 +409,10 @@ static baton_status change_case(ev *x, const fv *s, bool up, fv *out) {
         if (c < 0x80) {
             d[k++] = (char)map_case(c, up);
             i++;
+        } else if (up && c == 0xC3 && i + 1 < s->n && p[i + 1] == 0x9F) {
+            d[k++] = 'S'; /* sharp s upper-cases to SS, same byte length */
+            d[k++] = 'S';
+            i += 2;
         } else if ((c & 0xE0) == 0xC0 && i + 1 < s->n && (p[i + 1] & 0xC0) == 0x80) {
             uint32_t cp = (c & 0x1F) << 6 | (p[i + 1] & 0x3F);
             uint32_t m = map_case(cp, up);
@@ -714,7 +718,7 @@ BI(f_split) {
         if (cnt + 2 > cap) {
             fv *nv = baton_feel_alloc(x, cap * 2 * sizeof *nv);
             if (nv)
-                memcpy(nv, items, cnt * sizeof *nv);
+                baton_copy(nv, items, cnt * sizeof *nv);
             items = nv;
             cap *= 2;
             if (!items)
@@ -951,7 +955,7 @@ BI(f_median) {
     fv *s = baton_feel_alloc(x, cnt * sizeof *s);
     if (!s)
         return x->err->code;
-    memcpy(s, items, cnt * sizeof *s);
+    baton_copy(s, items, cnt * sizeof *s);
     qsort(s, cnt, sizeof *s, cmp_items);
     if (cnt % 2) {
         *out = s[cnt / 2];
@@ -989,7 +993,7 @@ BI(f_mode) {
     if (cnt && !s)
         return x->err->code;
     if (cnt) {
-        memcpy(s, items, cnt * sizeof *s);
+        baton_copy(s, items, cnt * sizeof *s);
         qsort(s, cnt, sizeof *s, cmp_items);
     }
     uint32_t best = 0, nres = 0;
@@ -1052,8 +1056,12 @@ BI(f_sublist) {
         return st;
     if (start < 0)
         start = (int64_t)cnt + start + 1;
-    if (start < 1 || start > (int64_t)cnt || len < 0)
+    if (start < 1 || len < 0)
         return NUL("position out of range");
+    if (start > (int64_t)cnt) { /* past the end: nothing left */
+        mklist(out, items, 0);
+        return BATON_OK;
+    }
     int64_t avail = (int64_t)cnt - (start - 1);
     if (len > avail)
         len = avail;
@@ -1089,7 +1097,7 @@ static baton_status concat_lists(ev *x, const fv *lists, uint32_t n, fv *out, bo
         if (st)
             return st;
         if (cnt)
-            memcpy(res + k, items, cnt * sizeof *res);
+            baton_copy(res + k, items, cnt * sizeof *res);
         k += cnt;
     }
     mklist(out, res, k);
@@ -1136,9 +1144,9 @@ BI(f_insert_before) {
     fv *res = baton_feel_alloc(x, ((size_t)cnt + 1) * sizeof *res);
     if (!res)
         return x->err->code;
-    memcpy(res, items, (size_t)(pos - 1) * sizeof *res);
+    baton_copy(res, items, (size_t)(pos - 1) * sizeof *res);
     res[pos - 1] = a[2];
-    memcpy(res + pos, items + pos - 1, (size_t)(cnt - (uint32_t)(pos - 1)) * sizeof *res);
+    baton_copy(res + pos, items + pos - 1, (size_t)(cnt - (uint32_t)(pos - 1)) * sizeof *res);
     mklist(out, res, cnt + 1);
     return BATON_OK;
 }
@@ -1155,13 +1163,17 @@ BI(f_remove) {
         return st;
     if (pos < 0)
         pos = (int64_t)cnt + pos + 1;
-    if (pos < 1 || pos > (int64_t)cnt)
+    if (pos == 0)
         return NUL("position out of range");
+    if (pos < 1 || pos > (int64_t)cnt) { /* no such element: nothing to remove */
+        *out = a[0];
+        return BATON_OK;
+    }
     fv *res = baton_feel_alloc(x, cnt * sizeof *res);
     if (!res)
         return x->err->code;
-    memcpy(res, items, (size_t)(pos - 1) * sizeof *res);
-    memcpy(res + pos - 1, items + pos, (size_t)(cnt - (uint32_t)pos) * sizeof *res);
+    baton_copy(res, items, (size_t)(pos - 1) * sizeof *res);
+    baton_copy(res + pos - 1, items + pos, (size_t)(cnt - (uint32_t)pos) * sizeof *res);
     mklist(out, res, cnt - 1);
     return BATON_OK;
 }
@@ -1288,7 +1300,7 @@ static baton_status flatten_into(ev *x, const fv *l, fv **res, uint32_t *k, uint
             if (!nv)
                 return x->err->code;
             if (*k)
-                memcpy(nv, *res, *k * sizeof *nv);
+                baton_copy(nv, *res, *k * sizeof *nv);
             *res = nv;
             *cap = nc;
         }
@@ -1371,12 +1383,15 @@ BI(f_sort) {
     baton_status st = items_of(x, &a[0], &items, &cnt);
     if (st)
         return st;
-    fv *buf = cnt ? baton_feel_alloc(x, 2 * (size_t)cnt * sizeof *buf) : NULL;
-    if (cnt && !buf)
+    if (cnt == 0) {
+        mklist(out, items, 0);
+        return BATON_OK;
+    }
+    fv *buf = baton_feel_alloc(x, 2 * (size_t)cnt * sizeof *buf);
+    if (!buf)
         return x->err->code;
     fv *src = buf, *dst = buf + cnt;
-    if (cnt)
-        memcpy(src, items, cnt * sizeof *src);
+    baton_copy(src, items, cnt * sizeof *src);
     for (uint32_t w = 1; w < cnt; w *= 2) {
         for (uint32_t lo = 0; lo < cnt; lo += 2 * w) {
             uint32_t mid = lo + w < cnt ? lo + w : cnt, hi = lo + 2 * w < cnt ? lo + 2 * w : cnt;
@@ -1876,7 +1891,7 @@ static baton_status ctx_copy(ev *x, const fv *c, uint32_t extra, centry **ents, 
     if (!*ents)
         return x->err->code;
     if (n)
-        memcpy(*ents, src, n * sizeof **ents);
+        baton_copy(*ents, src, n * sizeof **ents);
     *cnt = n;
     return charge(x, n);
 }

@@ -462,8 +462,8 @@ static baton_status concat(ev *x, const fv *a, const fv *b, fv *out) {
     char *s = baton_feel_alloc(x, len + 1);
     if (!s)
         return x->err->code;
-    memcpy(s, a->u.s, a->n);
-    memcpy(s + a->n, b->u.s, b->n);
+    baton_copy(s, a->u.s, a->n);
+    baton_copy(s + a->n, b->u.s, b->n);
     s[len] = '\0';
     baton_feel_str(out, s, len);
     return BATON_OK;
@@ -919,7 +919,7 @@ static baton_status grow_push(ev *x, growlist *g, const fv *v) {
         if (!nv)
             return x->err->code;
         if (g->n)
-            memcpy(nv, g->v, g->n * sizeof *nv);
+            baton_copy(nv, g->v, g->n * sizeof *nv);
         g->v = nv;
         g->cap = cap;
     }
@@ -1324,7 +1324,7 @@ static baton_status ev_template(ev *x, const node *n, fv *out) {
         if (!s) {
             st = x->err->code;
         } else {
-            memcpy(s, baton_buf_str(&b), b.len + 1);
+            baton_copy(s, baton_buf_str(&b), b.len + 1);
             baton_feel_str(out, s, b.len);
         }
     }

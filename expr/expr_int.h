@@ -67,6 +67,12 @@ static inline dec baton_dec_scalbn(dec x, int n) { /* x * 10^n */
     return bid128_scalbn(x, n, DEC_RND, &f);
 }
 
+/* memcpy that accepts (NULL, 0): empty lists have no items array. */
+static inline void baton_copy(void *dst, const void *src, size_t n) {
+    if (n)
+        __builtin_memcpy(dst, src, n);
+}
+
 /* ---- values ------------------------------------------------------------------------ */
 
 typedef enum vtype {

@@ -44,6 +44,8 @@ typedef struct parser {
 
 /* ---- errors ------------------------------------------------------------------------ */
 
+static bool name_char(unsigned char c);
+
 static uint32_t column(const parser *ps, const char *at) {
     uint32_t col = 1;
     for (const char *q = ps->src; q < at; q++)
@@ -69,8 +71,9 @@ static node *fail_at(parser *ps, const char *at, const char *fmt, ...) {
         baton_error_set(ps->err, BATON_EXPR, "%s near '<end>'", msg);
     } else {
         size_t n = 0;
-        while (at + n < ps->end && n < 12 && at[n] != ' ' && at[n] != '\n')
-            n++;
+        if (name_char((unsigned char)*at))
+            while (at + n < ps->end && n < 40 && name_char((unsigned char)at[n]))
+                n++;
         baton_error_set(ps->err, BATON_EXPR, "%s near '%.*s'", msg, (int)(n ? n : 1), at);
     }
     if (ps->err)
@@ -214,7 +217,7 @@ static void lex(parser *ps) {
             p++;
         t->t = TK_NAME;
     } else {
-        static const char *const two[] = {"**", "..", "<=", ">=", "!=", "==", "&&", "||", "${", "#{"};
+        static const char *const two[] = {"**", "..", "<=", ">=", "!=", "==", "&&", "||", "->"};
         t->t = TK_PUNCT;
         p++;
         for (size_t i = 0; i < sizeof two / sizeof two[0]; i++)
@@ -673,7 +676,7 @@ static node *context_lit(parser *ps) {
         for (;;) {
             if (ps->st)
                 return NULL;
-            const char *key;
+            const char *key, *key_at = ps->tok.s;
             size_t klen;
             if (ps->tok.t == TK_STR) {
                 uint32_t l;
@@ -686,13 +689,16 @@ static node *context_lit(parser *ps) {
             }
             for (uint32_t i = 0; i < v.n; i++)
                 if (v.names[i].len == klen && memcmp(v.names[i].s, key, klen) == 0)
-                    return FAIL("duplicate context key '%.*s'", (int)(klen > 40 ? 40 : klen), key);
+                    return fail_at(ps, key_at, "duplicate context key '%.*s'",
+                                   (int)(klen > 40 ? 40 : klen), key);
             if (!expect_p(ps, ":") || !vec_push(ps, &v, expression(ps), key, klen))
                 return NULL;
             if (accept_p(ps, "}"))
                 break;
-            if (!expect_p(ps, ","))
-                return NULL;
+            if (!is_p(ps, ","))
+                return ps->tok.t == TK_EOF ? fail_at(ps, ps->end, "expected ',' or '}'")
+                                           : FAIL("expected ',' or '}'");
+            lex(ps);
         }
     }
     return with_kids(ps, mk(ps, N_CTX, at), &v, true);
@@ -889,6 +895,20 @@ static bool path_name(parser *ps, nname *out) {
     return true;
 }
 
+/*
+ * After `a`, does '[' open a filter? Not when it closes a range (`[1..3[`),
+ * i.e. when what follows it cannot start an expression.
+ */
+static bool filter_follows(parser *ps) {
+    parser save = *ps;
+    lex(ps);
+    bool yes = ps->tok.t != TK_EOF && !is_p(ps, ")") && !is_p(ps, "]") && !is_p(ps, ",") &&
+               !is_p(ps, "}") && !is_kw(ps, "and") && !is_kw(ps, "or") && !is_kw(ps, "then") &&
+               !is_kw(ps, "else") && !is_kw(ps, "return") && !is_kw(ps, "satisfies");
+    *ps = save;
+    return yes;
+}
+
 static node *postfix(parser *ps) {
     node *n = primary(ps);
     while (n && !ps->st) {
@@ -901,7 +921,8 @@ static node *postfix(parser *ps) {
             if (!path_name(ps, &p->name))
                 return FAIL("expected a name after '.'");
             n = seal(ps, p);
-        } else if (accept_p(ps, "[")) {
+        } else if (is_p(ps, "[") && filter_follows(ps)) {
+            lex(ps);
             if (!enter(ps))
                 return NULL;
             node *f = expression(ps);
@@ -934,12 +955,13 @@ static node *postfix(parser *ps) {
     return n;
 }
 
+/* Negation binds tighter than `**` (-2 ** 2 is 4), as feelin and FEEL-Scala read it. */
 static node *power(parser *ps) {
-    node *n = postfix(ps);
+    node *n = unary(ps);
     while (n && is_p(ps, "**")) {
         const char *at = ps->tok.s;
         lex(ps);
-        n = mk2(ps, N_ARITH, OP_POW, at, n, postfix(ps));
+        n = mk2(ps, N_ARITH, OP_POW, at, n, unary(ps));
     }
     return n;
 }
@@ -969,16 +991,16 @@ static node *unary(parser *ps) {
         ps->depth--;
         return n;
     }
-    return power(ps);
+    return postfix(ps);
 }
 
 static node *multiplicative(parser *ps) {
-    node *n = unary(ps);
+    node *n = power(ps);
     while (n && (is_p(ps, "*") || is_p(ps, "/"))) {
         const char *at = ps->tok.s;
         int op = *at == '*' ? OP_MUL : OP_DIV;
         lex(ps);
-        n = mk2(ps, N_ARITH, op, at, n, unary(ps));
+        n = mk2(ps, N_ARITH, op, at, n, power(ps));
     }
     return n;
 }
@@ -1127,8 +1149,8 @@ static const ftype *parse_type(parser *ps) {
         }
         if (!expect_p(ps, ">"))
             return NULL;
-        if (ft->base == T_FUNC && accept_p(ps, "-")) {
-            if (!expect_p(ps, ">") || !parse_type(ps))
+        if (ft->base == T_FUNC && accept_p(ps, "->")) {
+            if (!parse_type(ps))
                 return NULL;
         }
     }

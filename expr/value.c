@@ -114,7 +114,9 @@ dec baton_dec_from_double(double x) {
         }
     }
     char buf[40];
-    for (int prec = 15; prec <= 17; prec++) {
+    /* %.15g prints a normal double's shortest form when it has at most 15 digits;
+       subnormals can be shorter still */
+    for (int prec = fabs(x) < 2.2250738585072014e-308 ? 1 : 15; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, x);
         if (strtod(buf, NULL) == x)
             break;
@@ -266,15 +268,23 @@ void baton_feel_list_get(const fv *l, uint32_t i, fv *out) {
     baton_feel_from_json(c, out);
 }
 
+/* Empty lists still get an items array, so callers may do pointer arithmetic on it. */
+static const fv no_items[1];
+
 baton_status baton_feel_list_items(ev *x, const fv *l, const fv **items_out, uint32_t *n_out) {
     if (l->k != REP_JSON) {
-        *items_out = l->u.items;
+        *items_out = l->u.items ? l->u.items : no_items;
         *n_out = l->n;
         return BATON_OK;
     }
     uint32_t n = baton_feel_list_len(l);
-    fv *items = n ? baton_feel_alloc(x, n * sizeof *items) : NULL;
-    if (n && !items)
+    if (n == 0) {
+        *items_out = no_items;
+        *n_out = 0;
+        return BATON_OK;
+    }
+    fv *items = baton_feel_alloc(x, n * sizeof *items);
+    if (!items)
         return x->err->code;
     uint32_t i = 0;
     for (const cJSON *c = l->u.json->child; c; c = c->next)
@@ -359,8 +369,8 @@ baton_status baton_feel_parse_temporal(const char *s, size_t len, int want, fv *
     if (len && (s[0] == 'P' || s[0] == '-' || s[0] == '+') && (want < 0 || want == T_DTD ||
                                                                want == T_YMD || want == -2)) {
         baton_dur d;
-        if (!baton_tm_parse_duration(s, len, &d))
-            return BATON_OK;
+        if (!baton_tm_parse_duration(s, len, &d) || d.weeks)
+            return BATON_OK; /* xsd:duration has no weeks */
         bool ym = d.has_ym && !d.has_dt;
         if (d.has_ym && d.has_dt)
             return BATON_OK; /* FEEL has no mixed durations */

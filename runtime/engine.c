@@ -1181,6 +1181,95 @@ baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t af
     return st;
 }
 
+typedef struct replay_ctx {
+    baton_instance *inst;
+    const baton_model *m;
+    baton_status st;
+    baton_error *err;
+    uint64_t n;
+} replay_ctx;
+
+static int replay_one(void *cookie, const void *row) {
+    replay_ctx *c = cookie;
+    cJSON *j = cJSON_Parse((const char *)row);
+    baton_record r;
+    if (!j) {
+        c->st = baton_error_set(c->err, BATON_STORE, "history record %llu is not JSON",
+                                (unsigned long long)c->n + 1);
+        return 1;
+    }
+    c->st = baton_record_from_json(j, c->m, &r, c->err);
+    cJSON_Delete(j);
+    if (c->st)
+        return 1;
+    c->st = baton_instance_apply(c->inst, &r, c->err);
+    baton_record_free_parsed(&r);
+    c->n++;
+    return c->st != BATON_OK;
+}
+
+baton_status baton_engine_replay(baton_engine *e, int64_t instance, bool *same_out,
+                                 char **diff_out, baton_error *err) {
+    pthread_mutex_lock(&e->lock);
+    baton_instance_row row;
+    const char *stored = NULL;
+    char *stored_copy = NULL, *rebuilt = NULL;
+    baton_instance *inst = NULL;
+    baton_status st = e->ops->instance_get(e->store, instance, &row, &stored, err);
+    if (st)
+        goto done;
+    stored_copy = baton_strdup(stored ? stored : "");
+    baton_model *m = model_of(e, row.deployment, err);
+    baton_idx p = m ? baton_model_find_process(m, row.process_id) : BATON_NONE;
+    if (!m || p == BATON_NONE || !stored_copy) {
+        st = baton_error_set(err, BATON_STORE, "instance %lld: its model cannot be loaded",
+                             (long long)instance);
+        goto done;
+    }
+    inst = baton_instance_new(m, p, instance);
+    if (!inst) {
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+        goto done;
+    }
+    replay_ctx c = {inst, m, BATON_OK, err, 0};
+    st = e->ops->history_read(e->store, instance, 0, 0, replay_one, &c, err);
+    if (!st)
+        st = c.st;
+    if (st)
+        goto done;
+    cJSON *j = baton_instance_to_json(inst);
+    char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    rebuilt = text ? baton_strdup(text) : NULL;
+    cJSON_free(text);
+    if (!rebuilt) {
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+        goto done;
+    }
+    bool same = strcmp(rebuilt, stored_copy) == 0;
+    *same_out = same;
+    if (diff_out) {
+        *diff_out = NULL;
+        if (!same) {
+            size_t i = 0;
+            while (rebuilt[i] && rebuilt[i] == stored_copy[i])
+                i++;
+            size_t from = i > 60 ? i - 60 : 0;
+            baton_buf b;
+            baton_buf_init(&b, 0);
+            baton_buf_printf(&b, "after %llu records, at byte %zu: stored ...%.120s... / replayed ...%.120s...",
+                             (unsigned long long)c.n, i, stored_copy + from, rebuilt + from);
+            *diff_out = baton_buf_take(&b);
+        }
+    }
+done:
+    baton_instance_free(inst);
+    baton_free(stored_copy);
+    baton_free(rebuilt);
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
 /* ---- open/close -------------------------------------------------------------------------------- */
 
 baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out,

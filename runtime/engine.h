@@ -133,6 +133,15 @@ baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t af
                                   uint32_t limit, baton_history_fn fn, void *cookie,
                                   baton_error *err);
 
+/*
+ * Audit: rebuild the instance from its history alone (a fresh state, every
+ * record applied in order) and compare with the stored state. *same_out is
+ * true when they are identical; otherwise *diff_out (may be NULL; free with
+ * baton_free) describes the first difference.
+ */
+baton_status baton_engine_replay(baton_engine *e, int64_t instance, bool *same_out,
+                                 char **diff_out, baton_error *err);
+
 /* Every record applied by the engine's steps reaches this observer, if set. */
 typedef void (*baton_record_observer)(void *cookie, int64_t instance, const baton_model *m,
                                       const baton_record *r);

@@ -25,13 +25,30 @@ typedef struct dep_model {
     baton_model *model;
 } dep_model;
 
-struct baton_engine {
+/*
+ * A session: one store connection and one stepper. Public calls borrow a
+ * free session for their transaction(s), so with a store that allows it
+ * (PostgreSQL) several commands run in parallel; the in-memory store and a
+ * store handed in by the caller give one session.
+ */
+typedef struct session {
+    struct baton_engine *eng;
     baton_store *store;
     const baton_store_ops *ops;
+    baton_stepper *stepper;
+    struct session *next_free;
+} session;
+
+struct baton_engine {
+    session *sessions;
+    unsigned n_sessions;
+    bool own_stores;
+    session *free_list;
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
     baton_clock_fn clock;
     void *clock_cookie;
-    baton_stepper *stepper;
-    pthread_mutex_t lock;
+    pthread_mutex_t models_lock; /* the deployment model cache */
     dep_model *deps;
     uint32_t n_deps, cap_deps;
     bool lenient;
@@ -39,6 +56,25 @@ struct baton_engine {
     baton_record_observer observer;
     void *observer_cookie;
 };
+
+static session *acquire(baton_engine *eng) {
+    pthread_mutex_lock(&eng->pool_lock);
+    while (!eng->free_list)
+        pthread_cond_wait(&eng->pool_cond, &eng->pool_lock);
+    session *s = eng->free_list;
+    eng->free_list = s->next_free;
+    pthread_mutex_unlock(&eng->pool_lock);
+    return s;
+}
+
+static void release(session *s) {
+    baton_engine *eng = s->eng;
+    pthread_mutex_lock(&eng->pool_lock);
+    s->next_free = eng->free_list;
+    eng->free_list = s;
+    pthread_cond_signal(&eng->pool_cond);
+    pthread_mutex_unlock(&eng->pool_lock);
+}
 
 static int64_t wall_clock(void *cookie) {
     (void)cookie;
@@ -51,8 +87,20 @@ int64_t baton_engine_now(baton_engine *e) {
     return e->clock(e->clock_cookie);
 }
 
+static int64_t now_of(const session *e) {
+    return e->eng->clock(e->eng->clock_cookie);
+}
+
 baton_store *baton_engine_store(baton_engine *e) {
-    return e->store;
+    return e->sessions[0].store;
+}
+
+baton_status baton_engine_query(baton_engine *e, baton_query_fn fn, void *cookie,
+                                baton_error *err) {
+    session *s = acquire(e);
+    baton_status st = fn(cookie, s->store, err);
+    release(s);
+    return st;
 }
 
 void baton_engine_set_observer(baton_engine *e, baton_record_observer fn, void *cookie) {
@@ -62,6 +110,7 @@ void baton_engine_set_observer(baton_engine *e, baton_record_observer fn, void *
 
 /* ---- models ------------------------------------------------------------------------ */
 
+/* Caller holds models_lock. */
 static baton_status cache_model(baton_engine *e, int64_t deployment, baton_model *m) {
     if (e->n_deps == e->cap_deps) {
         uint32_t cap = e->cap_deps ? e->cap_deps * 2 : 16;
@@ -75,10 +124,24 @@ static baton_status cache_model(baton_engine *e, int64_t deployment, baton_model
     return BATON_OK;
 }
 
-static baton_model *model_of(baton_engine *e, int64_t deployment, baton_error *err) {
-    for (uint32_t i = 0; i < e->n_deps; i++)
-        if (e->deps[i].deployment == deployment)
-            return e->deps[i].model;
+static baton_status cache_model_locked(baton_engine *e, int64_t deployment, baton_model *m) {
+    pthread_mutex_lock(&e->models_lock);
+    baton_status st = cache_model(e, deployment, m);
+    pthread_mutex_unlock(&e->models_lock);
+    return st;
+}
+
+/* The model of a deployment, parsed once and cached for the engine's life. */
+static baton_model *model_of(session *e, int64_t deployment, baton_error *err) {
+    baton_engine *eng = e->eng;
+    pthread_mutex_lock(&eng->models_lock);
+    for (uint32_t i = 0; i < eng->n_deps; i++)
+        if (eng->deps[i].deployment == deployment) {
+            baton_model *m = eng->deps[i].model;
+            pthread_mutex_unlock(&eng->models_lock);
+            return m;
+        }
+    pthread_mutex_unlock(&eng->models_lock);
     baton_deployment_row row;
     if (e->ops->deployment_get(e->store, deployment, &row, err))
         return NULL;
@@ -86,22 +149,33 @@ static baton_model *model_of(baton_engine *e, int64_t deployment, baton_error *e
     baton_model *m = NULL;
     if (baton_bpmn_load(row.xml, row.xml_len, &lo, NULL, &m, err))
         return NULL;
-    if (cache_model(e, deployment, m)) {
+    pthread_mutex_lock(&eng->models_lock);
+    /* another session may have parsed it meanwhile */
+    for (uint32_t i = 0; i < eng->n_deps; i++)
+        if (eng->deps[i].deployment == deployment) {
+            baton_model_unref(m);
+            m = eng->deps[i].model;
+            pthread_mutex_unlock(&eng->models_lock);
+            return m;
+        }
+    if (cache_model(eng, deployment, m)) {
+        pthread_mutex_unlock(&eng->models_lock);
         baton_model_unref(m);
         baton_error_set(err, BATON_NOMEM, "out of memory");
         return NULL;
     }
+    pthread_mutex_unlock(&eng->models_lock);
     return m;
 }
 
-baton_model *baton_engine_deployment_model(baton_engine *e, int64_t deployment) {
-    pthread_mutex_lock(&e->lock);
+baton_model *baton_engine_deployment_model(baton_engine *eng, int64_t deployment) {
+    session *e = acquire(eng);
     baton_model *m = model_of(e, deployment, NULL);
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return m;
 }
 
-static baton_status definition(baton_engine *e, const char *pid, int32_t version,
+static baton_status definition(session *e, const char *pid, int32_t version,
                                baton_definition_row *row, baton_model **m, baton_idx *p,
                                baton_error *err) {
     baton_status st = version > 0 ? e->ops->definition_get(e->store, pid, version, row, err)
@@ -124,16 +198,16 @@ static baton_status definition(baton_engine *e, const char *pid, int32_t version
     return BATON_OK;
 }
 
-baton_status baton_engine_definition(baton_engine *e, const char *process_id, int32_t version,
+baton_status baton_engine_definition(baton_engine *eng, const char *process_id, int32_t version,
                                      baton_model **model_out, int32_t *version_out,
                                      baton_error *err) {
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     baton_definition_row row;
     baton_idx p;
     baton_status st = definition(e, process_id, version, &row, model_out, &p, err);
     if (!st && version_out)
         *version_out = row.version;
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return st;
 }
 
@@ -144,13 +218,13 @@ static const char *elem_id(const baton_model *m, baton_idx n) {
     return n < g->n_nodes ? g->nodes[n].id : NULL;
 }
 
-static baton_status push_event(baton_engine *e, baton_outbox_kind kind, int64_t instance,
+static baton_status push_event(session *e, baton_outbox_kind kind, int64_t instance,
                                int64_t key, cJSON *payload, baton_error *err) {
     char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
     cJSON_Delete(payload);
     if (payload && !text)
         return baton_error_set(err, BATON_NOMEM, "out of memory");
-    baton_event_row row = {0, (int32_t)kind, instance, key, text, baton_engine_now(e)};
+    baton_event_row row = {0, (int32_t)kind, instance, key, text, now_of(e)};
     baton_status st = e->ops->event_push(e->store, &row, err);
     cJSON_free(text);
     return st;
@@ -161,13 +235,13 @@ static cJSON *json_or_empty(const cJSON *v) {
 }
 
 /* Rows and outbox events for one record. */
-static baton_status materialize(baton_engine *e, baton_instance *inst, baton_instance_row *row,
+static baton_status materialize(session *e, baton_instance *inst, baton_instance_row *row,
                                 const baton_record *r, baton_error *err) {
     const baton_model *m = baton_instance_model(inst);
     int64_t id = row->id;
     const baton_store_ops *o = e->ops;
     baton_store *s = e->store;
-    int64_t now = baton_engine_now(e);
+    int64_t now = now_of(e);
     switch ((baton_record_kind)r->kind) {
     case BATON_REC_JOB_CREATED: {
         baton_job_row j = {id, r->key, r->name, elem_id(m, r->element), (int32_t)r->aux, 0,
@@ -301,7 +375,7 @@ static baton_status materialize(baton_engine *e, baton_instance *inst, baton_ins
 }
 
 /* Write the step's records, rows and the new state. */
-static baton_status persist(baton_engine *e, baton_instance *inst, baton_instance_row *row,
+static baton_status persist(session *e, baton_instance *inst, baton_instance_row *row,
                             baton_error *err) {
     const baton_model *m = baton_instance_model(inst);
     uint32_t n = baton_stepper_record_count(e->stepper);
@@ -334,14 +408,14 @@ static baton_status persist(baton_engine *e, baton_instance *inst, baton_instanc
                                     baton_record_kind_name((baton_record_kind)r->kind), el, text,
                                     err);
         cJSON_free(text);
-        if (!st && e->observer)
-            e->observer(e->observer_cookie, row->id, m, r);
+        if (!st && e->eng->observer)
+            e->eng->observer(e->eng->observer_cookie, row->id, m, r);
     }
     return st;
 }
 
 /* Load, step and persist one instance inside the current transaction. */
-static baton_status step_instance(baton_engine *e, int64_t id, const baton_input *in,
+static baton_status step_instance(session *e, int64_t id, const baton_input *in,
                                   baton_error *err) {
     baton_instance_row row;
     const char *state_text = NULL;
@@ -369,7 +443,7 @@ static baton_status step_instance(baton_engine *e, int64_t id, const baton_input
     }
     row.process_id = pid;
     row.business_key = bk;
-    st = baton_step(e->stepper, inst, in, baton_engine_now(e), err);
+    st = baton_step(e->stepper, inst, in, now_of(e), err);
     if (!st)
         st = persist(e, inst, &row, err);
 done:
@@ -379,7 +453,7 @@ done:
     return st;
 }
 
-static baton_status start_in_tx(baton_engine *e, baton_model *m, int64_t deployment,
+static baton_status start_in_tx(session *e, baton_model *m, int64_t deployment,
                                 int32_t version, baton_idx p, baton_idx start, const cJSON *vars,
                                 const char *business_key, int64_t parent, int64_t parent_key,
                                 int64_t *id_out, baton_error *err) {
@@ -397,7 +471,7 @@ static baton_status start_in_tx(baton_engine *e, baton_model *m, int64_t deploym
     in.text = business_key;
     in.parent_id = parent;
     in.parent_key = parent_key;
-    st = baton_step(e->stepper, inst, &in, baton_engine_now(e), err);
+    st = baton_step(e->stepper, inst, &in, now_of(e), err);
     if (!st) {
         baton_instance_row row = {0};
         row.id = id;
@@ -407,7 +481,7 @@ static baton_status start_in_tx(baton_engine *e, baton_model *m, int64_t deploym
         row.business_key = business_key;
         row.parent_id = parent;
         row.parent_key = parent_key;
-        row.started = baton_engine_now(e);
+        row.started = now_of(e);
         st = persist(e, inst, &row, err);
     }
     baton_instance_free(inst);
@@ -472,7 +546,7 @@ static void def_list_free(def_list *l) {
  * Start an instance of every latest definition whose root scope has a start
  * event of `kind` (message/signal) named `name`. Returns how many started.
  */
-static baton_status start_by_event(baton_engine *e, baton_outbox_kind kind, const char *name,
+static baton_status start_by_event(session *e, baton_outbox_kind kind, const char *name,
                                    const cJSON *vars, uint32_t *started, int64_t *first_id,
                                    baton_error *err) {
     def_list l = {0};
@@ -561,7 +635,7 @@ static void key_list_free(key_list *l) {
 }
 
 /* Deliver a signal inside the current transaction (not to instance `except`). */
-static baton_status signal_in_tx(baton_engine *e, const char *name, const cJSON *vars,
+static baton_status signal_in_tx(session *e, const char *name, const cJSON *vars,
                                  int64_t except, uint32_t *delivered, baton_error *err) {
     key_list l = {0};
     baton_status st = e->ops->sub_find(e->store, 1, name, NULL, collect_sub, &l, err);
@@ -593,12 +667,12 @@ static baton_status signal_in_tx(baton_engine *e, const char *name, const cJSON 
 }
 
 /* Correlate inside the current transaction. */
-static baton_status correlate_in_tx(baton_engine *e, const char *name, const char *correlation,
+static baton_status correlate_in_tx(session *e, const char *name, const char *correlation,
                                     const cJSON *vars, const char *message_id, int64_t ttl_ms,
                                     int64_t only_instance, baton_correlation *out,
                                     baton_error *err) {
     baton_correlation res = {0, 0};
-    int64_t now = baton_engine_now(e);
+    int64_t now = now_of(e);
     if (message_id) {
         baton_message_row dup;
         if (e->ops->message_find_id(e->store, message_id, now, &dup, NULL) == BATON_OK)
@@ -655,7 +729,7 @@ static int64_t json_int(const cJSON *o, const char *k) {
 }
 
 /* Handle one outbox event inside the current transaction. */
-static baton_status handle_event(baton_engine *e, const baton_event_row *ev, baton_error *err) {
+static baton_status handle_event(session *e, const baton_event_row *ev, baton_error *err) {
     cJSON *p = ev->payload ? cJSON_Parse(ev->payload) : NULL;
     baton_status st = BATON_OK;
     const cJSON *vars = cJSON_GetObjectItemCaseSensitive(p, "variables");
@@ -760,7 +834,7 @@ static baton_status handle_event(baton_engine *e, const baton_event_row *ev, bat
     return st;
 }
 
-static baton_status settle(baton_engine *e, baton_error *err) {
+static baton_status settle(session *e, baton_error *err) {
     for (uint32_t guard = 0; guard < 10000000u; guard++) {
         baton_status st = e->ops->begin(e->store, err);
         if (st)
@@ -791,10 +865,10 @@ static baton_status settle(baton_engine *e, baton_error *err) {
     return baton_error_set(err, BATON_LIMIT, "outbox does not drain");
 }
 
-baton_status baton_engine_settle(baton_engine *e, baton_error *err) {
-    pthread_mutex_lock(&e->lock);
+baton_status baton_engine_settle(baton_engine *eng, baton_error *err) {
+    session *e = acquire(eng);
     baton_status st = settle(e, err);
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return st;
 }
 
@@ -829,14 +903,14 @@ static void hash_hex(const char *data, size_t len, char out[33]) {
 }
 
 /* Schedule the timer start events of a new definition; drop the old version's. */
-static baton_status schedule_start_timers(baton_engine *e, baton_model *m, int64_t deployment,
+static baton_status schedule_start_timers(session *e, baton_model *m, int64_t deployment,
                                           baton_idx p, int64_t old_deployment, baton_error *err) {
     const baton_graph *g = baton_model_graph(m);
     const baton_scope *sc = &g->scopes[g->processes[p].root_scope];
     if (old_deployment)
         for (uint32_t k = 0; k < sc->n_starts; k++)
             e->ops->timer_delete(e->store, 0, (old_deployment << 24) | sc->starts[k], NULL);
-    int64_t now = baton_engine_now(e);
+    int64_t now = now_of(e);
     for (uint32_t k = 0; k < sc->n_starts; k++) {
         const baton_node *n = &g->nodes[sc->starts[k]];
         if (!n->n_events || n->events[0].kind != BATON_EVENT_TIMER || !n->events[0].timer.expr)
@@ -876,9 +950,9 @@ static baton_status schedule_start_timers(baton_engine *e, baton_model *m, int64
     return BATON_OK;
 }
 
-baton_status baton_engine_deploy(baton_engine *e, const char *name, const char *xml, size_t len,
+baton_status baton_engine_deploy(baton_engine *eng, const char *name, const char *xml, size_t len,
                                  baton_diags *diags, baton_deploy_result *out, baton_error *err) {
-    baton_load_opts lo = {.name = name, .unexecutable_as_warnings = e->lenient};
+    baton_load_opts lo = {.name = name, .unexecutable_as_warnings = eng->lenient};
     baton_model *m = NULL;
     baton_status st = baton_bpmn_load(xml, len, &lo, diags, &m, err);
     if (st)
@@ -887,7 +961,7 @@ baton_status baton_engine_deploy(baton_engine *e, const char *name, const char *
     hash_hex(xml, len, hash);
     baton_deploy_result res;
     memset(&res, 0, sizeof res);
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     bool cached = false;
     TX(e, err, {
         int64_t existing;
@@ -896,7 +970,7 @@ baton_status baton_engine_deploy(baton_engine *e, const char *name, const char *
             res.deployment = existing;
             res.duplicate = true;
         } else if (st == BATON_NOTFOUND) {
-            baton_deployment_row row = {0, name, xml, len, hash, baton_engine_now(e)};
+            baton_deployment_row row = {0, name, xml, len, hash, now_of(e)};
             st = e->ops->deployment_put(e->store, &row, err);
             res.deployment = row.id;
             const baton_graph *g = baton_model_graph(m);
@@ -924,7 +998,7 @@ baton_status baton_engine_deploy(baton_engine *e, const char *name, const char *
                     res.processes[res.n_processes++].version = version;
                 }
             }
-            if (!st && !(st = cache_model(e, row.id, m)))
+            if (!st && !(st = cache_model_locked(eng, row.id, m)))
                 cached = true;
         }
     });
@@ -941,7 +1015,7 @@ baton_status baton_engine_deploy(baton_engine *e, const char *name, const char *
             }
         }
     }
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     if (!cached)
         baton_model_unref(m);
     if (!st && out)
@@ -951,11 +1025,11 @@ baton_status baton_engine_deploy(baton_engine *e, const char *name, const char *
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
-static baton_status start_common(baton_engine *e, const char *pid, int32_t version,
+static baton_status start_common(baton_engine *eng, const char *pid, int32_t version,
                                  const char *start_event, const cJSON *vars, const char *bk,
                                  int64_t *id_out, baton_error *err) {
     baton_status st;
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     TX(e, err, {
         baton_definition_row def;
         baton_model *m = NULL;
@@ -972,54 +1046,55 @@ static baton_status start_common(baton_engine *e, const char *pid, int32_t versi
             st = start_in_tx(e, m, def.deployment, def.version, p, start, vars, bk, 0, 0, id_out,
                              err);
     });
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return st;
 }
 
-baton_status baton_engine_start(baton_engine *e, const char *process_id, int32_t version,
+baton_status baton_engine_start(baton_engine *eng, const char *process_id, int32_t version,
                                 const cJSON *variables, const char *business_key,
                                 int64_t *instance_out, baton_error *err) {
-    return start_common(e, process_id, version, NULL, variables, business_key, instance_out, err);
+    return start_common(eng, process_id, version, NULL, variables, business_key, instance_out,
+                        err);
 }
 
-baton_status baton_engine_start_at(baton_engine *e, const char *process_id, int32_t version,
+baton_status baton_engine_start_at(baton_engine *eng, const char *process_id, int32_t version,
                                    const char *start_event, const cJSON *variables,
                                    const char *business_key, int64_t *instance_out,
                                    baton_error *err) {
-    return start_common(e, process_id, version, start_event, variables, business_key,
+    return start_common(eng, process_id, version, start_event, variables, business_key,
                          instance_out, err);
 }
 
-baton_status baton_engine_apply(baton_engine *e, int64_t instance, const baton_input *in,
+baton_status baton_engine_apply(baton_engine *eng, int64_t instance, const baton_input *in,
                                 baton_error *err) {
     baton_status st;
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     TX(e, err, { st = step_instance(e, instance, in, err); });
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return st;
 }
 
-baton_status baton_engine_correlate(baton_engine *e, const char *name, const char *correlation,
+baton_status baton_engine_correlate(baton_engine *eng, const char *name, const char *correlation,
                                     const cJSON *variables, const char *message_id, int64_t ttl_ms,
                                     int64_t only_instance, baton_correlation *out,
                                     baton_error *err) {
     baton_status st;
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     TX(e, err, {
         st = correlate_in_tx(e, name, correlation, variables, message_id, ttl_ms, only_instance,
                              out, err);
     });
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return st;
 }
 
-baton_status baton_engine_signal(baton_engine *e, const char *name, const cJSON *variables,
+baton_status baton_engine_signal(baton_engine *eng, const char *name, const cJSON *variables,
                                  uint32_t *delivered_out, baton_error *err) {
     baton_status st;
     uint32_t n = 0;
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     TX(e, err, { st = signal_in_tx(e, name, variables, 0, &n, err); });
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     if (delivered_out)
         *delivered_out = n;
     return st;
@@ -1038,7 +1113,7 @@ static int take_first_timer(void *cookie, const void *row) {
 }
 
 /* Fire a start timer: start an instance, schedule the next occurrence. */
-static baton_status fire_start_timer(baton_engine *e, const baton_timer_row *t, baton_error *err) {
+static baton_status fire_start_timer(session *e, const baton_timer_row *t, baton_error *err) {
     baton_status st = e->ops->timer_delete(e->store, 0, t->key, err);
     if (st)
         return st;
@@ -1054,7 +1129,7 @@ static baton_status fire_start_timer(baton_engine *e, const baton_timer_row *t, 
     if (e->ops->definition_latest(e->store, g->processes[p].id, &def, err) ||
         def.deployment != t->deployment)
         return BATON_OK; /* a newer version replaced it */
-    st = start_in_tx(e, m, def.deployment, def.version, p, start, e->timer_start_vars, NULL, 0, 0,
+    st = start_in_tx(e, m, def.deployment, def.version, p, start, e->eng->timer_start_vars, NULL, 0, 0,
                      NULL, err);
     if (st || t->repeat == 0)
         return st;
@@ -1062,7 +1137,7 @@ static baton_status fire_start_timer(baton_engine *e, const baton_timer_row *t, 
     if (d->timer_kind != BATON_TIMER_CYCLE)
         return BATON_OK;
     baton_expr_env env = {0};
-    env.now_ms = baton_engine_now(e);
+    env.now_ms = now_of(e);
     char *text = NULL;
     baton_cycle c;
     if (baton_expr_eval_string(d->timer.expr, &env, &text, NULL) ||
@@ -1078,13 +1153,13 @@ static baton_status fire_start_timer(baton_engine *e, const baton_timer_row *t, 
     return e->ops->timer_put(e->store, &next, err);
 }
 
-baton_status baton_engine_fire_timers(baton_engine *e, uint32_t *fired_out, baton_error *err) {
+baton_status baton_engine_fire_timers(baton_engine *eng, uint32_t *fired_out, baton_error *err) {
     uint32_t fired = 0;
     baton_status st = BATON_OK;
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     for (;;) {
         first_timer f = {0};
-        baton_status st2 = e->ops->timer_due(e->store, baton_engine_now(e), 1, take_first_timer, &f,
+        baton_status st2 = e->ops->timer_due(e->store, now_of(e), 1, take_first_timer, &f,
                                              err);
         if (st2) {
             st = st2;
@@ -1115,25 +1190,25 @@ baton_status baton_engine_fire_timers(baton_engine *e, uint32_t *fired_out, bato
             break;
         fired++;
     }
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     if (fired_out)
         *fired_out = fired;
     return st;
 }
 
-int64_t baton_engine_next_timer(baton_engine *e) {
+int64_t baton_engine_next_timer(baton_engine *eng) {
     int64_t due = INT64_MAX;
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     e->ops->timer_next(e->store, &due, NULL);
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return due;
 }
 
 /* ---- reading --------------------------------------------------------------------------------- */
 
-baton_status baton_engine_load(baton_engine *e, int64_t instance, baton_instance **out,
+baton_status baton_engine_load(baton_engine *eng, int64_t instance, baton_instance **out,
                                baton_error *err) {
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     baton_instance_row row;
     const char *state = NULL;
     baton_status st = e->ops->instance_get(e->store, instance, &row, &state, err);
@@ -1149,15 +1224,15 @@ baton_status baton_engine_load(baton_engine *e, int64_t instance, baton_instance
             st = baton_instance_from_json(m, sj, out, err);
         cJSON_Delete(sj);
     }
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return st;
 }
 
-baton_status baton_engine_instance_row(baton_engine *e, int64_t instance, baton_instance_row *out,
+baton_status baton_engine_instance_row(baton_engine *eng, int64_t instance, baton_instance_row *out,
                                        baton_error *err) {
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     baton_status st = e->ops->instance_get(e->store, instance, out, NULL, err);
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return st;
 }
 
@@ -1171,13 +1246,13 @@ static int hist_cb(void *cookie, const void *row) {
     return h->fn(h->cookie, (const char *)row);
 }
 
-baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t after,
+baton_status baton_engine_history(baton_engine *eng, int64_t instance, uint64_t after,
                                   uint32_t limit, baton_history_fn fn, void *cookie,
                                   baton_error *err) {
     hist_ctx h = {fn, cookie};
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     baton_status st = e->ops->history_read(e->store, instance, after, limit, hist_cb, &h, err);
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return st;
 }
 
@@ -1208,9 +1283,9 @@ static int replay_one(void *cookie, const void *row) {
     return c->st != BATON_OK;
 }
 
-baton_status baton_engine_replay(baton_engine *e, int64_t instance, bool *same_out,
+baton_status baton_engine_replay(baton_engine *eng, int64_t instance, bool *same_out,
                                  char **diff_out, baton_error *err) {
-    pthread_mutex_lock(&e->lock);
+    session *e = acquire(eng);
     baton_instance_row row;
     const char *stored = NULL;
     char *stored_copy = NULL, *rebuilt = NULL;
@@ -1266,7 +1341,7 @@ done:
     baton_instance_free(inst);
     baton_free(stored_copy);
     baton_free(rebuilt);
-    pthread_mutex_unlock(&e->lock);
+    release(e);
     return st;
 }
 
@@ -1274,33 +1349,58 @@ done:
 
 baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out,
                                baton_error *err) {
-    if (!opts || !opts->store)
+    if (!opts || (!opts->store && !opts->store_url))
         return baton_error_set(err, BATON_INVALID, "engine needs a store");
     baton_engine *e = baton_calloc(1, sizeof *e);
     if (!e)
         return baton_error_set(err, BATON_NOMEM, "out of memory");
-    e->store = opts->store;
-    e->ops = opts->store->ops;
     e->clock = opts->clock ? opts->clock : wall_clock;
     e->clock_cookie = opts->clock_cookie;
     e->lenient = opts->unexecutable_as_warnings;
     e->timer_start_vars = opts->timer_start_variables;
-    e->stepper = baton_stepper_new();
-    if (!e->stepper || pthread_mutex_init(&e->lock, NULL)) {
-        baton_stepper_free(e->stepper);
-        baton_free(e);
-        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    pthread_mutex_init(&e->pool_lock, NULL);
+    pthread_cond_init(&e->pool_cond, NULL);
+    pthread_mutex_init(&e->models_lock, NULL);
+    /* a store handed in is one connection; a URL opens one per session */
+    bool memory = opts->store_url && strcmp(opts->store_url, "memory:") == 0;
+    unsigned n = opts->store || memory ? 1 : (opts->sessions ? opts->sessions : 1);
+    e->sessions = baton_calloc(n, sizeof *e->sessions);
+    baton_status st = BATON_OK;
+    if (!e->sessions) {
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+        goto fail;
     }
-    if (opts->wait_hook)
-        baton_stepper_set_wait_hook(e->stepper, opts->wait_hook, opts->wait_hook_cookie);
+    e->own_stores = opts->store == NULL;
+    for (unsigned i = 0; i < n; i++) {
+        session *s = &e->sessions[i];
+        s->eng = e;
+        if (opts->store)
+            s->store = opts->store;
+        else if ((st = baton_store_open(opts->store_url, &s->store, err)))
+            goto fail;
+        e->n_sessions = i + 1;
+        s->ops = s->store->ops;
+        s->stepper = baton_stepper_new();
+        if (!s->stepper) {
+            st = baton_error_set(err, BATON_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (opts->wait_hook)
+            baton_stepper_set_wait_hook(s->stepper, opts->wait_hook, opts->wait_hook_cookie);
+        s->next_free = e->free_list;
+        e->free_list = s;
+    }
     /* deliver what a previous run left in the outbox: recovery is the normal start */
-    baton_status st = settle(e, err);
-    if (st) {
-        baton_engine_close(e);
-        return st;
-    }
+    session *s = acquire(e);
+    st = settle(s, err);
+    release(s);
+    if (st)
+        goto fail;
     *out = e;
     return BATON_OK;
+fail:
+    baton_engine_close(e);
+    return st;
 }
 
 void baton_engine_close(baton_engine *e) {
@@ -1309,7 +1409,14 @@ void baton_engine_close(baton_engine *e) {
     for (uint32_t i = 0; i < e->n_deps; i++)
         baton_model_unref(e->deps[i].model);
     baton_free(e->deps);
-    baton_stepper_free(e->stepper);
-    pthread_mutex_destroy(&e->lock);
+    for (unsigned i = 0; i < e->n_sessions; i++) {
+        baton_stepper_free(e->sessions[i].stepper);
+        if (e->own_stores)
+            baton_store_close(e->sessions[i].store);
+    }
+    baton_free(e->sessions);
+    pthread_mutex_destroy(&e->pool_lock);
+    pthread_cond_destroy(&e->pool_cond);
+    pthread_mutex_destroy(&e->models_lock);
     baton_free(e);
 }

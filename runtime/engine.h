@@ -14,7 +14,9 @@
  * Side effects of a step that concern other instances are written to the
  * store's outbox in the step's own transaction and applied afterwards, so
  * a crash between the two loses nothing and doubles nothing. The engine is
- * safe to call from several threads (one engine-wide lock for now).
+ * safe to call from several threads: each call borrows one of the engine's
+ * sessions (a store connection and a stepper) for its transactions, so
+ * commands run in parallel as far as the store allows.
  */
 #ifndef BATON_RUNTIME_ENGINE_H
 #define BATON_RUNTIME_ENGINE_H
@@ -36,7 +38,9 @@ typedef struct baton_engine baton_engine;
 typedef int64_t (*baton_clock_fn)(void *cookie);
 
 typedef struct baton_engine_opts {
-    baton_store *store;          /* required; the engine does not own it */
+    baton_store *store;          /* a store handle (not owned): one session; or ... */
+    const char *store_url;       /* ... a URL the engine opens once per session */
+    unsigned sessions;           /* parallel transactions with store_url (default 1) */
     baton_clock_fn clock;        /* NULL = the wall clock (CLOCK_REALTIME) */
     void *clock_cookie;
     baton_wait_hook wait_hook;   /* optional (test harnesses) */
@@ -50,6 +54,7 @@ baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out
                                baton_error *err);
 void baton_engine_close(baton_engine *e);
 int64_t baton_engine_now(baton_engine *e);
+/* The first session's store (single-session engines, tests). */
 baton_store *baton_engine_store(baton_engine *e);
 
 /* ---- deployments ---- */
@@ -120,6 +125,11 @@ int64_t baton_engine_next_timer(baton_engine *e);
 baton_status baton_engine_settle(baton_engine *e, baton_error *err);
 
 /* ---- reading ---- */
+
+/* Run `fn` with one session's store (no transaction opened): listings for the API. */
+typedef baton_status (*baton_query_fn)(void *cookie, baton_store *store, baton_error *err);
+baton_status baton_engine_query(baton_engine *e, baton_query_fn fn, void *cookie,
+                                baton_error *err);
 
 /* The state of an instance (owned by the caller: baton_instance_free). */
 baton_status baton_engine_load(baton_engine *e, int64_t instance, baton_instance **out,

@@ -169,8 +169,10 @@ baton_status baton_builder_expr(baton_builder *b, baton_slot *slot, const char *
     if (b->n_exprs == b->cap_exprs) {
         uint32_t cap = b->cap_exprs ? b->cap_exprs * 2 : 32;
         baton_expr **e = baton_realloc(b->exprs, cap * sizeof *e);
-        if (!e)
+        if (!e) {
+            b->failed = 1;
             return BATON_NOMEM;
+        }
         b->exprs = e;
         b->cap_exprs = cap;
     }
@@ -179,6 +181,8 @@ baton_status baton_builder_expr(baton_builder *b, baton_slot *slot, const char *
         return BATON_NOMEM;
     baton_expr *e = NULL;
     baton_status st = baton_expr_compile(text, strlen(text), mode, &e, err);
+    if (st == BATON_NOMEM)
+        b->failed = 1;
     if (st)
         return st;
     b->exprs[b->n_exprs++] = e;
@@ -187,17 +191,24 @@ baton_status baton_builder_expr(baton_builder *b, baton_slot *slot, const char *
     return BATON_OK;
 }
 
+/* Room for one more record; false on out of memory. */
+static bool vec_reserve(vec *v, size_t elem) {
+    if (v->n < v->cap)
+        return true;
+    uint32_t cap = v->cap ? v->cap * 2 : 16;
+    if (cap < v->cap)
+        return false;
+    void *d = baton_realloc(v->data, (size_t)cap * elem);
+    if (!d)
+        return false;
+    v->data = d;
+    v->cap = cap;
+    return true;
+}
+
 static void *vec_push(vec *v, size_t elem) {
-    if (v->n == v->cap) {
-        uint32_t cap = v->cap ? v->cap * 2 : 16;
-        if (cap < v->cap)
-            return NULL;
-        void *d = baton_realloc(v->data, (size_t)cap * elem);
-        if (!d)
-            return NULL;
-        v->data = d;
-        v->cap = cap;
-    }
+    if (!vec_reserve(v, elem))
+        return NULL;
     void *p = (char *)v->data + (size_t)v->n * elem;
     memset(p, 0, elem);
     v->n++;
@@ -216,13 +227,18 @@ static baton_status add(baton_builder *b, int vk, int mk, const char *id, const 
                         baton_idx *idx_out) {
     const char *copy = NULL;
     if (id) {
-        copy = baton_builder_strdup(b, id);
+        copy = baton_builder_strdup(b, id); /* marks the builder failed on NOMEM */
         if (!copy)
             return BATON_NOMEM;
     }
     if (b->v[vk].n >= BATON_NONE - 1)
         return BATON_LIMIT;
     baton_idx idx = b->v[vk].n;
+    /* room first: once the id is in the map, its index must exist */
+    if (!vec_reserve(&b->v[vk], vec_elem[vk])) {
+        b->failed = 1;
+        return BATON_NOMEM;
+    }
     if (mk >= 0 && copy) {
         uint32_t existing;
         baton_status st = baton_strmap_put(b->maps[mk], copy, strlen(copy), idx, &existing);
@@ -231,11 +247,12 @@ static baton_status add(baton_builder *b, int vk, int mk, const char *id, const 
                 *idx_out = existing;
             return st;
         }
-        if (st)
+        if (st) {
+            b->failed = 1;
             return st;
+        }
     }
-    if (!vec_push(&b->v[vk], vec_elem[vk]))
-        return BATON_NOMEM;
+    vec_push(&b->v[vk], vec_elem[vk]); /* cannot fail: reserved above */
     *id_out = copy;
     if (idx_out)
         *idx_out = idx;
@@ -257,7 +274,8 @@ baton_status baton_builder_add_process(baton_builder *b, const char *id, uint32_
     p->line = line;
     p->executable = true;
     p->root_scope = BATON_NONE;
-    *idx_out = i;
+    if (idx_out)
+        *idx_out = i;
     return BATON_OK;
 }
 
@@ -276,7 +294,8 @@ baton_status baton_builder_add_scope(baton_builder *b, baton_idx process, baton_
         baton_scope *ps = vec_at(&b->v[V_SCOPE], sizeof *ps, parent);
         s->depth = ps ? ps->depth + 1 : 0;
     }
-    *idx_out = i;
+    if (idx_out)
+        *idx_out = i;
     return BATON_OK;
 }
 
@@ -302,7 +321,8 @@ baton_status baton_builder_add_node(baton_builder *b, baton_node_kind kind, cons
     n->default_flow = BATON_NONE;
     n->message = BATON_NONE;
     n->compensation = BATON_NONE;
-    *idx_out = i;
+    if (idx_out)
+        *idx_out = i;
     return BATON_OK;
 }
 
@@ -322,7 +342,8 @@ baton_status baton_builder_add_flow(baton_builder *b, const char *id, uint32_t l
     f->scope = scope;
     f->source = BATON_NONE;
     f->target = BATON_NONE;
-    *idx_out = i;
+    if (idx_out)
+        *idx_out = i;
     return BATON_OK;
 }
 
@@ -339,7 +360,8 @@ static baton_status add_named(baton_builder *b, int vk, int mk, const char *id, 
     baton_named_def *d = vec_at(&b->v[vk], sizeof *d, i);
     d->id = cid;
     d->line = line;
-    *idx_out = i;
+    if (idx_out)
+        *idx_out = i;
     return BATON_OK;
 }
 
@@ -356,7 +378,8 @@ baton_status baton_builder_add_message(baton_builder *b, const char *id, uint32_
     baton_message *m = vec_at(&b->v[V_MSG], sizeof *m, i);
     m->id = cid;
     m->line = line;
-    *idx_out = i;
+    if (idx_out)
+        *idx_out = i;
     return BATON_OK;
 }
 
@@ -388,7 +411,8 @@ baton_status baton_builder_add_corr_property(baton_builder *b, const char *id, u
     }
     baton_corr_property *p = vec_at(&b->v[V_CPROP], sizeof *p, i);
     p->id = cid;
-    *idx_out = i;
+    if (idx_out)
+        *idx_out = i;
     return BATON_OK;
 }
 
@@ -400,7 +424,8 @@ baton_status baton_builder_add_corr_key(baton_builder *b, const char *id, baton_
         return st;
     baton_corr_key *k = vec_at(&b->v[V_CKEY], sizeof *k, i);
     k->id = cid;
-    *idx_out = i;
+    if (idx_out)
+        *idx_out = i;
     return BATON_OK;
 }
 

@@ -375,7 +375,7 @@ static const char *const passive_elements[] = {
     "dataOutputAssociation", "ioBinding", "resourceRole", "performer", "humanPerformer",
     "potentialOwner", "incoming", "outgoing", "lane", "supportedInterfaceRef",
     "correlationSubscription", "multiInstanceLoopCharacteristics",
-    "standardLoopCharacteristics", "rendering",
+    "standardLoopCharacteristics", "rendering", "supports",
 };
 
 static bool is_passive(const char *name) {

@@ -9,7 +9,12 @@
  *
  * Validation reports every problem of a file at once into a baton_diags
  * list (errors and warnings with line and element id); a model is produced
- * only when there is no error.
+ * only when there is no error. A process is executable only with
+ * isExecutable="true" (as Camunda reads it); other processes are drawings,
+ * checked for structure but not for what running them would need.
+ *
+ * Threads: loads may run concurrently once libxml2 is initialised; a
+ * program that loads from several threads calls xmlInitParser() first.
  */
 #ifndef BATON_PARSER_BPMN_H
 #define BATON_PARSER_BPMN_H

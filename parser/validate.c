@@ -173,8 +173,11 @@ static void check_message(vctx *v, const baton_node *n, baton_idx msg, bool catc
     if (msg == BATON_NONE && dangling(v, n))
         return;
     if (msg == BATON_NONE) {
-        ERR(v->L, n, "message %s has no messageRef (a message name is needed to correlate)",
-            catching ? "catch" : "throw");
+        if (catching)
+            ERR(v->L, n, "message catch has no messageRef (a message name is needed to "
+                         "correlate)");
+        else
+            ERR(v->L, n, "message throw has no messageRef (there is no message to send)");
         return;
     }
     const baton_message *m = &v->g->messages[msg];

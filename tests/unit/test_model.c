@@ -1,6 +1,7 @@
 /* test_model.c - building a model by hand: interning, flow arrays, scopes, sharing. */
 #include <string.h>
 
+#include "common/alloc.h"
 #include "models/model.h"
 #include "tests/tap.h"
 
@@ -75,7 +76,63 @@ static void test_graph(void) {
     baton_model_unref(NULL);
 }
 
+/*
+ * The builder under allocation failure: a caller that carries on after a
+ * failed add (as a careless one might) still gets BATON_NOMEM from finish,
+ * never a model with an id that points past its array, and nothing leaks.
+ */
+static void test_builder_torture(void) {
+    unsigned runs = 0, wrong = 0;
+    for (uint64_t n = 1; n < 10000; n++) {
+        baton_alloc_fail_after(n);
+        baton_builder *b = baton_builder_new("t.bpmn", "<xml/>", 6);
+        baton_status st = BATON_NOMEM;
+        baton_model *m = NULL;
+        if (b) {
+            baton_idx p = BATON_NONE, root = BATON_NONE, prev = BATON_NONE;
+            baton_builder_add_process(b, "proc", 1, &p);
+            baton_builder_add_scope(b, p, BATON_NONE, BATON_NONE, &root);
+            for (int i = 0; i < 40; i++) {
+                char id[16];
+                snprintf(id, sizeof id, "n%d", i);
+                baton_idx n_i = BATON_NONE, f = BATON_NONE;
+                baton_builder_add_node(b, BATON_NODE_TASK, id, (uint32_t)i, root, &n_i);
+                snprintf(id, sizeof id, "f%d", i);
+                if (prev != BATON_NONE && n_i != BATON_NONE &&
+                    baton_builder_add_flow(b, id, (uint32_t)i, root, &f) == BATON_OK) {
+                    baton_builder_flow(b, f)->source = prev;
+                    baton_builder_flow(b, f)->target = n_i;
+                }
+                if (n_i != BATON_NONE)
+                    prev = n_i;
+            }
+            baton_error err;
+            baton_error_clear(&err);
+            st = baton_builder_finish(b, &m, &err);
+        }
+        bool fired = baton_alloc_hook_fired();
+        baton_alloc_fail_after(0);
+        runs++;
+        if (fired && (st != BATON_NOMEM || m))
+            wrong++;
+        if (m) {
+            const baton_graph *g = baton_model_graph(m);
+            for (uint32_t i = 0; i < g->n_nodes; i++)
+                if (baton_model_find_node(m, g->nodes[i].id) != i)
+                    wrong++;
+        }
+        baton_model_unref(m);
+        if (!fired) {
+            TAP_EQ_INT(st, BATON_OK, "the build no failure touched succeeds");
+            break;
+        }
+    }
+    TAP_OK(runs > 10, "%u allocations failed in turn", runs - 1);
+    TAP_EQ_INT(wrong, 0, "each failure ends in BATON_NOMEM and no model");
+}
+
 int main(void) {
     TAP_RUN(test_graph);
+    TAP_RUN(test_builder_torture);
     return tap_done();
 }

@@ -122,6 +122,8 @@ typedef enum baton_outbox_kind {
     BATON_OUTBOX_SIGNAL,          /* payload: name, variables */
     BATON_OUTBOX_MESSAGE,         /* payload: name, correlation, variables */
     BATON_OUTBOX_ERROR_UNHANDLED, /* instance = origin, key = its parent-error wait key */
+    BATON_OUTBOX_DELIVER_BUFFERED, /* instance, key = a new message subscription that a buffered
+                                      message matches; payload: name, correlation */
 } baton_outbox_kind;
 
 typedef struct baton_event_row {

@@ -37,6 +37,9 @@ typedef struct session {
     const baton_store_ops *ops;
     baton_stepper *stepper;
     struct session *next_free;
+    baton_commit_info info;  /* what the open transaction created, for the commit hook */
+    char job_types[8][128];
+    const char *job_type_ptrs[8];
 } session;
 
 struct baton_engine {
@@ -55,6 +58,8 @@ struct baton_engine {
     const cJSON *timer_start_vars;
     baton_record_observer observer;
     void *observer_cookie;
+    baton_commit_hook commit_hook;
+    void *commit_cookie;
 };
 
 static session *acquire(baton_engine *eng) {
@@ -106,6 +111,44 @@ baton_status baton_engine_query(baton_engine *e, baton_query_fn fn, void *cookie
 void baton_engine_set_observer(baton_engine *e, baton_record_observer fn, void *cookie) {
     e->observer = fn;
     e->observer_cookie = cookie;
+}
+
+void baton_engine_set_commit_hook(baton_engine *e, baton_commit_hook fn, void *cookie) {
+    e->commit_hook = fn;
+    e->commit_cookie = cookie;
+}
+
+/* Transactions go through these two so the commit hook learns what was created. */
+static baton_status tx_begin(session *e, baton_error *err) {
+    memset(&e->info, 0, sizeof e->info);
+    e->info.min_timer_due = INT64_MAX;
+    return e->ops->begin(e->store, err);
+}
+
+static baton_status tx_commit(session *e, baton_error *err) {
+    baton_status st = e->ops->commit(e->store, err);
+    if (!st && e->eng->commit_hook &&
+        (e->info.min_timer_due != INT64_MAX || e->info.n_job_types || e->info.user_tasks)) {
+        e->info.job_types = e->job_type_ptrs;
+        e->eng->commit_hook(e->eng->commit_cookie, &e->info);
+    }
+    return st;
+}
+
+static void note_timer(session *e, int64_t due) {
+    if (due < e->info.min_timer_due)
+        e->info.min_timer_due = due;
+}
+
+static void note_job(session *e, const char *type) {
+    for (uint32_t i = 0; i < e->info.n_job_types; i++)
+        if (strcmp(e->job_types[i], type) == 0)
+            return;
+    if (e->info.n_job_types < 8) {
+        snprintf(e->job_types[e->info.n_job_types], sizeof e->job_types[0], "%s", type);
+        e->job_type_ptrs[e->info.n_job_types] = e->job_types[e->info.n_job_types];
+        e->info.n_job_types++;
+    }
 }
 
 /* ---- models ------------------------------------------------------------------------ */
@@ -246,6 +289,7 @@ static baton_status materialize(session *e, baton_instance *inst, baton_instance
     case BATON_REC_JOB_CREATED: {
         baton_job_row j = {id, r->key, r->name, elem_id(m, r->element), (int32_t)r->aux, 0,
                            NULL, 0, now};
+        note_job(e, r->name ? r->name : "");
         return o->job_put(s, &j, err);
     }
     case BATON_REC_JOB_FAILED: {
@@ -273,6 +317,8 @@ static baton_status materialize(session *e, baton_instance *inst, baton_instance
             return BATON_OK;
         const baton_graph *g = baton_model_graph(m);
         char *details = w->value ? cJSON_PrintUnformatted(w->value) : NULL;
+        if (r->kind == BATON_REC_USER_TASK_CREATED)
+            e->info.user_tasks++;
         baton_task_row t = {id,
                             r->key,
                             elem_id(m, w->element),
@@ -287,12 +333,27 @@ static baton_status materialize(session *e, baton_instance *inst, baton_instance
     }
     case BATON_REC_TIMER_SCHEDULED: {
         baton_timer_row t = {id, r->key, r->aux, row->deployment, elem_id(m, r->element), 0};
+        note_timer(e, r->aux);
         return o->timer_put(s, &t, err);
     }
     case BATON_REC_MESSAGE_SUBSCRIBED:
     case BATON_REC_SIGNAL_SUBSCRIBED: {
         baton_sub_row sub = {id, r->key, r->name, r->text, elem_id(m, r->element)};
-        return o->sub_put(s, r->kind == BATON_REC_SIGNAL_SUBSCRIBED, &sub, err);
+        baton_status st = o->sub_put(s, r->kind == BATON_REC_SIGNAL_SUBSCRIBED, &sub, err);
+        if (st || r->kind == BATON_REC_SIGNAL_SUBSCRIBED)
+            return st;
+        /* a message published before anyone waited: deliver it after this step */
+        baton_message_row buffered;
+        if (o->message_find(s, r->name ? r->name : "", r->text, now, &buffered, NULL) == BATON_OK) {
+            cJSON *p = cJSON_CreateObject();
+            if (!p)
+                return baton_error_set(err, BATON_NOMEM, "out of memory");
+            cJSON_AddStringToObject(p, "name", r->name ? r->name : "");
+            if (r->text)
+                cJSON_AddStringToObject(p, "correlation", r->text);
+            return push_event(e, BATON_OUTBOX_DELIVER_BUFFERED, id, r->key, p, err);
+        }
+        return BATON_OK;
     }
     case BATON_REC_WAIT_TRIGGERED:
     case BATON_REC_WAIT_CLOSED:
@@ -710,6 +771,12 @@ static baton_status correlate_in_tx(session *e, const char *name, const char *co
         if (!st && started)
             res.kind = 2;
     }
+    if (!st && res.kind && message_id && ttl_ms > 0) {
+        /* remember the id for its time-to-live, so a second publish is a duplicate;
+           the marker's name can never match a subscription */
+        baton_message_row mark = {0, "\001delivered", NULL, message_id, NULL, now + ttl_ms};
+        st = e->ops->message_put(e->store, &mark, err);
+    }
     if (!st && !res.kind && ttl_ms > 0) {
         char *text = vars ? cJSON_PrintUnformatted(vars) : NULL;
         baton_message_row mr = {0, name, correlation, message_id, text, now + ttl_ms};
@@ -820,6 +887,26 @@ static baton_status handle_event(session *e, const baton_event_row *ev, baton_er
                              0, NULL, err);
         break;
     }
+    case BATON_OUTBOX_DELIVER_BUFFERED: {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+        const char *corr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "correlation"));
+        baton_message_row mr;
+        if (e->ops->message_find(e->store, name ? name : "", corr, now_of(e), &mr, NULL))
+            break; /* expired or taken meanwhile */
+        int64_t msg_id = mr.id;
+        cJSON *mvars = mr.variables ? cJSON_Parse(mr.variables) : NULL;
+        baton_input in = {0};
+        in.kind = BATON_IN_MESSAGE;
+        in.key = ev->key;
+        in.variables = cJSON_IsObject(mvars) ? mvars : NULL;
+        baton_status s2 = step_instance(e, ev->instance, &in, &e2);
+        cJSON_Delete(mvars);
+        if (s2 == BATON_OK)
+            st = e->ops->message_delete(e->store, msg_id, err);
+        else if (s2 != BATON_NOTFOUND && s2 != BATON_CONFLICT)
+            st = baton_error_set(err, s2, "%s", e2.message);
+        break;
+    }
     case BATON_OUTBOX_ERROR_UNHANDLED: {
         baton_input in = {0};
         in.kind = BATON_IN_ERROR_UNHANDLED;
@@ -836,7 +923,7 @@ static baton_status handle_event(session *e, const baton_event_row *ev, baton_er
 
 static baton_status settle(session *e, baton_error *err) {
     for (uint32_t guard = 0; guard < 10000000u; guard++) {
-        baton_status st = e->ops->begin(e->store, err);
+        baton_status st = tx_begin(e, err);
         if (st)
             return st;
         baton_event_row ev;
@@ -856,7 +943,7 @@ static baton_status settle(session *e, baton_error *err) {
             baton_free(payload);
         }
         if (!st)
-            st = e->ops->commit(e->store, err);
+            st = tx_commit(e, err);
         else
             e->ops->rollback(e->store);
         if (st)
@@ -875,11 +962,11 @@ baton_status baton_engine_settle(baton_engine *eng, baton_error *err) {
 /* Run the statements in a transaction (commit on success), then settle. */
 #define TX(e, err, ...)                                                                           \
     do {                                                                                          \
-        st = (e)->ops->begin((e)->store, err);                                                    \
+        st = tx_begin(e, err);                                                                    \
         if (!st) {                                                                                \
             __VA_ARGS__;                                                                          \
             if (!st)                                                                              \
-                st = (e)->ops->commit((e)->store, err);                                           \
+                st = tx_commit(e, err);                                                           \
             else                                                                                  \
                 (e)->ops->rollback((e)->store);                                                   \
         }                                                                                         \
@@ -944,6 +1031,7 @@ static baton_status schedule_start_timers(session *e, baton_model *m, int64_t de
             return st;
         }
         baton_timer_row t = {0, (deployment << 24) | sc->starts[k], due, deployment, n->id, repeat};
+        note_timer(e, due);
         if ((st = e->ops->timer_put(e->store, &t, err)))
             return st;
     }
@@ -1150,6 +1238,7 @@ static baton_status fire_start_timer(session *e, const baton_timer_row *t, baton
     next.due = baton_iso_add(t->due, c.period, NULL);
     next.repeat = t->repeat < 0 ? -1 : t->repeat - 1;
     next.element = g->nodes[start].id;
+    note_timer(e, next.due);
     return e->ops->timer_put(e->store, &next, err);
 }
 

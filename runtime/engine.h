@@ -152,6 +152,20 @@ baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t af
 baton_status baton_engine_replay(baton_engine *e, int64_t instance, bool *same_out,
                                  char **diff_out, baton_error *err);
 
+/*
+ * After each commit that created timers, jobs or user tasks, the hook hears
+ * about it (from the committing thread): the scheduler wakes for an earlier
+ * timer, long-polling job requests wake for a new job. Keep it quick.
+ */
+typedef struct baton_commit_info {
+    int64_t min_timer_due;       /* earliest timer created, INT64_MAX if none */
+    uint32_t n_job_types;        /* job types created (first 8) */
+    const char *const *job_types;
+    uint32_t user_tasks;         /* user tasks created */
+} baton_commit_info;
+typedef void (*baton_commit_hook)(void *cookie, const baton_commit_info *info);
+void baton_engine_set_commit_hook(baton_engine *e, baton_commit_hook fn, void *cookie);
+
 /* Every record applied by the engine's steps reaches this observer, if set. */
 typedef void (*baton_record_observer)(void *cookie, int64_t instance, const baton_model *m,
                                       const baton_record *r);

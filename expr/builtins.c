@@ -505,10 +505,46 @@ BI(f_trim) {
 }
 
 /* XML Schema regular expression -> POSIX ERE; false when ERE cannot express it. */
+/*
+ * glibc's regcomp copies the subtree of every quantifier, so stacked
+ * quantifiers (`a++++`) and nested counts (`(a{99}){99}`) cost memory
+ * exponential in the pattern: XML Schema forbids the first, and counted
+ * repetitions are bounded here to a product of REGEX_MAX_REPEAT.
+ */
+#define REGEX_MAX_REPEAT 1000
+
 static bool regex_translate(const char *p, size_t n, bool literal, baton_buf *b) {
-    bool in_class = false;
+    bool in_class = false, after_quant = false;
+    long repeat = 1;
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
+        if (!literal && !in_class) {
+            bool quant = c == '*' || c == '+' || c == '?' || c == '{';
+            if (quant && after_quant)
+                return false;
+            after_quant = quant;
+            if (c == '{') {
+                long lo = 0, hi = -1;
+                size_t j = i + 1;
+                while (j < n && p[j] >= '0' && p[j] <= '9' && lo <= 1000)
+                    lo = lo * 10 + (p[j++] - '0');
+                if (j < n && p[j] == ',') {
+                    j++;
+                    if (j < n && p[j] >= '0' && p[j] <= '9') {
+                        hi = 0;
+                        while (j < n && p[j] >= '0' && p[j] <= '9' && hi <= 1000)
+                            hi = hi * 10 + (p[j++] - '0');
+                    }
+                }
+                long count = (hi > lo ? hi : lo) + 1;
+                if (j >= n || p[j] != '}' || count > REGEX_MAX_REPEAT ||
+                    (repeat *= count) > REGEX_MAX_REPEAT)
+                    return false;
+                baton_buf_append(b, p + i, j - i + 1);
+                i = j;
+                continue;
+            }
+        }
         if (literal) {
             if (strchr(".[]()*+?{}|^$\\", c))
                 baton_buf_putc(b, '\\');

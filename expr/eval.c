@@ -595,6 +595,20 @@ static bool juel_empty(const fv *v) {
 /* ---- comparison, membership --------------------------------------------------------- */
 
 static baton_status compare(ev *x, int op, const fv *a, const fv *b, fv *out) {
+    if (a->t == T_NUM && b->t == T_NUM) { /* the common case: one library call */
+        _IDEC_flags f = 0;
+        int r;
+        switch (op) {
+        case OP_EQ: r = bid128_quiet_equal(a->u.d, b->u.d, &f); break;
+        case OP_NE: r = bid128_quiet_not_equal(a->u.d, b->u.d, &f); break;
+        case OP_LT: r = bid128_quiet_less(a->u.d, b->u.d, &f); break;
+        case OP_LE: r = bid128_quiet_less_equal(a->u.d, b->u.d, &f); break;
+        case OP_GT: r = bid128_quiet_greater(a->u.d, b->u.d, &f); break;
+        default: r = bid128_quiet_greater_equal(a->u.d, b->u.d, &f); break;
+        }
+        baton_feel_bool(out, r != 0);
+        return BATON_OK;
+    }
     if (op == OP_EQ || op == OP_NE) {
         int e = baton_feel_equal(a, b);
         if (e < 0)
@@ -1332,6 +1346,12 @@ static baton_status ev_template(ev *x, const node *n, fv *out) {
     return st;
 }
 
+/* Literals need no dispatch (they still count against the step bound). */
+#define EVAL(x, n, out)                                                                         \
+    ((n)->kind == N_LIT && (x)->steps < (x)->max_steps                                          \
+         ? ((x)->steps++, *(out) = (n)->lit, BATON_OK)                                          \
+         : baton_feel_eval((x), (n), (out)))
+
 static baton_status ev_dispatch(ev *x, const node *n, fv *out) {
     baton_status st;
     fv a, b, c;
@@ -1369,13 +1389,13 @@ static baton_status ev_dispatch(ev *x, const node *n, fv *out) {
         return BATON_OK;
     }
     case N_ARITH:
-        if ((st = baton_feel_eval(x, n->a, &a)) || (st = baton_feel_eval(x, n->b, &b)))
+        if ((st = EVAL(x, n->a, &a)) || (st = EVAL(x, n->b, &b)))
             return st;
         if (n->flags & NF_JUEL)
             return juel_arith(x, n, &a, &b, out);
         return arith(x, n->op, &a, &b, out);
     case N_CMP:
-        if ((st = baton_feel_eval(x, n->a, &a)) || (st = baton_feel_eval(x, n->b, &b)))
+        if ((st = EVAL(x, n->a, &a)) || (st = EVAL(x, n->b, &b)))
             return st;
         if (n->flags & NF_JUEL)
             return juel_cmp(x, n, &a, &b, out);

@@ -103,7 +103,7 @@ size_t baton_expr_memory(const baton_expr *e) {
 
 /* ---- evaluation --------------------------------------------------------------------- */
 
-#define STACK_SCRATCH 4096
+#define STACK_SCRATCH 3072
 
 typedef struct run {
     ev x;
@@ -112,8 +112,12 @@ typedef struct run {
 
 static baton_status start(run *r, const baton_expr *e, const baton_expr_env *env, fv *out,
                           baton_error *err) {
-    memset(&r->x, 0, sizeof r->x);
     r->x.env = env;
+    r->x.sc = NULL;
+    r->x.steps = 0;
+    r->x.depth = 0;
+    r->x.calls = 0;
+    r->x.why[0] = '\0';
     r->x.err = err;
     r->x.max_steps = env && env->max_steps ? env->max_steps : BATON_EXPR_MAX_STEPS;
     size_t limit = env && env->max_bytes ? env->max_bytes : BATON_EXPR_MAX_BYTES;

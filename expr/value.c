@@ -132,8 +132,30 @@ double baton_dec_to_double(dec d) {
 
 size_t baton_dec_format(dec d, char *out, size_t cap) {
     char raw[64];
-    _IDEC_flags f = 0;
-    bid128_to_string(raw, d, &f);
+    /*
+     * Fast path: a finite BID128 whose coefficient fits the low word (every
+     * number that came from JSON or a short literal) is sign, 14-bit biased
+     * exponent and a 64-bit coefficient; print those without the library.
+     */
+    uint64_t hi = d.w[1], lo = d.w[0];
+    if ((hi & UINT64_C(0x6000000000000000)) != UINT64_C(0x6000000000000000) &&
+        (hi & UINT64_C(0x0001FFFFFFFFFFFF)) == 0) {
+        char tmp[24];
+        int nd = 0;
+        do {
+            tmp[nd++] = (char)('0' + lo % 10);
+            lo /= 10;
+        } while (lo);
+        size_t k = 0;
+        if (hi >> 63)
+            raw[k++] = '-';
+        while (nd)
+            raw[k++] = tmp[--nd];
+        snprintf(raw + k, sizeof raw - k, "E%d", (int)((hi >> 49) & 0x3FFF) - 6176);
+    } else {
+        _IDEC_flags f = 0;
+        bid128_to_string(raw, d, &f);
+    }
     const char *p = raw;
     bool neg = *p == '-';
     if (*p == '-' || *p == '+')
@@ -297,7 +319,8 @@ baton_status baton_feel_list_items(ev *x, const fv *l, const fv **items_out, uin
 bool baton_feel_ctx_get(const fv *c, const char *key, size_t len, fv *out) {
     if (c->k == REP_JSON) {
         for (const cJSON *m = c->u.json->child; m; m = m->next) {
-            if (m->string && strncmp(m->string, key, len) == 0 && m->string[len] == '\0') {
+            const char *k = m->string;
+            if (k && (len == 0 || k[0] == key[0]) && strncmp(k, key, len) == 0 && k[len] == '\0') {
                 baton_feel_from_json(m, out);
                 return true;
             }
@@ -722,6 +745,33 @@ static baton_status to_text(const fv *v, baton_buf *b, int depth, bool quote) {
     }
 }
 
+/* A JSON string literal from s[0..len) (NUL bytes allowed), appended in runs. */
+static baton_status put_json_str(baton_buf *b, const char *s, size_t len) {
+    baton_status st = baton_buf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < len && !st; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (i > run)
+            st = baton_buf_append(b, s + run, i - run);
+        run = i + 1;
+        if (st)
+            break;
+        switch (c) {
+        case '"': st = baton_buf_append(b, "\\\"", 2); break;
+        case '\\': st = baton_buf_append(b, "\\\\", 2); break;
+        case '\n': st = baton_buf_append(b, "\\n", 2); break;
+        case '\r': st = baton_buf_append(b, "\\r", 2); break;
+        case '\t': st = baton_buf_append(b, "\\t", 2); break;
+        default: st = baton_buf_printf(b, "\\u%04x", c); break;
+        }
+    }
+    if (!st && len > run)
+        st = baton_buf_append(b, s + run, len - run);
+    return st ? st : baton_buf_putc(b, '"');
+}
+
 baton_status baton_feel_to_text(const fv *v, baton_buf *b) {
     return to_text(v, b, 0, false);
 }
@@ -740,16 +790,7 @@ baton_status baton_feel_to_json_text(const fv *v, baton_buf *b, int depth) {
         (void)e;
         return baton_buf_append(b, buf, n);
     }
-    case T_STR: {
-        /* bounded copy: strings may hold NUL bytes from \u0000 escapes */
-        baton_buf tmp;
-        baton_buf_init(&tmp, b->limit);
-        st = baton_buf_append(&tmp, v->u.s, v->n);
-        if (!st)
-            st = baton_buf_json_string(b, baton_buf_str(&tmp));
-        baton_buf_fini(&tmp);
-        return st;
-    }
+    case T_STR: return put_json_str(b, v->u.s, v->n);
     case T_LIST: {
         st = baton_buf_putc(b, '[');
         uint32_t n = baton_feel_list_len(v);
@@ -773,23 +814,24 @@ baton_status baton_feel_to_json_text(const fv *v, baton_buf *b, int depth) {
         uint32_t n = v->k == REP_JSON ? UINT32_MAX : v->n;
         for (uint32_t i = 0; i < n && !st; i++) {
             fv x;
-            baton_buf key;
-            baton_buf_init(&key, 0);
+            const char *key;
+            size_t klen;
             if (v->k == REP_JSON) {
                 if (!j)
                     break;
-                st = baton_buf_puts(&key, j->string ? j->string : "");
+                key = j->string ? j->string : "";
+                klen = strlen(key);
                 baton_feel_from_json(j, &x);
                 j = j->next;
             } else {
-                st = baton_buf_append(&key, v->u.ents[i].name, v->u.ents[i].len);
+                key = v->u.ents[i].name;
+                klen = v->u.ents[i].len;
                 x = v->u.ents[i].v;
             }
-            if (!st && i)
+            if (i)
                 st = baton_buf_putc(b, ',');
             if (!st)
-                st = baton_buf_json_string(b, baton_buf_str(&key));
-            baton_buf_fini(&key);
+                st = put_json_str(b, key, klen);
             if (!st)
                 st = baton_buf_putc(b, ':');
             if (!st)

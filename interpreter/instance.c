@@ -772,7 +772,8 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
     if (arr) {
         for (uint32_t i = 0; i < inst->n_elems; i++)
             es[i] = &inst->elems[i];
-        qsort(es, inst->n_elems, sizeof *es, cmp_elem);
+        if (inst->n_elems)
+            qsort(es, inst->n_elems, sizeof *es, cmp_elem);
         for (uint32_t i = 0; ok && i < inst->n_elems; i++) {
             const baton_elem *e = es[i];
             cJSON *x = cJSON_CreateObject();
@@ -802,7 +803,8 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
     if (arr) {
         for (uint32_t i = 0; i < inst->n_waits; i++)
             ws[i] = &inst->waits[i];
-        qsort(ws, inst->n_waits, sizeof *ws, cmp_wait);
+        if (inst->n_waits)
+            qsort(ws, inst->n_waits, sizeof *ws, cmp_wait);
         for (uint32_t i = 0; ok && i < inst->n_waits; i++) {
             const baton_wait *w = ws[i];
             cJSON *x = cJSON_CreateObject();
@@ -825,8 +827,10 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
     }
     arr = ok ? cJSON_AddArrayToObject(o, "joins") : NULL;
     if (arr) {
-        memcpy(js, inst->joins, inst->n_joins * sizeof *js);
-        qsort(js, inst->n_joins, sizeof *js, cmp_join);
+        if (inst->n_joins) {
+            memcpy(js, inst->joins, inst->n_joins * sizeof *js);
+            qsort(js, inst->n_joins, sizeof *js, cmp_join);
+        }
         for (uint32_t i = 0; ok && i < inst->n_joins; i++) {
             cJSON *x = cJSON_CreateObject();
             ok = x && cJSON_AddItemToArray(arr, x) && add_num(x, "scope", (double)js[i].scope) &&

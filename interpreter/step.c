@@ -424,6 +424,21 @@ static void set_all_local(baton_stepper *s, int64_t scope, const cJSON *vars) {
 }
 
 /*
+ * The result of element instance `key` of node n (job or task variables, a
+ * message or signal payload, a child's variables): with output mappings it
+ * stays local and only the mappings (applied on completion) pass it on;
+ * without, every variable is propagated (Camunda 8 variable mappings).
+ * Camunda 7 sets such variables with setVariable, which propagates whether
+ * or not the element has output parameters.
+ */
+static void set_result(baton_stepper *s, int64_t key, const baton_node *n, const cJSON *vars) {
+    if (n && n->io && n->io->n_outputs && dialect(s) != BATON_DIALECT_C7)
+        set_all_local(s, key, vars);
+    else
+        set_all_propagated(s, key, vars);
+}
+
+/*
  * Set `target` (a name, or a Camunda 8 path "a.b.c") in `scope` locally, or
  * propagated from `scope` when `propagate`.
  */
@@ -1610,8 +1625,13 @@ static void behave_activity(baton_stepper *s, int64_t key, const baton_node *n, 
                 return;
             }
             own(s, v);
-            if (t->result_variable)
-                set_propagated(s, key, t->result_variable, v);
+            if (t->result_variable) {
+                /* the result is the task's result: local when output mappings pass it on */
+                if (n->io && n->io->n_outputs && dialect(s) != BATON_DIALECT_C7)
+                    set_var(s, key, t->result_variable, v);
+                else
+                    set_propagated(s, key, t->result_variable, v);
+            }
             enqueue_complete(s, key);
             return;
         }
@@ -1734,7 +1754,7 @@ static void activate_continue(baton_stepper *s, int64_t key, const cJSON *payloa
         }
         elem_record(s, BATON_REC_ELEMENT_ACTIVATED, key);
         if (payload)
-            set_all_propagated(s, key, payload);
+            set_result(s, key, n, payload);
         if ((kind_flags(n) & BATON_KF_ACTIVITY) && !(flags & BATON_EF_MI_INNER))
             open_boundaries(s, key, n);
     }
@@ -1825,6 +1845,7 @@ static bool choose_flows(baton_stepper *s, int64_t key, const baton_node *n, bat
         return true;
     }
     bool exclusive = n->kind == BATON_NODE_EXCLUSIVE_GATEWAY;
+    bool cond_true = false;
     for (uint32_t i = 0; i < n->n_outgoing; i++) {
         baton_idx fi = n->outgoing[i];
         const baton_flow *f = &s->g->flows[fi];
@@ -1846,9 +1867,13 @@ static bool choose_flows(baton_stepper *s, int64_t key, const baton_node *n, bat
                 return false;
             if (exclusive)
                 return true;
+            cond_true |= f->condition.expr != NULL;
         }
     }
-    if (s->n_flows == 0 && n->default_flow != BATON_NONE)
+    /* the default flow is for "no condition is true" (BPMN 10.3 sequence flow);
+       Camunda 7 takes it only when no flow at all was taken */
+    bool want_default = dialect(s) == BATON_DIALECT_C7 ? s->n_flows == 0 : !cond_true;
+    if (want_default && n->default_flow != BATON_NONE)
         return flows_push(s, n->default_flow) == BATON_OK;
     if (s->n_flows == 0 && n->n_outgoing > 0) {
         incident(s, key, PHASE_COMPLETE, 0, "no_outgoing_flow",
@@ -2364,7 +2389,7 @@ static void trigger_wait(baton_stepper *s, int64_t wait_key, const cJSON *payloa
     if (owner_is_target && !(owner->flags & BATON_EF_MI_BODY)) {
         /* intermediate catch event or receive task */
         if (payload)
-            set_all_propagated(s, w.owner, payload);
+            set_result(s, w.owner, wn, payload);
         enqueue_complete(s, w.owner);
         return;
     }
@@ -2700,12 +2725,8 @@ static baton_status dispatch(baton_stepper *s, const baton_input *in) {
         int64_t owner = w->owner;
         const baton_node *n = node(s, w->element);
         close_wait(s, in->key, true, in->variables);
-        if (in->variables) {
-            if (n->io && n->io->n_outputs)
-                set_all_local(s, owner, in->variables);
-            else
-                set_all_propagated(s, owner, in->variables);
-        }
+        if (in->variables)
+            set_result(s, owner, n, in->variables);
         enqueue_complete(s, owner);
         break;
     }

@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
     baton_error err;
     baton_error_clear(&err);
     cJSON *path = cJSON_CreateArray();
-    double seconds;
+    double seconds = 0;
     long elements = 0;
     if (!db) {
         baton_model *m = NULL;

@@ -99,6 +99,13 @@ struct baton_stepper {
     baton_status fatal;
     bool vars_changed;
     int64_t signal_limit; /* keys below this existed when the last signal was thrown */
+    /* variables set since conditions were last evaluated (names live in `strings`) */
+    struct changed_var {
+        int64_t scope;
+        const char *name;
+    } *changed;
+    uint32_t n_changed, cap_changed;
+    int64_t cond_mark; /* condition waits with keys from here on are new since then */
 };
 
 /* ---- stepper ------------------------------------------------------------ */
@@ -133,6 +140,7 @@ void baton_stepper_free(baton_stepper *s) {
     baton_free(s->seen);
     baton_free(s->stack);
     baton_free(s->flows);
+    baton_free(s->changed);
     baton_arena_free(s->strings);
     baton_free(s);
 }
@@ -258,6 +266,31 @@ static baton_record *rec(baton_stepper *s, baton_record_kind kind) {
     return r;
 }
 
+/* Remember that variable `name` of scope `scope` changed (conditional events). */
+static void note_changed(baton_stepper *s, int64_t scope, const char *name) {
+    for (uint32_t i = 0; i < s->n_changed; i++)
+        if (s->changed[i].scope == scope && strcmp(s->changed[i].name, name) == 0)
+            return;
+    if (s->n_changed == s->cap_changed) {
+        uint32_t cap = s->cap_changed ? s->cap_changed * 2 : 16;
+        struct changed_var *c = baton_realloc(s->changed, cap * sizeof *c);
+        if (!c) {
+            OOM(s);
+            return;
+        }
+        s->changed = c;
+        s->cap_changed = cap;
+    }
+    s->changed[s->n_changed++] = (struct changed_var){scope, name};
+}
+
+static bool was_changed(const baton_stepper *s, int64_t scope, const char *name) {
+    for (uint32_t i = 0; i < s->n_changed; i++)
+        if (s->changed[i].scope == scope && strcmp(s->changed[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 /* Apply the record just filled in. */
 static void apply(baton_stepper *s, baton_record *r) {
     if (!r || s->fatal)
@@ -271,8 +304,10 @@ static void apply(baton_stepper *s, baton_record *r) {
     }
     s->n_recs++;
     s->total++;
-    if (r->kind == BATON_REC_VARIABLE_SET)
+    if (r->kind == BATON_REC_VARIABLE_SET) {
         s->vars_changed = true;
+        note_changed(s, r->scope, r->name);
+    }
 }
 
 static int64_t new_key(baton_stepper *s) {
@@ -321,7 +356,19 @@ typedef struct lookup_ctx {
     baton_stepper *s;
     int64_t scope;
     const cJSON *overlay; /* consulted first (message payloads, child variables) */
+    bool *touched;        /* if set: becomes true when a variable read was changed */
 } lookup_ctx;
+
+/* The element instance whose variable `name` a lookup from `scope` finds. */
+static int64_t holder_of(baton_stepper *s, int64_t scope, const char *name) {
+    const baton_elem *e = baton_instance_elem(s->inst, scope ? scope : s->inst->root);
+    for (int depth = 0; e && depth < 100000; depth++) {
+        if (e->vars && cJSON_GetObjectItemCaseSensitive(e->vars, name))
+            return e->key;
+        e = e->parent ? baton_instance_elem(s->inst, e->parent) : NULL;
+    }
+    return 0;
+}
 
 static const cJSON *lookup_var(void *cookie, const char *name, size_t len) {
     lookup_ctx *c = cookie;
@@ -339,6 +386,10 @@ static const cJSON *lookup_var(void *cookie, const char *name, size_t len) {
         if (v)
             return v;
     }
+    if (c->touched && !*c->touched) {
+        int64_t h = holder_of(c->s, c->scope, key);
+        *c->touched = h && was_changed(c->s, h, key);
+    }
     return baton_instance_lookup(c->s->inst, c->scope, key);
 }
 
@@ -347,6 +398,7 @@ static void env_init(baton_stepper *s, lookup_ctx *lc, baton_expr_env *env, int6
     lc->s = s;
     lc->scope = scope;
     lc->overlay = overlay;
+    lc->touched = NULL;
     memset(env, 0, sizeof *env);
     env->lookup = lookup_var;
     env->cookie = lc;
@@ -2431,39 +2483,67 @@ static void trigger_wait(baton_stepper *s, int64_t wait_key, const cJSON *payloa
     }
 }
 
-/* Evaluate conditional waits; trigger those that hold. Returns how many fired. */
+/* Did a variable of element instance `scope` or of a scope it lies in change? */
+static bool changed_above(baton_stepper *s, int64_t scope) {
+    for (baton_elem *e = elem(s, scope); e; e = e->parent ? elem(s, e->parent) : NULL)
+        for (uint32_t i = 0; i < s->n_changed; i++)
+            if (s->changed[i].scope == e->key)
+                return true;
+    return false;
+}
+
+/*
+ * Evaluate conditional waits; trigger those that hold. Returns how many
+ * fired. A wait opened since the last evaluation is always evaluated (its
+ * event was just entered). An older one only when a variable it can see
+ * changed: Camunda 8 re-evaluates when a variable the condition reads
+ * changed; Camunda 7 on any variable change in the wait's scope or above.
+ * So a non-interrupting event fires once per such change, not once per
+ * step, and waits re-armed in this round wait for the next change.
+ */
 static int check_conditions(baton_stepper *s) {
     int fired = 0;
-    int64_t last = 0;
+    int64_t last = 0, mark = s->cond_mark, limit = s->inst->next_key;
+    s->cond_mark = limit;
     for (;;) {
         /* next condition wait by key, so the order is deterministic */
         int64_t next = 0;
         uint32_t n = baton_instance_wait_count(s->inst);
         for (uint32_t i = 0; i < n; i++) {
             const baton_wait *w = baton_instance_wait_at(s->inst, i);
-            if (w->kind == BATON_WAIT_CONDITION && w->key > last && (!next || w->key < next))
+            if (w->kind == BATON_WAIT_CONDITION && w->key > last && w->key < limit &&
+                (!next || w->key < next))
                 next = w->key;
         }
         if (!next || s->fatal)
-            return fired;
+            break;
         last = next;
         const baton_wait *w = baton_instance_wait(s->inst, next);
         const baton_event_def *d = ev(node(s, w->element));
         if (!d || !d->condition.expr)
             continue;
-        bool ok = false;
+        int64_t scope = w->owner;
+        bool fresh = w->key >= mark, touched = fresh, ok = false;
+        lookup_ctx lc;
+        baton_expr_env env;
+        env_init(s, &lc, &env, scope, NULL);
+        if (!fresh && dialect(s) == BATON_DIALECT_C7)
+            touched = changed_above(s, scope);
+        else if (!fresh)
+            lc.touched = &touched;
         baton_error e;
         baton_error_clear(&e);
-        int64_t scope = w->owner;
-        if (eval_bool(s, &d->condition, scope, &ok, &e)) {
+        if (baton_expr_eval_bool(d->condition.expr, &env, &ok, &e)) {
             /* a condition that cannot be evaluated yet (e.g. unset variable) stays armed */
             continue;
         }
-        if (ok) {
+        if (ok && touched) {
             trigger_wait(s, next, NULL);
             fired++;
         }
     }
+    s->n_changed = 0;
+    return fired;
 }
 
 /* ---- deferred checks -------------------------------------------------------------------- */
@@ -2930,6 +3010,8 @@ baton_status baton_step(baton_stepper *s, baton_instance *inst, const baton_inpu
     s->deferred.head = s->deferred.tail = 0;
     s->fatal = BATON_OK;
     s->vars_changed = false;
+    s->n_changed = 0;
+    s->cond_mark = inst->next_key;
     s->inst = inst;
     s->g = inst->g;
     s->m = inst->model;

@@ -11,6 +11,9 @@
 #include "common/alloc.h"
 
 static const baton_cmd commands[] = {
+#if BATON_HAVE_HTTP
+    {"serve", baton_cmd_serve, "serve the HTTP API over a durable store, firing timers"},
+#endif
     {"validate", baton_cmd_validate, "check BPMN files and report every problem"},
     {"run", baton_cmd_run, "run a process in memory and print its token history"},
     {"test", baton_cmd_test, "replay process test scenarios (bpmn-exec-scenario/1)"},

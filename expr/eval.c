@@ -644,10 +644,33 @@ static int in_range(const fv *v, const frange *r) {
 
 /* ---- node evaluators ---------------------------------------------------------------- */
 
+/*
+ * Literals and top-level variables need no dispatch: the hot path of a
+ * condition is `variable op literal`. Both still count against the step bound.
+ */
+static inline baton_status EVAL(ev *x, const node *n, fv *out) {
+    if (x->steps < x->max_steps) {
+        if (n->kind == N_LIT) {
+            x->steps++;
+            *out = n->lit;
+            return BATON_OK;
+        }
+        if (n->kind == N_VAR && !x->sc && !(n->flags & NF_JUEL) && x->env && x->env->lookup) {
+            const cJSON *j = x->env->lookup(x->env->cookie, n->name.s, n->name.len);
+            if (j) {
+                x->steps++;
+                baton_feel_from_json(j, out);
+                return BATON_OK;
+            }
+        }
+    }
+    return baton_feel_eval(x, n, out);
+}
+
 static baton_status ev_and_or(ev *x, const node *n, fv *out) {
     bool is_and = n->kind == N_AND;
     fv a, b;
-    baton_status st = baton_feel_eval(x, n->a, &a);
+    baton_status st = EVAL(x, n->a, &a);
     if (st)
         return st;
     if (n->flags & NF_JUEL) {
@@ -668,7 +691,7 @@ static baton_status ev_and_or(ev *x, const node *n, fv *out) {
         baton_feel_bool(out, a.u.b);
         return BATON_OK;
     }
-    if ((st = baton_feel_eval(x, n->b, &b)))
+    if ((st = EVAL(x, n->b, &b)))
         return st;
     if (b.t == T_BOOL && b.u.b != is_and) {
         baton_feel_bool(out, b.u.b);
@@ -1345,12 +1368,6 @@ static baton_status ev_template(ev *x, const node *n, fv *out) {
     baton_buf_fini(&b);
     return st;
 }
-
-/* Literals need no dispatch (they still count against the step bound). */
-#define EVAL(x, n, out)                                                                         \
-    ((n)->kind == N_LIT && (x)->steps < (x)->max_steps                                          \
-         ? ((x)->steps++, *(out) = (n)->lit, BATON_OK)                                          \
-         : baton_feel_eval((x), (n), (out)))
 
 static baton_status ev_dispatch(ev *x, const node *n, fv *out) {
     baton_status st;

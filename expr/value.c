@@ -131,42 +131,41 @@ double baton_dec_to_double(dec d) {
 }
 
 size_t baton_dec_format(dec d, char *out, size_t cap) {
-    char raw[64];
+    bool neg;
+    char dig[40];
+    size_t nd = 0;
+    long exp = 0;
     /*
      * Fast path: a finite BID128 whose coefficient fits the low word (every
      * number that came from JSON or a short literal) is sign, 14-bit biased
-     * exponent and a 64-bit coefficient; print those without the library.
+     * exponent and a 64-bit coefficient; take those apart without the library.
      */
     uint64_t hi = d.w[1], lo = d.w[0];
     if ((hi & UINT64_C(0x6000000000000000)) != UINT64_C(0x6000000000000000) &&
         (hi & UINT64_C(0x0001FFFFFFFFFFFF)) == 0) {
         char tmp[24];
-        int nd = 0;
+        int n = 0;
         do {
-            tmp[nd++] = (char)('0' + lo % 10);
+            tmp[n++] = (char)('0' + lo % 10);
             lo /= 10;
         } while (lo);
-        size_t k = 0;
-        if (hi >> 63)
-            raw[k++] = '-';
-        while (nd)
-            raw[k++] = tmp[--nd];
-        snprintf(raw + k, sizeof raw - k, "E%d", (int)((hi >> 49) & 0x3FFF) - 6176);
+        while (n)
+            dig[nd++] = tmp[--n];
+        neg = (hi >> 63) != 0;
+        exp = (long)((hi >> 49) & 0x3FFF) - 6176;
     } else {
+        char raw[64];
         _IDEC_flags f = 0;
         bid128_to_string(raw, d, &f);
+        const char *p = raw;
+        neg = *p == '-';
+        if (*p == '-' || *p == '+')
+            p++;
+        while (*p >= '0' && *p <= '9' && nd < sizeof dig - 1)
+            dig[nd++] = *p++;
+        if (*p == 'E')
+            exp = strtol(p + 1, NULL, 10);
     }
-    const char *p = raw;
-    bool neg = *p == '-';
-    if (*p == '-' || *p == '+')
-        p++;
-    char dig[40];
-    size_t nd = 0;
-    while (*p >= '0' && *p <= '9' && nd < sizeof dig - 1)
-        dig[nd++] = *p++;
-    long exp = 0;
-    if (*p == 'E')
-        exp = strtol(p + 1, NULL, 10);
     size_t lead = 0;
     while (lead + 1 < nd && dig[lead] == '0')
         lead++;

@@ -866,7 +866,7 @@ BI(f_list_contains) {
         return st;
     bool found = false;
     for (uint32_t i = 0; i < cnt && !found; i++)
-        found = baton_feel_equal(&items[i], &a[1]) == 1;
+        found = baton_feel_equal(x, &items[i], &a[1]) == 1;
     baton_feel_bool(out, found);
     return BATON_OK;
 }
@@ -1246,7 +1246,7 @@ BI(f_index_of) {
         return x->err->code;
     uint32_t k = 0;
     for (uint32_t i = 0; i < cnt; i++)
-        if (baton_feel_equal(&items[i], &a[1]) == 1)
+        if (baton_feel_equal(x, &items[i], &a[1]) == 1)
             mkint(&res[k++], i + 1);
     mklist(out, res, k);
     return BATON_OK;
@@ -1262,7 +1262,7 @@ static baton_status dedupe(ev *x, const fv *items, uint32_t cnt, fv *out) {
     for (uint32_t i = 0; i < cnt; i++) {
         bool seen = false;
         for (uint32_t j = 0; j < k && !seen; j++)
-            seen = baton_feel_equal(&res[j], &items[i]) == 1;
+            seen = baton_feel_equal(x, &res[j], &items[i]) == 1;
         if (!seen)
             res[k++] = items[i];
     }
@@ -1304,9 +1304,9 @@ BI(f_duplicate_values) {
     for (uint32_t i = 0; i < cnt; i++) {
         bool dup = false, listed = false;
         for (uint32_t j = 0; j < cnt && !dup; j++)
-            dup = j != i && baton_feel_equal(&items[i], &items[j]) == 1;
+            dup = j != i && baton_feel_equal(x, &items[i], &items[j]) == 1;
         for (uint32_t j = 0; j < k && !listed; j++)
-            listed = baton_feel_equal(&res[j], &items[i]) == 1;
+            listed = baton_feel_equal(x, &res[j], &items[i]) == 1;
         if (dup && !listed)
             res[k++] = items[i];
     }
@@ -1677,7 +1677,7 @@ BI(f_last_day_of_month) {
 
 BI(f_is) {
     (void)x, (void)n;
-    bool same = a[0].t == a[1].t && baton_feel_equal(&a[0], &a[1]) == 1;
+    bool same = a[0].t == a[1].t && baton_feel_equal(x, &a[0], &a[1]) == 1;
     if (same && (a[0].t == T_TIME || a[0].t == T_DT))
         same = a[0].k == a[1].k && a[0].u.tm.a == a[1].u.tm.a && a[0].u.tm.off == a[1].u.tm.off &&
                a[0].zone == a[1].zone;

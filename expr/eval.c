@@ -567,7 +567,7 @@ static baton_status juel_cmp(ev *x, const node *n, const fv *a, const fv *b, fv 
         return BATON_OK;
     }
     if (op == OP_EQ || op == OP_NE) {
-        int e = baton_feel_equal(&ca, &cb);
+        int e = baton_feel_equal(x, &ca, &cb);
         baton_feel_bool(out, (e == 1) == (op == OP_EQ));
         return BATON_OK;
     }
@@ -610,7 +610,7 @@ static baton_status compare(ev *x, int op, const fv *a, const fv *b, fv *out) {
         return BATON_OK;
     }
     if (op == OP_EQ || op == OP_NE) {
-        int e = baton_feel_equal(a, b);
+        int e = baton_feel_equal(x, a, b);
         if (e < 0)
             return NUL("cannot compare %s with %s", baton_feel_type_name(a), baton_feel_type_name(b));
         baton_feel_bool(out, (e == 1) == (op == OP_EQ));
@@ -1203,13 +1203,13 @@ static baton_status ev_in(ev *x, const node *n, fv *out) {
                 for (uint32_t k = 0; k < len && res != 1; k++) {
                     fv e;
                     baton_feel_list_get(&tv, k, &e);
-                    if (baton_feel_equal(&v, &e) == 1)
+                    if (baton_feel_equal(x, &v, &e) == 1)
                         res = 1;
                 }
             } else if (tv.t == T_BOOL && v.t != T_BOOL) {
                 res = tv.u.b; /* a test written with `?` */
             } else {
-                res = baton_feel_equal(&v, &tv);
+                res = baton_feel_equal(x, &v, &tv);
             }
         }
         if (res == 1) {
@@ -1482,5 +1482,7 @@ baton_status baton_feel_eval(ev *x, const node *n, fv *out) {
     }
     baton_status st = ev_dispatch(x, n, out);
     x->depth--;
+    if (x->over && !st)
+        return limit_steps(x);
     return st;
 }

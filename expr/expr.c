@@ -117,6 +117,7 @@ static baton_status start(run *r, const baton_expr *e, const baton_expr_env *env
     r->x.steps = 0;
     r->x.depth = 0;
     r->x.calls = 0;
+    r->x.over = false;
     r->x.why[0] = '\0';
     r->x.err = err;
     r->x.max_steps = env && env->max_steps ? env->max_steps : BATON_EXPR_MAX_STEPS;
@@ -155,8 +156,9 @@ baton_status baton_expr_eval_json(const baton_expr *e, const baton_expr_env *env
     fv v;
     baton_status st = start(&r, e, env, &v, err);
     cJSON *j = NULL;
-    if (!st && (st = baton_feel_to_cjson(&v, &j, 0)))
-        baton_error_set(err, st, st == BATON_LIMIT ? "result nested too deeply"
+    size_t budget = r.x.mem.limit;
+    if (!st && (st = baton_feel_to_cjson(&v, &j, 0, &budget)))
+        baton_error_set(err, st, st == BATON_LIMIT ? "result too large or nested too deeply"
                                                    : "out of memory converting the result");
     finish(&r);
     if (check(st, err))
@@ -210,13 +212,14 @@ baton_status baton_expr_eval_string(const baton_expr *e, const baton_expr_env *e
                                  what);
         } else {
             baton_buf b;
-            baton_buf_init(&b, 0);
+            baton_buf_init(&b, r.x.mem.limit);
             st = baton_feel_to_text(&v, &b);
             if (!st && !(s = b.data ? baton_buf_take(&b) : baton_strdup("")))
                 st = BATON_NOMEM;
             baton_buf_fini(&b);
             if (st)
-                baton_error_set(err, st, "out of memory converting the result");
+                baton_error_set(err, st, st == BATON_LIMIT ? "result too large"
+                                                           : "out of memory converting the result");
         }
     }
     finish(&r);
@@ -231,8 +234,12 @@ baton_status baton_expr_eval_to_buf(const baton_expr *e, const baton_expr_env *e
     LOCAL_ERR(err);
     run r;
     fv v;
-    size_t mark = out->len;
+    size_t mark = out->len, saved_limit = out->limit;
     baton_status st = start(&r, e, env, &v, err);
+    /* the text may not exceed the evaluation's memory bound either */
+    size_t cap = out->limit ? out->limit : BATON_BUF_DEFAULT_LIMIT;
+    if (cap - mark > r.x.mem.limit)
+        out->limit = mark + r.x.mem.limit;
     if (!st && how == BATON_EXPR_OUT_TYPED) {
         st = baton_buf_puts(out, "{\"type\":");
         if (!st)
@@ -247,6 +254,7 @@ baton_status baton_expr_eval_to_buf(const baton_expr *e, const baton_expr_env *e
     if (st && !baton_error_isset(err))
         baton_error_set(err, st, st == BATON_NOMEM ? "out of memory writing the result"
                                                    : "result too large or nested too deeply");
+    out->limit = saved_limit;
     finish(&r);
     if (st && out->data) {
         out->len = mark;

@@ -252,15 +252,17 @@ typedef struct scope {
     const cbuild *b;    /* S_BUILD */
 } scope;
 
-typedef struct ev {
+typedef struct ev ev;
+struct ev {
     const baton_expr_env *env;
     const scope *sc;
     uint32_t steps, max_steps;
     uint32_t depth, calls;
     scratch mem;
     baton_error *err;
+    bool over;          /* a helper ran out of steps (see baton_feel_equal) */
     char why[160];      /* first reason a value became null, for condition errors */
-} ev;
+};
 
 void *baton_feel_alloc(ev *x, size_t n);
 void baton_feel_scratch_init(scratch *s, void *first, size_t first_len, size_t limit);
@@ -281,8 +283,13 @@ baton_status baton_feel_list_items(ev *x, const fv *l, const fv **items_out, uin
 /* Look up key in a context; false when absent. */
 bool baton_feel_ctx_get(const fv *c, const char *key, size_t len, fv *out);
 baton_status baton_feel_ctx_entries(ev *x, const fv *c, const centry **ents_out, uint32_t *n_out);
-/* FEEL `=`: 1 true, 0 false, -1 null (incomparable). */
-int baton_feel_equal(const fv *a, const fv *b);
+/*
+ * FEEL `=`: 1 true, 0 false, -1 null (incomparable). Comparing lists and
+ * contexts costs a step per element (x may be NULL: unbounded); when the
+ * bound runs out the result is -1 and x->over is set, which the evaluator
+ * turns into BATON_LIMIT.
+ */
+int baton_feel_equal(struct ev *x, const fv *a, const fv *b);
 /* Ordering: -1/0/1, or 2 when the values cannot be ordered. */
 int baton_feel_compare(const fv *a, const fv *b);
 /* Instant of a zoned date-time in UTC seconds (local ones: as if UTC). */
@@ -292,7 +299,8 @@ const char *baton_feel_type_name(const fv *v);
 baton_status baton_feel_to_text(const fv *v, baton_buf *b);
 /* Plain JSON of a value (numbers as numbers, temporals as strings). */
 baton_status baton_feel_to_json_text(const fv *v, baton_buf *b, int depth);
-baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth);
+/* `budget`: bytes the JSON may take (nodes count 64); BATON_LIMIT past it. */
+baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth, size_t *budget);
 void baton_feel_str(fv *out, const char *s, size_t len);
 void baton_feel_num(fv *out, dec d);
 void baton_feel_bool(fv *out, bool b);

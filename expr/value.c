@@ -519,7 +519,18 @@ int baton_feel_compare(const fv *a, const fv *b) {
     }
 }
 
-static int equal_ctx(const fv *a, const fv *b) {
+static bool spend(ev *x, uint32_t n) {
+    if (!x)
+        return true;
+    if (n > x->max_steps - x->steps) {
+        x->over = true;
+        return false;
+    }
+    x->steps += n;
+    return true;
+}
+
+static int equal_ctx(ev *x, const fv *a, const fv *b) {
     /* same keys, equal values; JSON contexts compared entry by entry */
     uint32_t na = 0, nb = 0;
     fv va, vb;
@@ -537,6 +548,8 @@ static int equal_ctx(const fv *a, const fv *b) {
     }
     if (na != nb)
         return 0;
+    if (!spend(x, na))
+        return -1;
     const cJSON *m = a->k == REP_JSON ? a->u.json->child : NULL;
     for (uint32_t i = 0; i < na; i++) {
         const char *key;
@@ -551,13 +564,13 @@ static int equal_ctx(const fv *a, const fv *b) {
             len = a->u.ents[i].len;
             va = a->u.ents[i].v;
         }
-        if (!baton_feel_ctx_get(b, key, len, &vb) || baton_feel_equal(&va, &vb) != 1)
+        if (!baton_feel_ctx_get(b, key, len, &vb) || baton_feel_equal(x, &va, &vb) != 1)
             return 0;
     }
     return 1;
 }
 
-int baton_feel_equal(const fv *a, const fv *b) {
+int baton_feel_equal(ev *x, const fv *a, const fv *b) {
     if (a->t == T_NULL || b->t == T_NULL)
         return a->t == b->t;
     if (a->t != b->t)
@@ -568,28 +581,30 @@ int baton_feel_equal(const fv *a, const fv *b) {
         uint32_t na = baton_feel_list_len(a), nb = baton_feel_list_len(b);
         if (na != nb)
             return 0;
+        if (!spend(x, na))
+            return -1;
         const cJSON *ja = a->k == REP_JSON ? a->u.json->child : NULL;
         const cJSON *jb = b->k == REP_JSON ? b->u.json->child : NULL;
         for (uint32_t i = 0; i < na; i++) {
-            fv x, y;
+            fv ea, eb;
             if (ja)
-                baton_feel_from_json(ja, &x), ja = ja->next;
+                baton_feel_from_json(ja, &ea), ja = ja->next;
             else
-                x = a->u.items[i];
+                ea = a->u.items[i];
             if (jb)
-                baton_feel_from_json(jb, &y), jb = jb->next;
+                baton_feel_from_json(jb, &eb), jb = jb->next;
             else
-                y = b->u.items[i];
-            if (baton_feel_equal(&x, &y) != 1)
+                eb = b->u.items[i];
+            if (baton_feel_equal(x, &ea, &eb) != 1)
                 return 0;
         }
         return 1;
     }
-    case T_CTX: return equal_ctx(a, b);
+    case T_CTX: return equal_ctx(x, a, b);
     case T_RANGE: {
-        const frange *x = a->u.rng, *y = b->u.rng;
-        return x->lo_in == y->lo_in && x->hi_in == y->hi_in &&
-               baton_feel_equal(&x->lo, &y->lo) == 1 && baton_feel_equal(&x->hi, &y->hi) == 1;
+        const frange *ra = a->u.rng, *rb = b->u.rng;
+        return ra->lo_in == rb->lo_in && ra->hi_in == rb->hi_in &&
+               baton_feel_equal(x, &ra->lo, &rb->lo) == 1 && baton_feel_equal(x, &ra->hi, &rb->hi) == 1;
     }
     case T_FUNC: return a->u.fn == b->u.fn;
     case T_TIME:
@@ -857,11 +872,13 @@ baton_status baton_feel_to_json_text(const fv *v, baton_buf *b, int depth) {
     }
 }
 
-baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth) {
+baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth, size_t *budget) {
     cJSON *j = NULL;
     baton_status st = BATON_OK;
-    if (depth > BATON_EXPR_MAX_JSON_DEPTH)
+    size_t cost = 64 + (v->t == T_STR ? v->n : 0);
+    if (depth > BATON_EXPR_MAX_JSON_DEPTH || cost > *budget)
         return BATON_LIMIT;
+    *budget -= cost;
     switch (v->t) {
     case T_NULL:
     case T_FUNC: j = cJSON_CreateNull(); break;
@@ -876,14 +893,14 @@ baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth) {
         break;
     }
     case T_LIST: {
-        if (v->k == REP_JSON) {
+        if (v->k == REP_JSON) { /* a variable's JSON: its size is the variable's */
             j = cJSON_Duplicate(v->u.json, true);
             break;
         }
         j = cJSON_CreateArray();
         for (uint32_t i = 0; j && i < v->n && !st; i++) {
             cJSON *x = NULL;
-            st = baton_feel_to_cjson(&v->u.items[i], &x, depth + 1);
+            st = baton_feel_to_cjson(&v->u.items[i], &x, depth + 1, budget);
             if (!st && !cJSON_AddItemToArray(j, x)) {
                 cJSON_Delete(x);
                 st = BATON_NOMEM;
@@ -900,7 +917,7 @@ baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth) {
         for (uint32_t i = 0; j && i < v->n && !st; i++) {
             cJSON *x = NULL;
             char *key = baton_strndup(v->u.ents[i].name, v->u.ents[i].len);
-            st = key ? baton_feel_to_cjson(&v->u.ents[i].v, &x, depth + 1) : BATON_NOMEM;
+            st = key ? baton_feel_to_cjson(&v->u.ents[i].v, &x, depth + 1, budget) : BATON_NOMEM;
             if (!st && !cJSON_AddItemToObject(j, key, x)) {
                 cJSON_Delete(x);
                 st = BATON_NOMEM;
@@ -913,10 +930,10 @@ baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth) {
         const frange *r = v->u.rng;
         cJSON *lo = NULL, *hi = NULL;
         j = cJSON_CreateObject();
-        if (j && !(st = baton_feel_to_cjson(&r->lo, &lo, depth + 1)) &&
+        if (j && !(st = baton_feel_to_cjson(&r->lo, &lo, depth + 1, budget)) &&
             !cJSON_AddItemToObject(j, "start", lo))
             cJSON_Delete(lo), st = BATON_NOMEM;
-        if (j && !st && !(st = baton_feel_to_cjson(&r->hi, &hi, depth + 1)) &&
+        if (j && !st && !(st = baton_feel_to_cjson(&r->hi, &hi, depth + 1, budget)) &&
             !cJSON_AddItemToObject(j, "end", hi))
             cJSON_Delete(hi), st = BATON_NOMEM;
         if (j && !st && (!cJSON_AddBoolToObject(j, "start included", r->lo_in) ||

@@ -336,6 +336,33 @@ static void test_bounds(void) {
                          "g: f + f, h: g + g, i: h + h, j: i + i, k: j + j, l: k + k, m: l + l}.m",
                          &tiny, &err),
                BATON_LIMIT, "string growth bound");
+    /* `partial` shares structure: 2^60 elements once written out, a few KiB in memory */
+    baton_expr *dag = NULL;
+    const char *dag_src = "for i in 1..60 return partial";
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_expr_compile(dag_src, strlen(dag_src), BATON_EXPR_MODE_FEEL, &dag, &err),
+               BATON_OK, "shared-structure list compiles");
+    cJSON *j = NULL;
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_expr_eval_json(dag, &env, &j, &err), BATON_LIMIT, "JSON result size bound");
+    char *str = NULL;
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_expr_eval_string(dag, &env, &str, &err), BATON_EVAL, "a list is not text");
+    baton_buf text;
+    baton_buf_init(&text, 0);
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_expr_eval_to_buf(dag, &env, BATON_EXPR_OUT_JSON, &text, &err), BATON_LIMIT,
+               "text result size bound");
+    TAP_EQ_INT(text.len, 0, "nothing written on failure");
+    baton_buf_fini(&text);
+    baton_expr_free(dag);
+    baton_error_clear(&err);
+    TAP_EQ_INT(eval_text("{l: for i in 1..60 return partial}.l = {l: for i in 1..60 return partial}.l",
+                         &env, &err),
+               BATON_LIMIT, "comparing shared structures is charged");
+    baton_error_clear(&err);
+    TAP_EQ_INT(eval_text("string(for i in 1..60 return partial)", &env, &err), BATON_LIMIT,
+               "string() of shared structures is bounded");
     baton_error_clear(&err);
     TAP_EQ_INT(eval_text("string join(for i in 1..2000 return \"x\", \"\") = \"x\"", &env, &err),
                BATON_OK, "moderate work fits");

@@ -1153,6 +1153,11 @@ static bool type_matches(ev *x, const ftype *t, const fv *v) {
         return false;
     if (t->of && v->t == T_LIST) {
         uint32_t len = baton_feel_list_len(v);
+        if (len > x->max_steps - x->steps) { /* shared structure can be huge: charge it */
+            x->over = true;
+            return false;
+        }
+        x->steps += len;
         for (uint32_t i = 0; i < len; i++) {
             fv e;
             baton_feel_list_get(v, i, &e);

@@ -361,6 +361,11 @@ static void test_bounds(void) {
                          &env, &err),
                BATON_LIMIT, "comparing shared structures is charged");
     baton_error_clear(&err);
+    baton_status ist = eval_text("(for i in 1..60 return partial) instance of "
+                                 "list<list<list<list<list<list<list<list<Any>>>>>>>>",
+                                 &env, &err);
+    TAP_OK(ist == BATON_OK || ist == BATON_LIMIT, "instance of over shared structures ends");
+    baton_error_clear(&err);
     TAP_EQ_INT(eval_text("string(for i in 1..60 return partial)", &env, &err), BATON_LIMIT,
                "string() of shared structures is bounded");
     baton_error_clear(&err);

@@ -1407,6 +1407,7 @@ static void h_task(api_req *r) {
     f.instance = inst;
     f.after_inst = inst;
     f.after_key = key - 1;
+    f.assigned = -1;
     f.limit = 1;
     run_task_query(r, &f, true);
 }
@@ -1445,6 +1446,7 @@ static void reply_task(api_req *r, int64_t inst, int64_t key) {
     f.instance = inst;
     f.after_inst = inst;
     f.after_key = key - 1;
+    f.assigned = -1;
     f.limit = 1;
     run_task_query(r, &f, true);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/intmap.h"
 
 /* Status codes the API answers with; anything else counts as "other". */
 static const int codes[] = {200, 201, 202, 204, 400, 404, 405, 409, 413, 415, 422, 431, 500,
@@ -44,7 +45,12 @@ struct baton_metrics {
     pthread_mutex_t lock;    /* procs */
     proc_counts procs[BATON_METRICS_MAX_PROCESSES + 1]; /* last = "_other" */
     uint32_t n_procs;
+    /* instance -> procs index + 1, for instances of models with several processes, whose
+       end record does not say which process ended (bounded: then "_unknown") */
+    baton_intmap owner;
 };
+
+#define OWNER_MAX 100000u
 
 baton_metrics *baton_metrics_new(const char *const *route_names, uint32_t n_routes) {
     baton_metrics *m = baton_calloc(1, sizeof *m);
@@ -58,6 +64,7 @@ baton_metrics *baton_metrics_new(const char *const *route_names, uint32_t n_rout
         return NULL;
     }
     pthread_mutex_init(&m->lock, NULL);
+    baton_intmap_init(&m->owner);
     snprintf(m->procs[BATON_METRICS_MAX_PROCESSES].id, sizeof m->procs[0].id, "_other");
     return m;
 }
@@ -66,6 +73,7 @@ void baton_metrics_free(baton_metrics *m) {
     if (!m)
         return;
     pthread_mutex_destroy(&m->lock);
+    baton_intmap_fini(&m->owner);
     baton_free((void *)m->http);
     baton_free(m);
 }
@@ -119,6 +127,13 @@ static proc_counts *proc_slot(baton_metrics *m, const char *id) {
  * process today, so a model with one executable process answers for it and
  * other models count under "_unknown".
  */
+static bool several_processes(const baton_graph *g) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < g->n_processes; i++)
+        n += g->processes[i].executable;
+    return n > 1;
+}
+
 static const char *ended_process(const baton_model *model, const baton_record *r) {
     const baton_graph *g = baton_model_graph(model);
     if (r->element != BATON_NONE && r->element < g->n_processes)
@@ -136,7 +151,6 @@ static const char *ended_process(const baton_model *model, const baton_record *r
 
 void baton_metrics_record(void *cookie, int64_t instance, const baton_model *model,
                           const baton_record *r) {
-    (void)instance;
     baton_metrics *m = cookie;
     atomic_fetch_add_explicit(&m->records, 1, memory_order_relaxed);
     if (baton_record_kind_flags((baton_record_kind)r->kind) & BATON_RF_TRANSITION)
@@ -146,13 +160,22 @@ void baton_metrics_record(void *cookie, int64_t instance, const baton_model *mod
         const char *id = r->element < g->n_processes ? g->processes[r->element].id : "_unknown";
         atomic_fetch_add(&m->started, 1);
         pthread_mutex_lock(&m->lock);
-        proc_slot(m, id)->started++;
+        proc_counts *p = proc_slot(m, id);
+        p->started++;
+        if (several_processes(g) && m->owner.count < OWNER_MAX)
+            baton_intmap_put(&m->owner, instance, (uint32_t)(p - m->procs) + 1);
         pthread_mutex_unlock(&m->lock);
     } else if (r->kind == BATON_REC_INSTANCE_ENDED) {
-        const char *id = ended_process(model, r);
         atomic_fetch_add(&m->ended, 1);
         pthread_mutex_lock(&m->lock);
-        proc_counts *p = proc_slot(m, id);
+        uint32_t slot = 0;
+        proc_counts *p;
+        if (baton_intmap_get(&m->owner, instance, &slot)) {
+            baton_intmap_del(&m->owner, instance);
+            p = &m->procs[slot - 1];
+        } else {
+            p = proc_slot(m, ended_process(model, r));
+        }
         if (r->aux == BATON_INSTANCE_COMPLETED)
             p->completed++;
         else

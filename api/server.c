@@ -422,7 +422,7 @@ static bool check_head(api_req *r) {
     }
     r->route = match_route(r);
     if (r->route == -1) {
-        api_reply_errorf(r, BATON_NOTFOUND, "no route for %s %s", r->method, r->seg[0] ? "this path" : "/");
+        api_reply_errorf(r, BATON_NOTFOUND, "no route for %s %.200s", r->method, r->raw_uri);
         return false;
     }
     if (r->route == -2) {

@@ -54,6 +54,10 @@ enum op {
     OP_INCLUSIVE,     /* deferred: try an inclusive join */
 };
 
+/* OP_MI_NEXT flags */
+#define MI_COMPLETED 0x01 /* the inner instance completed (not terminated) */
+#define MI_STOP 0x02      /* ... and the completion condition held */
+
 typedef struct item {
     uint8_t op;
     uint8_t flags;      /* element instance flags for ACTIVATE */
@@ -1138,13 +1142,23 @@ static bool c7(const baton_stepper *s) {
     return dialect(s) == BATON_DIALECT_C7;
 }
 
-/* Set the counters a completion condition may read, as local body variables. */
-static void mi_counters(baton_stepper *s, int64_t body) {
+/*
+ * Set the counters a completion condition may read, as local body
+ * variables. `completing` is 1 while an inner instance completes (it counts
+ * as completed and no longer active, as Zeebe and Camunda 7 evaluate the
+ * condition then); `active` overrides the active count when >= 0 (at
+ * activation the inner instances are queued, not yet children). Camunda 7
+ * keeps nrOfActiveInstances at 1 for a sequential body while it runs.
+ */
+static void mi_counters(baton_stepper *s, int64_t body, int32_t completing, int32_t active) {
     baton_elem *b = elem(s, body);
     if (!b || (b->flags & BATON_EF_LOOP))
         return;
-    int32_t total = b->mi_total, done = b->mi_completed, term = b->mi_terminated;
-    int32_t active = (int32_t)b->children;
+    int32_t total = b->mi_total, done = b->mi_completed + completing, term = b->mi_terminated;
+    if (active < 0)
+        active = (int32_t)b->children - completing;
+    if (c7(s) && node(s, b->element)->loop->sequential && done + term < total)
+        active = 1;
     cJSON *v;
     struct {
         const char *c7name, *c8name;
@@ -1261,21 +1275,57 @@ static void mi_activate_body(baton_stepper *s, int64_t body, const baton_node *n
         own(s, out);
         set_var(s, body, lp->output_collection, out);
     }
-    mi_counters(s, body);
+    int32_t start = lp->sequential ? (total > 0) : (int32_t)total;
+    mi_counters(s, body, 0, start);
     if (total == 0) {
         enqueue_complete(s, body);
         return;
     }
-    int32_t start = lp->sequential ? 1 : (int32_t)total;
     for (int32_t i = 0; i < start; i++)
         mi_start_inner(s, body, i);
+}
+
+/*
+ * The variable an output element expression reads when it is only a
+ * variable or a property path ("x", "= x", "= x.y"): its name in name_out.
+ */
+static bool output_var(const char *text, char *name_out, size_t cap) {
+    const char *p = text;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    if (*p == '=')
+        p++;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    const char *start = p;
+    size_t first = 0;
+    for (;;) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
+            return false;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               *p == '_')
+            p++;
+        if (!first)
+            first = (size_t)(p - start);
+        if (*p != '.')
+            break;
+        p++;
+    }
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    if (*p || first >= cap)
+        return false;
+    memcpy(name_out, start, first);
+    name_out[first] = '\0';
+    return true;
 }
 
 /* Local variables of an inner instance: element, counter, output element. */
 static void mi_inner_vars(baton_stepper *s, int64_t key, int64_t body, int32_t index) {
     baton_elem *b = elem(s, body);
     const baton_loop_def *lp = node(s, b->element)->loop;
-    cJSON *v = own(s, cJSON_CreateNumber(c7(s) || !lp->multi_instance ? index : index + 1));
+    /* the dialect decides the base, for multi-instance and standard loops alike */
+    cJSON *v = own(s, cJSON_CreateNumber(c7(s) ? index : index + 1));
     set_var(s, key, "loopCounter", v);
     if (!lp->multi_instance)
         return;
@@ -1284,22 +1334,25 @@ static void mi_inner_vars(baton_stepper *s, int64_t key, int64_t body, int32_t i
         cJSON *x = cJSON_GetArrayItem(b->mi_input, index);
         set_var(s, key, lp->element_var, x ? x : own(s, cJSON_CreateNull()));
     }
-    /* BPMN outputDataItem: a local variable the instance fills in */
-    if (lp->output_element.expr && lp->output_element.text &&
-        baton_expr_language(lp->output_element.expr) == BATON_EXPR_FEEL &&
-        lp->output_element.text[0] != '=')
-        set_var(s, key, lp->output_element.text, own(s, cJSON_CreateNull()));
+    /*
+     * An output element that names a variable (BPMN outputDataItem, or a
+     * Camunda 8 outputElement "= result" / "= result.x") is a local variable
+     * of the instance, created as null, so that what a worker returns under
+     * that name stays with this instance (Zeebe does the same).
+     */
+    char name[128];
+    if (lp->output_element.text && output_var(lp->output_element.text, name, sizeof name) &&
+        strcmp(name, "loopCounter") != 0 && (!lp->element_var || strcmp(name, lp->element_var) != 0))
+        set_var(s, key, name, own(s, cJSON_CreateNull()));
 }
 
 /* An inner instance completed (or was terminated): collect, decide, go on. */
-static void mi_next(baton_stepper *s, int64_t body, int64_t inner_key, int32_t inner_index,
-                    bool completed) {
+static void mi_next(baton_stepper *s, int64_t body, bool completed, bool stop) {
     baton_elem *b = elem(s, body);
     if (!b || b->state != BATON_ELEM_ACTIVATED)
         return;
     const baton_node *n = node(s, b->element);
     const baton_loop_def *lp = n->loop;
-    (void)inner_key;
     if (b->flags & BATON_EF_LOOP) {
         /* standard loop: loop again while the condition holds and under the maximum */
         bool again = completed;
@@ -1325,35 +1378,25 @@ static void mi_next(baton_stepper *s, int64_t body, int64_t inner_key, int32_t i
             enqueue_complete(s, body);
         return;
     }
-    mi_counters(s, body);
+    mi_counters(s, body, 0, -1);
     b = elem(s, body);
     bool done = b->mi_completed + b->mi_terminated >= b->mi_total;
-    if (completed && lp->completion.expr && !done) {
-        bool stop = false;
-        baton_error e;
-        baton_error_clear(&e);
-        if (eval_bool(s, &lp->completion, body, &stop, &e)) {
-            expr_incident(s, body, PHASE_COMPLETE, &lp->completion, &e);
-            return;
-        }
-        if (stop) {
-            /* terminate the remaining inner instances, in key order */
-            for (;;) {
-                int64_t victim = 0;
-                for (uint32_t i = 0; i < baton_instance_elem_count(s->inst); i++) {
-                    const baton_elem *c = baton_instance_elem_at(s->inst, i);
-                    if (c->parent == body && (!victim || c->key < victim))
-                        victim = c->key;
-                }
-                if (!victim || s->fatal)
-                    break;
-                terminate(s, victim);
+    if (completed && stop && !done) {
+        /* the completion condition held: terminate the remaining inner instances, in key order */
+        for (;;) {
+            int64_t victim = 0;
+            for (uint32_t i = 0; i < baton_instance_elem_count(s->inst); i++) {
+                const baton_elem *c = baton_instance_elem_at(s->inst, i);
+                if (c->parent == body && (!victim || c->key < victim))
+                    victim = c->key;
             }
-            enqueue_complete(s, body);
-            return;
+            if (!victim || s->fatal)
+                break;
+            terminate(s, victim);
         }
+        enqueue_complete(s, body);
+        return;
     }
-    (void)inner_index;
     b = elem(s, body);
     if (lp->sequential && b->mi_index < b->mi_total && !done) {
         mi_start_inner(s, body, b->mi_index);
@@ -1389,6 +1432,28 @@ static bool mi_collect(baton_stepper *s, int64_t key, int64_t body, int32_t inde
         cJSON_AddItemToArray(arr, cJSON_CreateNull());
     cJSON_ReplaceItemInArray(arr, index, cJSON_Duplicate(v, 1));
     set_var(s, body, lp->output_collection, arr);
+    return true;
+}
+
+/*
+ * The completion condition, evaluated while inner instance `key` completes,
+ * in its scope (its loopCounter, input and output elements are visible) and
+ * with counters that already count it as completed (as Zeebe and Camunda 7
+ * do). False after raising an incident on the inner instance.
+ */
+static bool mi_completion(baton_stepper *s, int64_t key, int64_t body, bool *stop_out) {
+    *stop_out = false;
+    baton_elem *b = elem(s, body);
+    const baton_loop_def *lp = node(s, b->element)->loop;
+    if (!lp->multi_instance || !lp->completion.expr)
+        return true;
+    mi_counters(s, body, 1, -1);
+    baton_error e;
+    baton_error_clear(&e);
+    if (eval_bool(s, &lp->completion, key, stop_out, &e)) {
+        expr_incident(s, key, PHASE_COMPLETE, &lp->completion, &e);
+        return false;
+    }
     return true;
 }
 
@@ -2040,7 +2105,10 @@ static void complete(baton_stepper *s, int64_t key, baton_idx forced) {
 
     if (n && !body && !output_mappings(s, key, n, NULL))
         return;
-    if (n && (snap.flags & BATON_EF_MI_INNER) && !mi_collect(s, key, snap.parent, snap.mi_index))
+    bool mi_stop = false;
+    if (n && (snap.flags & BATON_EF_MI_INNER) &&
+        (!mi_collect(s, key, snap.parent, snap.mi_index) ||
+         !mi_completion(s, key, snap.parent, &mi_stop)))
         return;
     bool inner_only = snap.flags & BATON_EF_MI_INNER;
     if (n && !inner_only && !(snap.flags & BATON_EF_COMPENSATING) &&
@@ -2097,7 +2165,7 @@ static void complete(baton_stepper *s, int64_t key, baton_idx forced) {
         it.op = OP_MI_NEXT;
         it.key = snap.parent;
         it.index = snap.mi_index;
-        it.flags = 1;
+        it.flags = MI_COMPLETED | (mi_stop ? MI_STOP : 0);
         push(s, &s->main, it);
         return;
     }
@@ -2758,7 +2826,7 @@ static void resolve(baton_stepper *s, const baton_incident *inc, const baton_inp
             item it = {0};
             it.op = OP_MI_NEXT;
             it.key = key;
-            it.flags = 1;
+            it.flags = MI_COMPLETED;
             push(s, &s->main, it);
             return;
         }
@@ -2976,7 +3044,9 @@ static void run(baton_stepper *s) {
             switch (it.op) {
             case OP_ACTIVATE: activate(s, &it); break;
             case OP_COMPLETE: complete(s, it.key, it.flow); break;
-            case OP_MI_NEXT: mi_next(s, it.key, 0, it.index, it.flags != 0); break;
+            case OP_MI_NEXT:
+                mi_next(s, it.key, (it.flags & MI_COMPLETED) != 0, (it.flags & MI_STOP) != 0);
+                break;
             case OP_COMP_NEXT: comp_next(s, it.key); break;
             default: break;
             }

@@ -1777,13 +1777,21 @@ static void behave_activity(baton_stepper *s, int64_t key, const baton_node *n, 
             return;
         }
         cJSON *vars = own(s, cJSON_CreateObject());
-        if (c->propagate_all_parent) {
+        /*
+         * What the child gets: every variable visible here, or (Camunda 8
+         * propagateAllParentVariables="false") only the call activity's
+         * own locals, which are its input mappings' targets.
+         */
+        bool only_locals = !c->propagate_all_parent && !c7(s);
+        if (c->propagate_all_parent || only_locals) {
             for (baton_elem *x = elem(s, key); vars && x; x = x->parent ? elem(s, x->parent) : NULL) {
                 const cJSON *v;
                 cJSON_ArrayForEach(v, x->vars) {
                     if (!cJSON_GetObjectItemCaseSensitive(vars, v->string))
                         cJSON_AddItemToObject(vars, v->string, cJSON_Duplicate(v, 1));
                 }
+                if (only_locals)
+                    break;
             }
         }
         for (uint32_t i = 0; vars && i < c->n_in; i++) {
@@ -2939,8 +2947,15 @@ static baton_status dispatch(baton_stepper *s, const baton_input *in) {
         const baton_node *n = node(s, w->element);
         const baton_call_def *c = n->call;
         close_wait(s, in->key, true, NULL);
-        if (c && c->propagate_all_child && in->variables) {
-            if (n->io && n->io->n_outputs)
+        /*
+         * The child's variables are the call activity's result: propagated,
+         * or with output mappings kept local for the mappings to read
+         * (Camunda 8 evaluates them over the child's variables also when
+         * propagateAllChildVariables is false).
+         */
+        bool has_outputs = n->io && n->io->n_outputs;
+        if (c && in->variables && (c->propagate_all_child || (has_outputs && !c7(s)))) {
+            if (has_outputs && !c7(s))
                 set_all_local(s, owner, in->variables);
             else
                 set_all_propagated(s, owner, in->variables);

@@ -364,7 +364,8 @@ static bool defs_of(api_req *r, def_items *l) {
         api_reply_error(r, st, &e);
         return false;
     }
-    qsort(l->items, l->n, sizeof *l->items, cmp_def);
+    if (l->n > 1)
+        qsort(l->items, l->n, sizeof *l->items, cmp_def);
     return true;
 }
 

@@ -551,7 +551,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
+BATON_PRINTF(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     if (!baton_log_enabled(BATON_LOG_WARN))
         return;

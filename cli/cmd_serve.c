@@ -255,6 +255,10 @@ static int deploy_file(baton_engine *eng, const char *path) {
 int baton_cmd_serve(int argc, char **argv) {
     serve_cfg c;
     memset(&c, 0, sizeof c);
+    baton_engine *eng = NULL;
+    baton_scheduler *sched = NULL;
+    baton_server *srv = NULL;
+    char host[256];
     snprintf(c.db, sizeof c.db, "baton.db");
     snprintf(c.listen, sizeof c.listen, "127.0.0.1:8080");
     c.level = BATON_LOG_INFO;
@@ -293,7 +297,6 @@ int baton_cmd_serve(int argc, char **argv) {
             goto out;
         }
     }
-    char host[256];
     if (!split_listen(c.listen, host, sizeof host, &c.http.port)) {
         rc = baton_cli_usage_error("serve", "--listen takes HOST:PORT (got '%s')", c.listen);
         goto out;
@@ -317,9 +320,6 @@ int baton_cmd_serve(int argc, char **argv) {
 
     baton_error err;
     baton_error_clear(&err);
-    baton_engine *eng = NULL;
-    baton_scheduler *sched = NULL;
-    baton_server *srv = NULL;
     baton_engine_opts eo = {.store_url = c.db, .sessions = c.sessions};
     if (baton_engine_open(&eo, &eng, &err)) {
         baton_error_where(&err, "%s", c.db);

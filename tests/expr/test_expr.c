@@ -10,6 +10,7 @@
  * The clock is 2026-01-01T08:00:00Z.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,11 +431,58 @@ static void test_torture(void) {
     cJSON_Delete(ctx);
 }
 
+/* ---- threads -------------------------------------------------------------------------- */
+
+/* One compiled expression evaluated by several threads at once; zones load concurrently. */
+typedef struct worker {
+    const baton_expr *e;
+    const char *zone;
+    const char *want;
+    int bad;
+} worker;
+
+static void *work(void *arg) {
+    worker *w = arg;
+    baton_expr_env env = env_for(NULL, w->zone);
+    baton_buf b;
+    baton_buf_init(&b, 0);
+    for (int i = 0; i < 2000; i++) {
+        baton_buf_reset(&b);
+        if (baton_expr_eval_to_buf(w->e, &env, BATON_EXPR_OUT_JSON, &b, NULL) != BATON_OK ||
+            strcmp(baton_buf_str(&b), w->want) != 0)
+            w->bad++;
+    }
+    baton_buf_fini(&b);
+    return NULL;
+}
+
+static void test_threads(void) {
+    static const char *const zones[] = {"America/Sao_Paulo", "Asia/Kolkata", "Europe/Lisbon",
+                                        "Africa/Nairobi"};
+    static const char *const want[] = {"\"2026-01-01T05:00:00@America/Sao_Paulo\"",
+                                       "\"2026-01-01T13:30:00@Asia/Kolkata\"",
+                                       "\"2026-01-01T08:00:00@Europe/Lisbon\"",
+                                       "\"2026-01-01T11:00:00@Africa/Nairobi\""};
+    baton_expr *e = compile("now()", BATON_EXPR_MODE_FEEL);
+    pthread_t t[4];
+    worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker){e, zones[i], want[i], 0};
+        pthread_create(&t[i], NULL, work, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        TAP_EQ_INT(w[i].bad, 0, "thread in %s", zones[i]);
+    }
+    baton_expr_free(e);
+}
+
 int main(void) {
     baton_alloc_install_cjson();
     TAP_RUN(test_case_files);
     TAP_RUN(test_api);
     TAP_RUN(test_bounds);
     TAP_RUN(test_torture);
+    TAP_RUN(test_threads);
     return tap_done();
 }

@@ -1523,16 +1523,32 @@ static void throw_signal(baton_stepper *s, int64_t key, baton_idx sig) {
 
 /* ---- compensation ---------------------------------------------------------------- */
 
+/*
+ * The scope whose completed activities a compensation thrown at element
+ * instance `t` undoes: the thrower's scope; from inside an event subprocess
+ * also the scope that holds the event subprocess (`*outer_out`), as Camunda
+ * 7 and 8 do for the common "error event subprocess compensates" pattern.
+ */
+static int64_t comp_scope(baton_stepper *s, const baton_elem *t, int64_t *outer_out) {
+    *outer_out = 0;
+    baton_elem *p = elem(s, t->parent);
+    if (p && p->element != BATON_NONE && node(s, p->element)->kind == BATON_NODE_EVENT_SUB_PROCESS)
+        *outer_out = p->parent;
+    return t->parent;
+}
+
 /* The next compensation entry a throw at `thrower` should run, newest first. */
 static const baton_comp *comp_next_entry(baton_stepper *s, int64_t thrower) {
     baton_elem *t = elem(s, thrower);
     if (!t)
         return NULL;
     const baton_event_def *d = ev(node(s, t->element));
-    baton_idx only = d ? d->activity : BATON_NONE;
+    baton_idx only = d && d->kind == BATON_EVENT_COMPENSATION ? d->activity : BATON_NONE;
+    int64_t outer, scope = comp_scope(s, t, &outer);
     for (uint32_t i = s->inst->n_comps; i-- > 0;) {
         const baton_comp *c = &s->inst->comps[i];
-        if (only != BATON_NONE ? c->activity == only : c->scope == t->parent)
+        if (only != BATON_NONE ? c->activity == only
+                               : c->scope == scope || (outer && c->scope == outer))
             return c;
     }
     return NULL;
@@ -1550,11 +1566,36 @@ static void start_handler(baton_stepper *s, const baton_comp *c, int64_t scope, 
     enqueue_activate(s, handler, scope, BATON_NONE, BATON_EF_COMPENSATING, thrower, NULL);
 }
 
-/* Run the next handler for a compensation throw, or let the thrower go on. */
+/*
+ * Camunda 7 runs the handlers one after the other, newest first; Camunda 8
+ * (and plain BPMN here) starts them all at once and the thrower waits for
+ * all of them.
+ */
+static bool comp_one_at_a_time(const baton_stepper *s) {
+    return dialect(s) == BATON_DIALECT_C7;
+}
+
+/* Is a handler started by `thrower` still running? */
+static bool comp_running(baton_stepper *s, int64_t thrower) {
+    for (uint32_t i = 0; i < baton_instance_elem_count(s->inst); i++) {
+        const baton_elem *e = baton_instance_elem_at(s->inst, i);
+        if ((e->flags & BATON_EF_COMPENSATING) && e->trigger == thrower &&
+            e->state != BATON_ELEM_TERMINATING)
+            return true;
+    }
+    return false;
+}
+
+/* A handler of `thrower` ended (or none ran yet): start the next one, or let the thrower go on. */
 static void comp_next(baton_stepper *s, int64_t thrower) {
     baton_elem *t = elem(s, thrower);
     if (!t || t->state != BATON_ELEM_ACTIVATED)
         return;
+    if (!comp_one_at_a_time(s)) {
+        if (!comp_running(s, thrower))
+            enqueue_complete(s, thrower);
+        return;
+    }
     const baton_comp *c = comp_next_entry(s, thrower);
     if (c)
         start_handler(s, c, t->parent, thrower);
@@ -1562,15 +1603,24 @@ static void comp_next(baton_stepper *s, int64_t thrower) {
         enqueue_complete(s, thrower);
 }
 
-static void compensate(baton_stepper *s, int64_t thrower) {
+/*
+ * A compensation throw (or end) event, or a cancel end event, at element
+ * instance `thrower`: start the handlers of what completed in its scope.
+ * With `wait` the thrower completes once they are done; without, at once.
+ */
+static void compensate(baton_stepper *s, int64_t thrower, bool wait) {
     baton_elem *t = elem(s, thrower);
-    const baton_event_def *d = ev(node(s, t->element));
-    if (d && !d->wait_for_completion) {
-        /* fire and forget: every handler starts now */
+    if (!wait || !comp_one_at_a_time(s)) {
+        /* every handler starts now, newest first */
         const baton_comp *c;
-        while ((c = comp_next_entry(s, thrower)) && !s->fatal)
-            start_handler(s, c, t->parent, 0);
-        enqueue_complete(s, thrower);
+        int64_t scope = t->parent;
+        bool started = false;
+        while ((c = comp_next_entry(s, thrower)) && !s->fatal) {
+            start_handler(s, c, scope, wait ? thrower : 0);
+            started = true;
+        }
+        if (!wait || !started)
+            enqueue_complete(s, thrower);
         return;
     }
     comp_next(s, thrower);
@@ -1671,36 +1721,37 @@ static void behave_event(baton_stepper *s, int64_t key, const baton_node *n, uin
         break;
     }
     case BATON_EVENT_COMPENSATION:
-        compensate(s, key);
+        compensate(s, key, d->wait_for_completion);
         return;
     case BATON_EVENT_CANCEL: {
-        /* cancel the enclosing transaction through its cancel boundary event */
+        /*
+         * Cancel the enclosing transaction (BPMN 2.0 10.3.5, Camunda 7):
+         * first end every other token in it, then compensate what completed
+         * inside (the end event waits for the handlers), then leave through
+         * the cancel boundary event; see leave_transaction().
+         */
         int64_t tx = elem(s, key)->parent;
         baton_elem *te = elem(s, tx);
-        while (te && !(te->element != BATON_NONE &&
-                       node(s, te->element)->kind == BATON_NODE_TRANSACTION))
-            te = te->parent ? elem(s, te->parent) : NULL;
-        if (!te) {
-            incident(s, key, PHASE_ACTIVATE, 0, "cancel", "cancel end event outside a transaction");
+        if (!te || te->element == BATON_NONE ||
+            node(s, te->element)->kind != BATON_NODE_TRANSACTION) {
+            incident(s, key, PHASE_ACTIVATE, 0, "cancel",
+                     "a cancel end event must be directly inside a transaction");
             return;
         }
-        const baton_node *tn = node(s, te->element);
-        baton_idx boundary = BATON_NONE;
-        for (uint32_t i = 0; i < tn->n_boundary; i++)
-            if (ev_kind(node(s, tn->boundary[i])) == BATON_EVENT_CANCEL)
-                boundary = tn->boundary[i];
-        int64_t tx_key = te->key, tx_parent = te->parent;
-        /* compensate what completed inside, newest first, then leave */
-        for (uint32_t i = s->inst->n_comps; i-- > 0 && !s->fatal;) {
-            const baton_comp *c = &s->inst->comps[i];
-            if (c->scope == tx_key)
-                start_handler(s, c, tx_parent, 0);
+        for (;;) {
+            int64_t victim = 0;
+            for (uint32_t i = 0; i < baton_instance_elem_count(s->inst); i++) {
+                const baton_elem *c = baton_instance_elem_at(s->inst, i);
+                if (c->parent == tx && c->key != key && c->state != BATON_ELEM_TERMINATING &&
+                    (!victim || c->key > victim))
+                    victim = c->key;
+            }
+            if (!victim || s->fatal)
+                break;
+            terminate(s, victim);
         }
-        terminate(s, tx_key);
-        if (boundary != BATON_NONE)
-            enqueue_activate(s, boundary, tx_parent, BATON_NONE, BATON_EF_EVENT_TRIGGERED, 0, NULL);
-        else
-            enqueue_check_scope(s, tx_parent);
+        discard_join_tokens(s, tx);
+        compensate(s, key, true);
         return;
     }
     case BATON_EVENT_LINK:
@@ -2097,6 +2148,27 @@ static void register_compensation(baton_stepper *s, int64_t key, const baton_ele
     }
 }
 
+/*
+ * A cancel end event completed (its compensation is done): terminate the
+ * transaction and continue at its cancel boundary event, if any.
+ */
+static void leave_transaction(baton_stepper *s, int64_t tx) {
+    baton_elem *te = elem(s, tx);
+    if (!te)
+        return;
+    const baton_node *tn = node(s, te->element);
+    baton_idx boundary = BATON_NONE;
+    for (uint32_t i = 0; i < tn->n_boundary; i++)
+        if (ev_kind(node(s, tn->boundary[i])) == BATON_EVENT_CANCEL)
+            boundary = tn->boundary[i];
+    int64_t parent = te->parent;
+    terminate(s, tx);
+    if (boundary != BATON_NONE)
+        enqueue_activate(s, boundary, parent, BATON_NONE, BATON_EF_EVENT_TRIGGERED, 0, NULL);
+    else
+        token_left(s, parent);
+}
+
 /* ACTIVATED -> COMPLETING -> outputs -> COMPLETED -> outgoing flows. */
 static void complete(baton_stepper *s, int64_t key, baton_idx forced) {
     baton_elem *e = elem(s, key);
@@ -2185,6 +2257,10 @@ static void complete(baton_stepper *s, int64_t key, baton_idx forced) {
             push(s, &s->main, it);
         }
         token_left(s, snap.parent);
+        return;
+    }
+    if (n->kind == BATON_NODE_END_EVENT && ev_kind(n) == BATON_EVENT_CANCEL) {
+        leave_transaction(s, snap.parent);
         return;
     }
     /* link throw: continue at the catch event of the same name */

@@ -70,7 +70,7 @@ baton_status baton_expr_compile(const char *text, size_t len, baton_expr_mode mo
         st = baton_error_set(err, BATON_NOMEM, "out of memory compiling expression");
         goto fail;
     }
-    if ((st = baton_feel_parse(e, s, (size_t)(end - s), (size_t)(s - e->src), e->lang, err)))
+    if ((st = baton_feel_parse(e, s, (size_t)(end - s), e->lang, err)))
         goto fail;
     *out = e;
     return BATON_OK;

@@ -222,9 +222,12 @@ struct baton_expr {
     baton_arena *arena; /* the AST */
 };
 
-/* Compile `src[0..len)` in `lang` into e->root; columns are offset by `col0`. */
-baton_status baton_feel_parse(baton_expr *e, const char *src, size_t len, size_t col0,
-                              baton_expr_lang lang, baton_error *err);
+/*
+ * Compile `src[0..len)`, a slice of e->src, in `lang` into e->root; columns
+ * in errors count from the start of e->src.
+ */
+baton_status baton_feel_parse(baton_expr *e, const char *src, size_t len, baton_expr_lang lang,
+                              baton_error *err);
 
 /* ---- evaluation --------------------------------------------------------------------- */
 

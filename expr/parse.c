@@ -1593,14 +1593,13 @@ static node *juel_template(parser *ps, const char *s, const char *end) {
     return with_kids(ps, mk(ps, N_TEMPLATE, s), &v, false);
 }
 
-baton_status baton_feel_parse(baton_expr *e, const char *src, size_t len, size_t col0,
-                              baton_expr_lang lang, baton_error *err) {
+baton_status baton_feel_parse(baton_expr *e, const char *src, size_t len, baton_expr_lang lang,
+                              baton_error *err) {
     parser ps;
     memset(&ps, 0, sizeof ps);
     ps.src = e->src;
     ps.arena = e->arena;
     ps.err = err;
-    (void)col0;
     node *root = lang == BATON_EXPR_JUEL ? juel_template(&ps, src, src + len)
                                          : parse_one(&ps, src, src + len, false);
     if (ps.st)

@@ -118,7 +118,7 @@ typedef struct harness {
     baton_buf fail;    /* failure description */
     bool failed;
     bool verbose;
-    bool waiting_for_timer_start; /* start: by_timer_start_event, instance not created yet */
+    bool waiting_for_start; /* start: by_timer_start_event / by_event, no instance yet */
     inst_ids *tree;  /* the case's instances, for the final checks */
 } harness;
 
@@ -167,7 +167,9 @@ static void observe(void *cookie, int64_t instance, const baton_model *m, const 
     x->seq = r->seq;
     if (r->kind == BATON_REC_INSTANCE_CREATED) {
         x->process = baton_strdup(g->processes[r->element].id);
-        if (h->instance == 0 && h->waiting_for_timer_start)
+        /* the first instance of the scenario's process becomes the case's instance */
+        if (h->instance == 0 && h->waiting_for_start && x->process &&
+            strcmp(x->process, h->process) == 0)
             h->instance = instance;
     } else {
         /* the process id of the instance: from its creation record */
@@ -723,7 +725,7 @@ static void do_step(harness *h, const cJSON *step, int index) {
         const cJSON *corr = cJSON_GetObjectItemCaseSensitive(x, "correlation");
         char *key = correlation_text(corr);
         baton_correlation res = {0, 0};
-        if (!corr) {
+        if (!corr && h->instance) {
             /* Camunda 7 tests correlate by execution: to the case's instances */
             inst_list tree;
             case_tree(h, &tree);
@@ -1124,7 +1126,7 @@ static bool run_case(harness *h, const cJSON *c, const char *label, bool expecte
     baton_buf_reset(&h->fail);
     h->log = cJSON_CreateArray();
     h->instance = 0;
-    h->waiting_for_timer_start = false;
+    h->waiting_for_start = false;
     h->tree = NULL;
     const char *clock = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h->scenario, "clock"));
     h->clock = 0;
@@ -1156,9 +1158,10 @@ static bool run_case(harness *h, const cJSON *c, const char *label, bool expecte
             goto done;
     }
     const char *start = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h->scenario, "start"));
-    if (start && strcmp(start, "by_timer_start_event") == 0) {
-        /* the process's timer start event creates the instance when the clock passes it */
-        h->waiting_for_timer_start = true;
+    if (start && (strcmp(start, "by_timer_start_event") == 0 || strcmp(start, "by_event") == 0)) {
+        /* the process's timer start event creates the instance when the clock passes it
+           (by_event: or a message or signal start event, when a step publishes one) */
+        h->waiting_for_start = true;
         const cJSON *s;
         int i = 0;
         cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(c, "steps")) {
@@ -1168,7 +1171,7 @@ static bool run_case(harness *h, const cJSON *c, const char *label, bool expecte
                 break;
         }
         if (!h->instance)
-            failf(h, "the timer start event never created an instance");
+            failf(h, "no start event created an instance of '%s'", h->process);
     } else {
         if (baton_engine_start(h->eng, h->process, 0, h->case_vars, NULL, &h->instance, &err)) {
             failf(h, "start: %s", err.message);

@@ -1600,6 +1600,15 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         stop_at(ctx, g);
         return;
     }
+    if (g->skip) {
+        g->skip++;
+        return;
+    }
+    if (uri && strcmp((const char *)uri, BATON_BPMNDI_NS) == 0 &&
+        strcmp((const char *)localname, "BPMNDiagram") == 0) {
+        g->skip = 1;
+        return;
+    }
     /*
      * The parser stands at the end of the start tag; walk back to its '<'
      * (a start tag holds no other '<': attribute values must escape it)
@@ -1616,15 +1625,6 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         }
         if (*p == '<' && nl < line)
             line -= nl;
-    }
-    if (g->skip) {
-        g->skip++;
-        return;
-    }
-    if (uri && strcmp((const char *)uri, BATON_BPMNDI_NS) == 0 &&
-        strcmp((const char *)localname, "BPMNDiagram") == 0) {
-        g->skip = 1;
-        return;
     }
     xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
                           nb_defaulted, attributes);

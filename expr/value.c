@@ -872,6 +872,20 @@ baton_status baton_feel_to_json_text(const fv *v, baton_buf *b, int depth) {
     }
 }
 
+/* Charge a variable's JSON against the budget before copying it (it may be repeated). */
+static bool json_cost(const cJSON *j, size_t *budget, int depth) {
+    for (const cJSON *c = j->child; c; c = c->next) {
+        size_t cost = 64 + (c->valuestring ? strlen(c->valuestring) : 0) +
+                      (c->string ? strlen(c->string) : 0);
+        if (cost > *budget || depth > BATON_EXPR_MAX_JSON_DEPTH)
+            return false;
+        *budget -= cost;
+        if (c->child && !json_cost(c, budget, depth + 1))
+            return false;
+    }
+    return true;
+}
+
 baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth, size_t *budget) {
     cJSON *j = NULL;
     baton_status st = BATON_OK;
@@ -893,7 +907,9 @@ baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth, size_t *bu
         break;
     }
     case T_LIST: {
-        if (v->k == REP_JSON) { /* a variable's JSON: its size is the variable's */
+        if (v->k == REP_JSON) {
+            if (!json_cost(v->u.json, budget, depth))
+                return BATON_LIMIT;
             j = cJSON_Duplicate(v->u.json, true);
             break;
         }
@@ -910,6 +926,8 @@ baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth, size_t *bu
     }
     case T_CTX: {
         if (v->k == REP_JSON) {
+            if (!json_cost(v->u.json, budget, depth))
+                return BATON_LIMIT;
             j = cJSON_Duplicate(v->u.json, true);
             break;
         }

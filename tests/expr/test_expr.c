@@ -357,6 +357,18 @@ static void test_bounds(void) {
     TAP_EQ_INT(text.len, 0, "nothing written on failure");
     baton_buf_fini(&text);
     baton_expr_free(dag);
+    /* a large variable repeated in the result is charged each time it is copied */
+    cJSON *bigctx = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(bigctx, "big");
+    for (int i = 0; i < 20000; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString("0123456789abcdef"));
+    baton_expr_env benv = env_for(bigctx, NULL);
+    baton_expr *rep = compile("for i in 1..1000 return big", BATON_EXPR_MODE_FEEL);
+    j = NULL;
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_expr_eval_json(rep, &benv, &j, &err), BATON_LIMIT, "repeated variable bound");
+    baton_expr_free(rep);
+    cJSON_Delete(bigctx);
     baton_error_clear(&err);
     TAP_EQ_INT(eval_text("{l: for i in 1..60 return partial}.l = {l: for i in 1..60 return partial}.l",
                          &env, &err),

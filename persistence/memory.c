@@ -480,8 +480,16 @@ static baton_status mem_timer_put(baton_store *s, const baton_timer_row *row, ba
     mem_store *m = (mem_store *)s;
     CHECK(m, err);
     WRITE(m);
-    mem_timer *t = vpush(&m->timers, sizeof *t);
-    if (!t)
+    /* (instance, key) names one timer: putting it again moves it */
+    mem_timer *t = NULL;
+    for (size_t i = 0; i < m->timers.n && !t; i++) {
+        mem_timer *x = AT(m->timers, mem_timer, i);
+        if (x->row.instance == row->instance && x->row.key == row->key) {
+            baton_free((char *)x->row.element);
+            t = x;
+        }
+    }
+    if (!t && !(t = vpush(&m->timers, sizeof *t)))
         return nomem(m, err);
     t->row = *row;
     if (!(t->row.element = dup(row->element)) && row->element)
@@ -525,7 +533,8 @@ static baton_status mem_timer_due(baton_store *s, int64_t now, uint32_t limit, b
     for (size_t i = 0; i < m->timers.n; i++)
         if (AT(m->timers, mem_timer, i)->row.due <= now)
             due[n++] = AT(m->timers, mem_timer, i);
-    qsort(due, n, sizeof *due, cmp_timer);
+    if (n > 1)
+        qsort(due, n, sizeof *due, cmp_timer);
     /* copy rows: the callback may change the table */
     baton_timer_row *rows = n ? baton_malloc(n * sizeof *rows) : NULL;
     if (n && !rows) {
@@ -850,6 +859,78 @@ static baton_status mem_msg_delete(baton_store *s, int64_t id, baton_error *err)
     return BATON_NOTFOUND;
 }
 
+/* ---- failure and retention ------------------------------------------------------------- */
+
+static bool mem_failed(baton_store *s) {
+    return ((mem_store *)s)->failed != 0;
+}
+
+static void free_inst(mem_inst *x) {
+    baton_free((char *)x->row.process_id);
+    baton_free((char *)x->row.business_key);
+    baton_free(x->state);
+    for (uint64_t k = 0; k < x->n_history; k++)
+        baton_free(x->history[k]);
+    baton_free(x->history);
+    baton_free(x);
+}
+
+static baton_status mem_purge(baton_store *s, int64_t ended_before, int64_t now, uint32_t max,
+                              uint32_t *removed_out, baton_error *err) {
+    mem_store *m = (mem_store *)s;
+    CHECK(m, err);
+    uint32_t removed = 0, messages = 0;
+    for (size_t i = 0; i < m->messages.n && messages < max;) {
+        mem_msg *x = AT(m->messages, mem_msg, i);
+        if (x->row.expires > now) {
+            i++;
+            continue;
+        }
+        WRITE(m);
+        free_msg(x);
+        vremove(&m->messages, sizeof *x, i);
+        messages++;
+    }
+    while (removed < max) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < m->instances.n; i++) {
+            const mem_inst *x = *AT(m->instances, mem_inst *, i);
+            if (x->row.ended != 0 && x->row.ended < ended_before &&
+                (best == SIZE_MAX ||
+                 x->row.ended < (*AT(m->instances, mem_inst *, best))->row.ended))
+                best = i;
+        }
+        if (best == SIZE_MAX)
+            break;
+        mem_inst *x = *AT(m->instances, mem_inst *, best);
+        int64_t id = x->row.id;
+        WRITE(m);
+        /* an ended instance has no waits left; sweep anyway so nothing dangles */
+        for (size_t i = m->jobs.n; i-- > 0;)
+            if (AT(m->jobs, mem_job, i)->row.instance == id)
+                mem_job_delete(s, id, AT(m->jobs, mem_job, i)->row.key, NULL);
+        for (size_t i = m->timers.n; i-- > 0;)
+            if (AT(m->timers, mem_timer, i)->row.instance == id)
+                mem_timer_delete(s, id, AT(m->timers, mem_timer, i)->row.key, NULL);
+        for (int k = 0; k < 2; k++)
+            for (size_t i = m->subs[k].n; i-- > 0;)
+                if (AT(m->subs[k], mem_sub, i)->row.instance == id)
+                    mem_sub_delete(s, k, id, AT(m->subs[k], mem_sub, i)->row.key, NULL);
+        for (size_t i = m->tasks.n; i-- > 0;)
+            if (AT(m->tasks, mem_task, i)->row.instance == id)
+                mem_task_delete(s, id, AT(m->tasks, mem_task, i)->row.key, NULL);
+        for (size_t i = m->incidents.n; i-- > 0;)
+            if (AT(m->incidents, mem_incident, i)->row.instance == id)
+                mem_incident_delete(s, id, AT(m->incidents, mem_incident, i)->row.key, NULL);
+        free_inst(x);
+        vremove(&m->instances, sizeof x, best);
+        removed++;
+    }
+    if (removed_out)
+        *removed_out = removed + messages;
+    return BATON_OK;
+}
+
 /* ---- open/close ------------------------------------------------------------------------ */
 
 static void mem_close(baton_store *s) {
@@ -864,16 +945,8 @@ static void mem_close(baton_store *s) {
     }
     for (size_t i = 0; i < m->definitions.n; i++)
         baton_free(AT(m->definitions, mem_def, i)->process_id);
-    for (size_t i = 0; i < m->instances.n; i++) {
-        mem_inst *x = *AT(m->instances, mem_inst *, i);
-        baton_free((char *)x->row.process_id);
-        baton_free((char *)x->row.business_key);
-        baton_free(x->state);
-        for (uint64_t k = 0; k < x->n_history; k++)
-            baton_free(x->history[k]);
-        baton_free(x->history);
-        baton_free(x);
-    }
+    for (size_t i = 0; i < m->instances.n; i++)
+        free_inst(*AT(m->instances, mem_inst *, i));
     for (size_t i = 0; i < m->jobs.n; i++)
         free_job(AT(m->jobs, mem_job, i));
     for (size_t i = 0; i < m->timers.n; i++)
@@ -951,6 +1024,8 @@ static const baton_store_ops memory_ops = {
     .message_find = mem_msg_find,
     .message_find_id = mem_msg_find_id,
     .message_delete = mem_msg_delete,
+    .failed = mem_failed,
+    .purge = mem_purge,
 };
 
 baton_status baton_store_open_memory(baton_store **out, baton_error *err) {

@@ -1,19 +1,178 @@
-/* store.c - opening a store by URL; the backends live in memory.c, sqlite.c, postgres.c. */
+/*
+ * store.c - opening a store by URL, the fault-injection hook, and the
+ * helpers the backends share (store_int.h). The backends live in memory.c,
+ * sqlite.c and postgres.c.
+ *
+ *   "memory:"                         memory.c
+ *   "postgresql://..." "postgres://"  postgres.c (libpq URL, passed unchanged)
+ *   "sqlite:PATH[?opts]" or a PATH    sqlite.c ("sqlite:///abs" = "/abs")
+ */
 #include "persistence/store.h"
 
+#include <stdatomic.h>
 #include <string.h>
+
+#include "baton_config.h"
+#include "common/alloc.h"
+#include "persistence/store_int.h"
 
 baton_status baton_store_open(const char *url, baton_store **out, baton_error *err) {
     if (!url || strcmp(url, "memory:") == 0)
         return baton_store_open_memory(out, err);
     if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
-        return baton_error_set(err, BATON_UNSUPPORTED, "store '%s': PostgreSQL is not available "
-                               "in this build", url);
-    return baton_error_set(err, BATON_UNSUPPORTED, "store '%s': SQLite is not available in this "
-                           "build", url);
+        return baton_store_open_postgres(url, out, err);
+    const char *path = url;
+    if (strncmp(path, "sqlite:", 7) == 0) {
+        path += 7;
+        if (strncmp(path, "//", 2) == 0)
+            path += 2;
+    }
+    if (!*path)
+        return baton_error_set(err, BATON_INVALID, "store '%s': no database path", url);
+    /* options after '?' (a path containing '?' can be given as sqlite:PATH?) */
+    const char *q = strchr(path, '?');
+    if (!q)
+        return baton_store_open_sqlite(path, NULL, out, err);
+    char *p = baton_strndup(path, (size_t)(q - path));
+    if (!p)
+        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    baton_status st = baton_store_open_sqlite(p, q + 1, out, err);
+    baton_free(p);
+    return st;
 }
 
 void baton_store_close(baton_store *s) {
     if (s)
         s->ops->close(s);
+}
+
+#if !BATON_HAVE_SQLITE
+baton_status baton_store_open_sqlite(const char *path, const char *options, baton_store **out,
+                                     baton_error *err) {
+    (void)options;
+    (void)out;
+    return baton_error_set(err, BATON_UNSUPPORTED,
+                           "store '%s': SQLite is not available in this build", path);
+}
+#endif
+
+#if !BATON_HAVE_POSTGRES
+baton_status baton_store_open_postgres(const char *url, baton_store **out, baton_error *err) {
+    (void)url;
+    (void)out;
+    return baton_error_set(err, BATON_UNSUPPORTED,
+                           "store: PostgreSQL is not available in this build");
+}
+#endif
+
+/* ---- fault injection ------------------------------------------------------------------- */
+
+static _Atomic uint32_t fault_countdown;
+
+void baton_store_fault_commit(uint32_t nth) {
+    atomic_store(&fault_countdown, nth);
+}
+
+bool baton_store_fault_fire(void) {
+    uint32_t c = atomic_load(&fault_countdown);
+    while (c > 0) {
+        if (atomic_compare_exchange_weak(&fault_countdown, &c, c - 1))
+            return c == 1;
+    }
+    return false;
+}
+
+/* ---- helpers for the backends ---------------------------------------------------------- */
+
+struct pool_block {
+    pool_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+void pool_reset(pool *p) {
+    /* every block goes, so a row kept past its lifetime is a use-after-free that the
+       sanitizer builds report, not a silent read of newer rows */
+    pool_block *b = p->head;
+    while (b) {
+        pool_block *n = b->next;
+        baton_free(b);
+        b = n;
+    }
+    p->head = p->cur = NULL;
+}
+
+void pool_fini(pool *p) {
+    pool_reset(p);
+}
+
+char *pool_dupn(pool *p, const char *s, size_t n, bool *oom) {
+    if (!s)
+        return NULL;
+    pool_block *b = p->cur;
+    if (!b || b->cap - b->used < n + 1) {
+        size_t cap = n + 1 > 8192 ? n + 1 : 8192;
+        pool_block *nb = baton_malloc(sizeof *nb + cap);
+        if (!nb) {
+            *oom = true;
+            return NULL;
+        }
+        nb->next = NULL;
+        nb->used = 0;
+        nb->cap = cap;
+        if (b)
+            b->next = nb; /* blocks after the first are freed by pool_reset */
+        else
+            p->head = nb;
+        p->cur = b = nb;
+    }
+    char *d = b->data + b->used;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    b->used += n + 1;
+    return d;
+}
+
+char *pool_dup(pool *p, const char *s, bool *oom) {
+    return s ? pool_dupn(p, s, strlen(s), oom) : NULL;
+}
+
+void *rowvec_push(rowvec *v, size_t size) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        void *d = baton_realloc(v->data, cap * size);
+        if (!d)
+            return NULL;
+        v->data = d;
+        v->cap = cap;
+    }
+    void *slot = (char *)v->data + v->n * size;
+    memset(slot, 0, size);
+    v->n++;
+    v->size = size;
+    return slot;
+}
+
+void rowvec_free(rowvec *v) {
+    baton_free(v->data);
+    v->data = NULL;
+    v->n = v->cap = 0;
+}
+
+bool store_option(const char *options, const char *key, char *buf, size_t size) {
+    size_t klen = strlen(key);
+    for (const char *o = options; o && *o;) {
+        const char *end = strchr(o, '&');
+        size_t len = end ? (size_t)(end - o) : strlen(o);
+        if (len > klen && strncmp(o, key, klen) == 0 && o[klen] == '=') {
+            size_t vlen = len - klen - 1;
+            if (vlen >= size)
+                vlen = size - 1;
+            memcpy(buf, o + klen + 1, vlen);
+            buf[vlen] = '\0';
+            return true;
+        }
+        o = end ? end + 1 : NULL;
+    }
+    return false;
 }

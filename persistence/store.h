@@ -18,7 +18,27 @@
  * Transactions: every change happens between begin() and commit(); a
  * failed commit or any error leaves the store as before begin(). After an
  * I/O or database error the handle stays failed until reopened (SQLite's
- * pager_error): every call answers BATON_STORE.
+ * pager_error): every call answers BATON_STORE. A write outside begin() /
+ * commit() is a transaction of its own. commit() returns once the
+ * transaction is durable; a commit that fails is in doubt (it may or may
+ * not have reached the disk), which is safe because every input names what
+ * it applies to (a wait key) and a second delivery is refused. Two statuses
+ * leave the handle usable: BATON_CONFLICT (a uniqueness constraint) and
+ * BATON_BUSY (lock timeout, deadlock, serialization failure: retry); the
+ * transaction must still be rolled back.
+ *
+ *   (idle) --begin()--> (in transaction) --commit()--> (idle)
+ *                          |      \--rollback()--> (idle)
+ *                          +--I/O or database error--> (failed) --close(); open--> (idle)
+ *
+ * Locks: instance_get() inside a transaction locks the instance until
+ * commit/rollback (PostgreSQL: SELECT ... FOR UPDATE; SQLite: the whole
+ * database is locked by BEGIN IMMEDIATE). Where several engine nodes
+ * compete for work (event_peek, job_activate, timer_due inside a
+ * transaction) a row another transaction holds is skipped, not waited for.
+ * job_activate() outside a transaction commits without waiting for the disk:
+ * a job lock is a lease, and a lease lost in a crash only means the job is
+ * handed out again (side effects are at-least-once anyway).
  *
  * Strings in rows passed in are borrowed for the call; rows passed out
  * point into memory owned by the store, valid until the next call on the
@@ -247,6 +267,20 @@ typedef struct baton_store_ops {
     baton_status (*message_find_id)(baton_store *s, const char *message_id, int64_t now,
                                     baton_message_row *out, baton_error *err);
     baton_status (*message_delete)(baton_store *s, int64_t id, baton_error *err);
+
+    /* True once the handle failed: every call answers BATON_STORE until it is reopened. */
+    bool (*failed)(baton_store *s);
+    /*
+     * Retention: remove up to `max` instances that ended (completed or
+     * terminated) before `ended_before` (INT64_MIN: none), oldest first,
+     * with their history and any rows left for them, and up to `max`
+     * buffered messages that expired at or before `now`. *removed_out: how
+     * many rows of both kinds. Instances other transactions hold are
+     * skipped. Bounded so a sweep never holds the store for long: call again
+     * while it removes something.
+     */
+    baton_status (*purge)(baton_store *s, int64_t ended_before, int64_t now, uint32_t max,
+                          uint32_t *removed_out, baton_error *err);
 } baton_store_ops;
 
 /* Every backend's handle starts with this header. */
@@ -263,5 +297,25 @@ void baton_store_close(baton_store *s);
 
 /* The in-memory backend (memory.c): everything lives in this process. */
 baton_status baton_store_open_memory(baton_store **out, baton_error *err);
+
+/*
+ * The durable backends (sqlite.c, postgres.c); baton_store_open() picks
+ * them by URL. BATON_UNSUPPORTED when the build has no such backend.
+ *   sqlite: PATH[?synchronous=full|normal|off&busy_timeout=MS&group_commit=on|off]
+ *   postgresql://... (libpq connection URL)
+ */
+baton_status baton_store_open_sqlite(const char *path, const char *options, baton_store **out,
+                                     baton_error *err);
+baton_status baton_store_open_postgres(const char *url, baton_store **out, baton_error *err);
+
+/*
+ * Fault injection for tests: the `nth` commit from now (1 = the next one)
+ * on any durable handle of this process is replaced by a rollback and fails
+ * as an I/O error would: the handle is failed until reopened. 0 disarms it.
+ * baton_store_fault_fire() is for the backends: true when this commit must
+ * fail.
+ */
+void baton_store_fault_commit(uint32_t nth);
+bool baton_store_fault_fire(void);
 
 #endif

@@ -1,0 +1,1640 @@
+/*
+ * postgres.c - the production store: PostgreSQL through libpq, the way
+ * several Baton nodes share one database.
+ *
+ * Every handle is one connection (the engine opens one per session).
+ * Statements are prepared on first use and kept for the connection's life.
+ * Transactions are READ COMMITTED with explicit row locks:
+ *
+ *   instance_get in a transaction   SELECT ... FOR UPDATE: events for one
+ *                                   instance serialize, different instances
+ *                                   run in parallel
+ *   event_peek, job_activate,       FOR UPDATE SKIP LOCKED: competing nodes
+ *   timer_due, purge (in a tx)      take different rows instead of queueing;
+ *                                   an outbox event is not taken while an
+ *                                   older event of the same instance exists,
+ *                                   so one instance's events stay in order
+ *   deployment_find_hash (in a tx)  an advisory lock: deployments serialize,
+ *                                   so versions are assigned without races
+ *
+ * Schema migrations run at open under an advisory lock, so several nodes
+ * can start at once. History records are buffered during a transaction and
+ * written with one statement before COMMIT (they are never read back in the
+ * transaction that writes them, except by history_read, which flushes
+ * first); the sequence check of history_append is done against the last
+ * sequence number read with the instance's row.
+ *
+ * Handle states (the function behind each transition):
+ *
+ *   IDLE --pg_begin: BEGIN--> IN_TX --pg_commit: flush history, COMMIT--> IDLE
+ *                               \--pg_rollback: ROLLBACK--> IDLE
+ *   any --connection lost or database error (fail())--> FAILED: every call
+ *         answers BATON_STORE until the handle is closed and opened again
+ *
+ * Unique violations (BATON_CONFLICT) and deadlocks, serialization failures,
+ * lock timeouts (BATON_BUSY) leave the handle usable; the transaction is
+ * aborted and must be rolled back.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "persistence/store.h"
+#include "persistence/store_int.h"
+
+#define INST_COLS                                                                            \
+    "id, deployment, process_id, version, state, business_key, parent_id, parent_key, "     \
+    "started, ended, incidents, seq"
+#define JOB_COLS "instance, key, type, element, retries, available_at, worker, lock_expiry, created"
+#define TIMER_COLS "instance, key, due, deployment, element, repeat"
+#define TASK_COLS "instance, key, element, name, process_id, assignee, details, created"
+#define INC_COLS "instance, key, element, kind, message, created"
+#define MSG_COLS "id, name, correlation, message_id, variables, expires"
+#define JOB_CANDIDATES                                                                        \
+    "SELECT id FROM jobs WHERE type = $1 AND retries > 0 AND available_at <= $2 "             \
+    "AND (worker IS NULL OR lock_expiry <= $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
+#define EVENT_OLDEST                                                                          \
+    "SELECT id, kind, instance, key, payload, created FROM outbox o WHERE NOT EXISTS "        \
+    "(SELECT 1 FROM outbox p WHERE p.instance = o.instance AND p.id < o.id) ORDER BY id LIMIT 1"
+
+#define PG_MAP(X)                                                                                \
+    X(DEP_LOCK, "SELECT pg_advisory_xact_lock(7023398450146361345)")                             \
+    X(DEP_FIND_HASH, "SELECT id FROM deployments WHERE hash = $1")                               \
+    X(DEP_PUT, "INSERT INTO deployments (name, xml, hash, created) VALUES ($1, $2, $3, $4) "     \
+               "RETURNING id")                                                                   \
+    X(DEP_GET, "SELECT id, name, xml, hash, created FROM deployments WHERE id = $1")             \
+    X(DEP_LIST, "SELECT id, name, xml, hash, created FROM deployments ORDER BY id")              \
+    X(DEF_PUT, "INSERT INTO definitions (process_id, version, deployment) VALUES ($1, $2, $3)")  \
+    X(DEF_LATEST, "SELECT process_id, version, deployment FROM definitions "                    \
+                  "WHERE process_id = $1 ORDER BY version DESC LIMIT 1")                         \
+    X(DEF_GET, "SELECT process_id, version, deployment FROM definitions "                       \
+               "WHERE process_id = $1 AND version = $2")                                         \
+    X(DEF_LIST, "SELECT process_id, version, deployment FROM definitions ORDER BY id")          \
+    X(INST_NEW_IDS, "SELECT nextval('instance_ids')")                                            \
+    X(INST_GET, "SELECT " INST_COLS ", state_json, (SELECT coalesce(max(h.seq), 0) FROM "        \
+                "history h WHERE h.instance = i.id) FROM instances i WHERE id = $1")            \
+    X(INST_GET_LOCK, "SELECT " INST_COLS ", state_json, (SELECT coalesce(max(h.seq), 0) FROM "   \
+                     "history h WHERE h.instance = i.id) FROM instances i WHERE id = $1 "       \
+                     "FOR UPDATE")                                                               \
+    X(INST_EXISTS, "SELECT 1 FROM instances WHERE id = $1")                                      \
+    X(INST_PUT, "INSERT INTO instances (" INST_COLS ", state_json) VALUES "                      \
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "                      \
+                "ON CONFLICT (id) DO UPDATE SET deployment = excluded.deployment, "             \
+                "process_id = excluded.process_id, version = excluded.version, "                \
+                "state = excluded.state, business_key = excluded.business_key, "                \
+                "parent_id = excluded.parent_id, parent_key = excluded.parent_key, "            \
+                "started = excluded.started, ended = excluded.ended, "                          \
+                "incidents = excluded.incidents, seq = excluded.seq, "                          \
+                "state_json = excluded.state_json RETURNING (xmax = 0)")                         \
+    X(INST_LIST, "SELECT " INST_COLS " FROM instances ORDER BY id")                              \
+    X(INST_CHILDREN, "SELECT " INST_COLS " FROM instances WHERE parent_id = $1 "                 \
+                     "AND ($2 = 0 OR parent_key = $2) ORDER BY id")                              \
+    X(HIST_LAST, "SELECT EXISTS (SELECT 1 FROM instances WHERE id = $1), "                       \
+                 "(SELECT coalesce(max(seq), 0) FROM history WHERE instance = $1)")              \
+    X(HIST_WRITE, "INSERT INTO history (instance, seq, at, kind, element, record) "              \
+                  "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], "  \
+                  "$5::text[], $6::text[])")                                                     \
+    X(HIST_READ, "SELECT seq, record FROM history WHERE instance = $1 AND seq > $2 "             \
+                 "ORDER BY seq LIMIT $3")                                                        \
+    X(JOB_PUT, "INSERT INTO jobs (" JOB_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "    \
+               "ON CONFLICT (instance, key) DO UPDATE SET type = excluded.type, "                \
+               "element = excluded.element, retries = excluded.retries, "                        \
+               "available_at = excluded.available_at, worker = excluded.worker, "                \
+               "lock_expiry = excluded.lock_expiry, created = excluded.created")                 \
+    X(JOB_DELETE, "DELETE FROM jobs WHERE instance = $1 AND key = $2")                           \
+    X(JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE instance = $1 AND key = $2")                 \
+    X(JOB_ACTIVATE, "WITH c AS (" JOB_CANDIDATES ") UPDATE jobs j SET worker = $4, "             \
+                    "lock_expiry = $5 FROM c WHERE j.id = c.id RETURNING j.id, j.instance, "     \
+                    "j.key, j.type, j.element, j.retries, j.available_at, j.worker, "            \
+                    "j.lock_expiry, j.created")                                                  \
+    X(JOB_LIST, "SELECT " JOB_COLS " FROM jobs ORDER BY id")                                     \
+    X(TIMER_PUT, "INSERT INTO timers (" TIMER_COLS ") VALUES ($1, $2, $3, $4, $5, $6) "          \
+                 "ON CONFLICT (instance, key) DO UPDATE SET due = excluded.due, "                \
+                 "deployment = excluded.deployment, element = excluded.element, "                \
+                 "repeat = excluded.repeat")                                                     \
+    X(TIMER_DELETE, "DELETE FROM timers WHERE instance = $1 AND key = $2")                       \
+    X(TIMER_DUE, "SELECT " TIMER_COLS " FROM timers WHERE due <= $1 "                            \
+                 "ORDER BY due, instance, key LIMIT $2")                                         \
+    X(TIMER_DUE_LOCK, "SELECT t.instance, t.key, t.due, t.deployment, t.element, t.repeat "      \
+                      "FROM timers t JOIN instances i ON i.id = t.instance WHERE t.due <= $1 "   \
+                      "ORDER BY t.due, t.instance, t.key LIMIT $2 FOR UPDATE OF i SKIP LOCKED")  \
+    X(START_TIMER_DUE_LOCK, "SELECT " TIMER_COLS " FROM timers WHERE due <= $1 AND "             \
+                            "instance = 0 ORDER BY due, key LIMIT $2 FOR UPDATE SKIP LOCKED")    \
+    X(TIMER_NEXT, "SELECT min(due) FROM timers")                                                 \
+    X(SUB_PUT, "INSERT INTO subscriptions (kind, instance, key, name, correlation, element) "    \
+               "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, instance, key) DO UPDATE "    \
+               "SET name = excluded.name, correlation = excluded.correlation, "                  \
+               "element = excluded.element")                                                     \
+    X(SUB_DELETE, "DELETE FROM subscriptions WHERE kind = $1 AND instance = $2 AND key = $3")    \
+    X(SUB_FIND_MSG, "SELECT instance, key, name, correlation, element FROM subscriptions "       \
+                    "WHERE kind = 0 AND name = $1 AND (correlation IS NULL OR correlation = $2) " \
+                    "ORDER BY id")                                                               \
+    X(SUB_FIND_SIG, "SELECT instance, key, name, correlation, element FROM subscriptions "       \
+                    "WHERE kind = 1 AND name = $1 ORDER BY id")                                  \
+    X(TASK_PUT, "INSERT INTO user_tasks (" TASK_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) " \
+                "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "         \
+                "name = excluded.name, process_id = excluded.process_id, "                       \
+                "assignee = excluded.assignee, details = excluded.details, "                     \
+                "created = excluded.created")                                                    \
+    X(TASK_DELETE, "DELETE FROM user_tasks WHERE instance = $1 AND key = $2")                    \
+    X(TASK_LIST, "SELECT " TASK_COLS " FROM user_tasks ORDER BY id")                             \
+    X(INC_PUT, "INSERT INTO incidents (" INC_COLS ") VALUES ($1, $2, $3, $4, $5, $6) "           \
+               "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "          \
+               "kind = excluded.kind, message = excluded.message, created = excluded.created")  \
+    X(INC_DELETE, "DELETE FROM incidents WHERE instance = $1 AND key = $2")                      \
+    X(INC_LIST, "SELECT " INC_COLS " FROM incidents ORDER BY id")                                \
+    X(EVENT_PUSH, "INSERT INTO outbox (kind, instance, key, payload, created) "                  \
+                  "VALUES ($1, $2, $3, $4, $5) RETURNING id")                                    \
+    X(EVENT_PEEK, EVENT_OLDEST)                                                                  \
+    X(EVENT_PEEK_LOCK, EVENT_OLDEST " FOR UPDATE SKIP LOCKED")                                   \
+    X(EVENT_DELETE, "DELETE FROM outbox WHERE id = $1")                                          \
+    X(MSG_PUT, "INSERT INTO messages (name, correlation, message_id, variables, expires) "       \
+               "VALUES ($1, $2, $3, $4, $5) RETURNING id")                                       \
+    X(MSG_FIND, "SELECT " MSG_COLS " FROM messages WHERE name = $1 AND correlation IS NOT "      \
+                "DISTINCT FROM $2 AND expires > $3 ORDER BY id LIMIT 1")                         \
+    X(MSG_FIND_ID, "SELECT " MSG_COLS " FROM messages WHERE message_id = $1 AND expires > $2 "   \
+                   "ORDER BY id LIMIT 1")                                                        \
+    X(MSG_DELETE, "DELETE FROM messages WHERE id = $1")                                          \
+    X(PURGE_MESSAGES, "DELETE FROM messages WHERE id IN (SELECT id FROM messages "               \
+                      "WHERE expires <= $1 ORDER BY expires LIMIT $2 FOR UPDATE SKIP LOCKED)")   \
+    X(PURGE_PICK, "SELECT id FROM instances WHERE ended <> 0 AND ended < $1 "                    \
+                  "ORDER BY ended LIMIT $2 FOR UPDATE SKIP LOCKED")                              \
+    X(PURGE_HISTORY, "DELETE FROM history WHERE instance = ANY ($1::bigint[])")                  \
+    X(PURGE_JOBS, "DELETE FROM jobs WHERE instance = ANY ($1::bigint[])")                        \
+    X(PURGE_TIMERS, "DELETE FROM timers WHERE instance = ANY ($1::bigint[])")                    \
+    X(PURGE_SUBS, "DELETE FROM subscriptions WHERE instance = ANY ($1::bigint[])")               \
+    X(PURGE_TASKS, "DELETE FROM user_tasks WHERE instance = ANY ($1::bigint[])")                 \
+    X(PURGE_INCIDENTS, "DELETE FROM incidents WHERE instance = ANY ($1::bigint[])")              \
+    X(PURGE_INSTANCES, "DELETE FROM instances WHERE id = ANY ($1::bigint[])")
+
+enum {
+#define PG_ENUM(name, sql) PG_##name,
+    PG_MAP(PG_ENUM)
+#undef PG_ENUM
+        PG_COUNT
+};
+
+static const char *const pg_sql[PG_COUNT] = {
+#define PG_TEXT(name, sql) sql,
+    PG_MAP(PG_TEXT)
+#undef PG_TEXT
+};
+
+static const char *const pg_name[PG_COUNT] = {
+#define PG_NAME(name, sql) "baton_" #name,
+    PG_MAP(PG_NAME)
+#undef PG_NAME
+};
+
+#define ID_BLOCK 32 /* the instance_ids sequence's increment */
+
+/* Last history sequence number per instance known in the open transaction. */
+typedef struct hist_mark {
+    int64_t instance;
+    uint64_t last;
+} hist_mark;
+
+typedef struct pg_store {
+    baton_store base;
+    PGconn *conn;
+    char *where;          /* "host/db" for messages, no password */
+    bool prepared[PG_COUNT];
+    bool in_tx;
+    bool failed;
+    char cause[320];
+    pool rows;            /* strings of rows handed out: valid until the next call */
+    int64_t next_id, end_id; /* instance ids taken from the sequence, not yet used */
+    /* history buffered in the open transaction, as the six array literals of HIST_WRITE */
+    baton_buf h_inst, h_seq, h_at, h_kind, h_elem, h_rec;
+    uint32_t h_n;
+    hist_mark *marks;
+    uint32_t n_marks, cap_marks;
+} pg_store;
+
+/* ---- errors --------------------------------------------------------------------------- */
+
+static void discard_tx_state(pg_store *p) {
+    p->in_tx = false;
+    p->h_n = 0;
+    p->n_marks = 0;
+    baton_buf_reset(&p->h_inst);
+    baton_buf_reset(&p->h_seq);
+    baton_buf_reset(&p->h_at);
+    baton_buf_reset(&p->h_kind);
+    baton_buf_reset(&p->h_elem);
+    baton_buf_reset(&p->h_rec);
+}
+
+static baton_status fail_with(pg_store *p, baton_error *err, const char *fmt, ...)
+    BATON_PRINTF(3, 4);
+
+static baton_status fail_with(pg_store *p, baton_error *err, const char *fmt, ...) {
+    char msg[sizeof p->cause];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* trim libpq's trailing newlines */
+    for (size_t n = strlen(msg); n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
+        msg[n - 1] = '\0';
+    if (!p->failed) {
+        p->failed = true;
+        snprintf(p->cause, sizeof p->cause, "%s", msg);
+    }
+    if (p->in_tx && p->conn && PQstatus(p->conn) == CONNECTION_OK &&
+        PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(p->conn, "ROLLBACK");
+        PQclear(r);
+    }
+    discard_tx_state(p);
+    return baton_error_set(err, BATON_STORE, "postgresql store '%s': %s", p->where, msg);
+}
+
+/*
+ * A failed result: unique violations and transient conflicts leave the
+ * handle usable; a lost connection or anything else fails it.
+ */
+static baton_status pg_error(pg_store *p, PGresult *r, const char *what, baton_error *err) {
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorMessage(r) : "";
+    if (!msg || !*msg)
+        msg = PQerrorMessage(p->conn);
+    char text[256];
+    snprintf(text, sizeof text, "%s", msg);
+    for (size_t n = strlen(text); n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '); n--)
+        text[n - 1] = '\0';
+    if (PQstatus(p->conn) != CONNECTION_OK)
+        return fail_with(p, err, "%s: connection lost: %s", what, text);
+    if (state && strncmp(state, "23", 2) == 0)
+        return baton_error_set(err, BATON_CONFLICT, "postgresql store '%s': %s: %s", p->where,
+                               what, text);
+    if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+                  strcmp(state, "55P03") == 0))
+        return baton_error_set(err, BATON_BUSY, "postgresql store '%s': %s: %s", p->where, what,
+                               text);
+    return fail_with(p, err, "%s: %s%s%s", what, text, state ? " SQLSTATE " : "",
+                     state ? state : "");
+}
+
+static baton_status check(pg_store *p, baton_error *err) {
+    pool_reset(&p->rows);
+    if (p->failed)
+        return baton_error_set(err, BATON_STORE, "postgresql store '%s': failed earlier (%s); "
+                               "reopen it",
+                               p->where, p->cause);
+    return BATON_OK;
+}
+
+#define CHECK(p, err)                                                                          \
+    do {                                                                                       \
+        baton_status st_ = check(p, err);                                                      \
+        if (st_)                                                                               \
+            return st_;                                                                        \
+    } while (0)
+
+static baton_status oom(pg_store *p, baton_error *err) {
+    return baton_error_set(err, BATON_NOMEM, "postgresql store '%s': out of memory", p->where);
+}
+
+/* ---- statements ------------------------------------------------------------------------- */
+
+/* Parameters as text; numbers are formatted into the slot's own buffer. */
+typedef struct params {
+    int n;
+    const char *v[16];
+    int len[16];
+    int fmt[16];
+    char num[16][24];
+} params;
+
+static void p_text(params *a, const char *s) {
+    a->v[a->n] = s;
+    a->len[a->n] = 0;
+    a->fmt[a->n] = 0;
+    a->n++;
+}
+
+static void p_int(params *a, int64_t x) {
+    snprintf(a->num[a->n], sizeof a->num[0], "%" PRId64, x);
+    p_text(a, a->num[a->n]);
+}
+
+static void p_bytes(params *a, const char *s, size_t len) {
+    a->v[a->n] = s;
+    a->len[a->n] = (int)len;
+    a->fmt[a->n] = 1;
+    a->n++;
+}
+
+/* Run a prepared statement; on failure the result is cleared and a status returned. */
+static baton_status exec(pg_store *p, int which, const params *a, const char *what,
+                         PGresult **out, baton_error *err) {
+    if (!p->prepared[which]) {
+        PGresult *r = PQprepare(p->conn, pg_name[which], pg_sql[which], 0, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            baton_status st = pg_error(p, r, what, err);
+            PQclear(r);
+            return st;
+        }
+        PQclear(r);
+        p->prepared[which] = true;
+    }
+    PGresult *r = PQexecPrepared(p->conn, pg_name[which], a ? a->n : 0, a ? a->v : NULL,
+                                 a ? a->len : NULL, a ? a->fmt : NULL, 0);
+    ExecStatusType s = PQresultStatus(r);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        baton_status st = pg_error(p, r, what, err);
+        PQclear(r);
+        return st;
+    }
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
+    return BATON_OK;
+}
+
+/* A simple statement (BEGIN, COMMIT, ...). */
+static baton_status simple(pg_store *p, const char *sql, const char *what, baton_error *err) {
+    PGresult *r = PQexec(p->conn, sql);
+    ExecStatusType s = PQresultStatus(r);
+    baton_status st = BATON_OK;
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        st = pg_error(p, r, what, err);
+    PQclear(r);
+    return st;
+}
+
+static const char *val(const PGresult *r, int row, int col) {
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+static int64_t ival(const PGresult *r, int row, int col) {
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int affected(const PGresult *r) {
+    return atoi(PQcmdTuples((PGresult *)r));
+}
+
+/* ---- transactions ------------------------------------------------------------------------- */
+
+static baton_status pg_begin(baton_store *s, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    if (p->in_tx)
+        return baton_error_set(err, BATON_INTERNAL, "postgresql store '%s': nested transaction",
+                               p->where);
+    discard_tx_state(p);
+    baton_status st = simple(p, "BEGIN", "beginning a transaction", err);
+    if (!st)
+        p->in_tx = true;
+    return st;
+}
+
+/* Append one array element (text form) to an array literal being built. */
+static baton_status arr_add(baton_buf *b, const char *v, bool quote) {
+    baton_status st = baton_buf_putc(b, b->len ? ',' : '{');
+    if (!v)
+        return st ? st : baton_buf_puts(b, "NULL");
+    if (!quote)
+        return st ? st : baton_buf_puts(b, v);
+    if (!st)
+        st = baton_buf_putc(b, '"');
+    for (const char *c = v; !st && *c; c++) {
+        if (*c == '"' || *c == '\\')
+            st = baton_buf_putc(b, '\\');
+        if (!st)
+            st = baton_buf_putc(b, *c);
+    }
+    return st ? st : baton_buf_putc(b, '"');
+}
+
+static const char *arr_end(baton_buf *b) {
+    if (baton_buf_putc(b, '}'))
+        return NULL;
+    return baton_buf_str(b);
+}
+
+/* Write the buffered history records with one statement. */
+static baton_status flush_history(pg_store *p, baton_error *err) {
+    if (!p->h_n)
+        return BATON_OK;
+    params a = {0};
+    baton_buf *bufs[] = {&p->h_inst, &p->h_seq, &p->h_at, &p->h_kind, &p->h_elem, &p->h_rec};
+    for (int i = 0; i < 6; i++) {
+        const char *lit = arr_end(bufs[i]);
+        if (!lit)
+            return oom(p, err);
+        p_text(&a, lit);
+    }
+    baton_status st = exec(p, PG_HIST_WRITE, &a, "writing the history", NULL, err);
+    for (int i = 0; i < 6; i++)
+        baton_buf_reset(bufs[i]);
+    p->h_n = 0;
+    return st;
+}
+
+static baton_status pg_commit(baton_store *s, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    if (!p->in_tx)
+        return BATON_OK;
+    baton_status st = flush_history(p, err);
+    if (!st && baton_store_fault_fire())
+        return fail_with(p, err, "commit failed: injected fault");
+    if (st) {
+        if (!p->failed)
+            simple(p, "ROLLBACK", "rolling back", NULL);
+        discard_tx_state(p);
+        return st;
+    }
+    PGresult *r = PQexec(p->conn, "COMMIT");
+    ExecStatusType rs = PQresultStatus(r);
+    /* COMMIT of an aborted transaction answers ROLLBACK: that is a failure too */
+    if (rs != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
+        st = rs != PGRES_COMMAND_OK
+                 ? pg_error(p, r, "committing", err)
+                 : baton_error_set(err, BATON_CONFLICT,
+                                   "postgresql store '%s': the transaction was aborted earlier",
+                                   p->where);
+    PQclear(r);
+    discard_tx_state(p);
+    return st;
+}
+
+static void pg_rollback(baton_store *s) {
+    pg_store *p = (pg_store *)s;
+    pool_reset(&p->rows);
+    if (!p->in_tx)
+        return;
+    if (!p->failed)
+        simple(p, "ROLLBACK", "rolling back", NULL);
+    discard_tx_state(p);
+}
+
+/* ---- reading rows --------------------------------------------------------------------------- */
+
+typedef baton_status (*read_fn)(pg_store *p, const PGresult *r, int row, pool *pl, void *out);
+
+static baton_status list(pg_store *p, PGresult *r, read_fn rd, size_t size, baton_row_fn fn,
+                         void *cookie, baton_error *err) {
+    pool pl = {0};
+    rowvec v = {0};
+    baton_status st = BATON_OK;
+    int n = PQntuples(r);
+    for (int i = 0; i < n && !st; i++) {
+        void *row = rowvec_push(&v, size);
+        if (!row || rd(p, r, i, &pl, row))
+            st = oom(p, err);
+    }
+    PQclear(r);
+    for (size_t i = 0; !st && i < v.n; i++)
+        if (fn(cookie, (char *)v.data + i * size))
+            break;
+    rowvec_free(&v);
+    pool_fini(&pl);
+    return st;
+}
+
+static baton_status one(pg_store *p, PGresult *r, read_fn rd, void *out, baton_error *err) {
+    baton_status st = BATON_NOTFOUND;
+    if (PQntuples(r) > 0)
+        st = rd(p, r, 0, &p->rows, out) ? oom(p, err) : BATON_OK;
+    PQclear(r);
+    return st;
+}
+
+#define DUP(x) pool_dup(pl, (x), &oom_)
+
+static baton_status read_deployment(pg_store *p, const PGresult *r, int i, pool *pl,
+                                    baton_deployment_row *out) {
+    (void)p;
+    bool oom_ = false;
+    out->id = ival(r, i, 0);
+    out->name = DUP(val(r, i, 1));
+    size_t n = 0;
+    unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &n);
+    if (!raw)
+        return BATON_NOMEM;
+    out->xml = pool_dupn(pl, (const char *)raw, n, &oom_);
+    out->xml_len = n;
+    PQfreemem(raw);
+    out->hash = DUP(val(r, i, 3));
+    out->created = ival(r, i, 4);
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+static baton_status read_definition(pg_store *p, const PGresult *r, int i, pool *pl,
+                                    baton_definition_row *out) {
+    (void)p;
+    bool oom_ = false;
+    out->process_id = DUP(val(r, i, 0));
+    out->version = (int32_t)ival(r, i, 1);
+    out->deployment = ival(r, i, 2);
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+static baton_status read_instance(pg_store *p, const PGresult *r, int i, pool *pl,
+                                  baton_instance_row *out) {
+    (void)p;
+    bool oom_ = false;
+    out->id = ival(r, i, 0);
+    out->deployment = ival(r, i, 1);
+    out->process_id = DUP(val(r, i, 2));
+    out->version = (int32_t)ival(r, i, 3);
+    out->state = (int32_t)ival(r, i, 4);
+    out->business_key = DUP(val(r, i, 5));
+    out->parent_id = ival(r, i, 6);
+    out->parent_key = ival(r, i, 7);
+    out->started = ival(r, i, 8);
+    out->ended = ival(r, i, 9);
+    out->incidents = (int32_t)ival(r, i, 10);
+    out->seq = (uint64_t)ival(r, i, 11);
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+static baton_status read_job_at(const PGresult *r, int i, int c, pool *pl, baton_job_row *out) {
+    bool oom_ = false;
+    out->instance = ival(r, i, c);
+    out->key = ival(r, i, c + 1);
+    out->type = DUP(val(r, i, c + 2));
+    out->element = DUP(val(r, i, c + 3));
+    out->retries = (int32_t)ival(r, i, c + 4);
+    out->available_at = ival(r, i, c + 5);
+    out->worker = DUP(val(r, i, c + 6));
+    out->lock_expiry = ival(r, i, c + 7);
+    out->created = ival(r, i, c + 8);
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+static baton_status read_job(pg_store *p, const PGresult *r, int i, pool *pl, baton_job_row *out) {
+    (void)p;
+    return read_job_at(r, i, 0, pl, out);
+}
+
+static baton_status read_timer(pg_store *p, const PGresult *r, int i, pool *pl,
+                               baton_timer_row *out) {
+    (void)p;
+    bool oom_ = false;
+    out->instance = ival(r, i, 0);
+    out->key = ival(r, i, 1);
+    out->due = ival(r, i, 2);
+    out->deployment = ival(r, i, 3);
+    out->element = DUP(val(r, i, 4));
+    out->repeat = (int32_t)ival(r, i, 5);
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+static baton_status read_sub(pg_store *p, const PGresult *r, int i, pool *pl, baton_sub_row *out) {
+    (void)p;
+    bool oom_ = false;
+    out->instance = ival(r, i, 0);
+    out->key = ival(r, i, 1);
+    out->name = DUP(val(r, i, 2));
+    out->correlation = DUP(val(r, i, 3));
+    out->element = DUP(val(r, i, 4));
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+static baton_status read_task(pg_store *p, const PGresult *r, int i, pool *pl,
+                              baton_task_row *out) {
+    (void)p;
+    bool oom_ = false;
+    out->instance = ival(r, i, 0);
+    out->key = ival(r, i, 1);
+    out->element = DUP(val(r, i, 2));
+    out->name = DUP(val(r, i, 3));
+    out->process_id = DUP(val(r, i, 4));
+    out->assignee = DUP(val(r, i, 5));
+    out->details = DUP(val(r, i, 6));
+    out->created = ival(r, i, 7);
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+static baton_status read_incident(pg_store *p, const PGresult *r, int i, pool *pl,
+                                  baton_incident_row *out) {
+    (void)p;
+    bool oom_ = false;
+    out->instance = ival(r, i, 0);
+    out->key = ival(r, i, 1);
+    out->element = DUP(val(r, i, 2));
+    out->kind = DUP(val(r, i, 3));
+    out->message = DUP(val(r, i, 4));
+    out->created = ival(r, i, 5);
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+static baton_status read_event(pg_store *p, const PGresult *r, int i, pool *pl,
+                               baton_event_row *out) {
+    (void)p;
+    bool oom_ = false;
+    out->id = ival(r, i, 0);
+    out->kind = (int32_t)ival(r, i, 1);
+    out->instance = ival(r, i, 2);
+    out->key = ival(r, i, 3);
+    out->payload = DUP(val(r, i, 4));
+    out->created = ival(r, i, 5);
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+static baton_status read_message(pg_store *p, const PGresult *r, int i, pool *pl,
+                                 baton_message_row *out) {
+    (void)p;
+    bool oom_ = false;
+    out->id = ival(r, i, 0);
+    out->name = DUP(val(r, i, 1));
+    out->correlation = DUP(val(r, i, 2));
+    out->message_id = DUP(val(r, i, 3));
+    out->variables = DUP(val(r, i, 4));
+    out->expires = ival(r, i, 5);
+    return oom_ ? BATON_NOMEM : BATON_OK;
+}
+
+/* ---- the ops ------------------------------------------------------------------------------------ */
+
+/*
+ * Run a write: inside the open transaction, or as a transaction of its own
+ * (one statement outside BEGIN is one).
+ */
+static baton_status write1(pg_store *p, int which, const params *a, const char *what,
+                           PGresult **out, baton_error *err) {
+    return exec(p, which, a, what, out, err);
+}
+
+static baton_status delete_by(pg_store *p, int which, const params *a, const char *what,
+                              baton_error *err) {
+    CHECK(p, err);
+    PGresult *r = NULL;
+    baton_status st = write1(p, which, a, what, &r, err);
+    if (st)
+        return st;
+    st = affected(r) ? BATON_OK : BATON_NOTFOUND;
+    PQclear(r);
+    return st;
+}
+
+static baton_status pg_dep_find_hash(baton_store *s, const char *hash, int64_t *id_out,
+                                     baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    /* inside a transaction this is the start of a deployment: serialize them */
+    baton_status st = p->in_tx ? exec(p, PG_DEP_LOCK, NULL, "locking deployments", NULL, err)
+                               : BATON_OK;
+    params a = {0};
+    p_text(&a, hash);
+    PGresult *r = NULL;
+    if (!st)
+        st = exec(p, PG_DEP_FIND_HASH, &a, "finding a deployment", &r, err);
+    if (st)
+        return st;
+    st = PQntuples(r) ? BATON_OK : BATON_NOTFOUND;
+    if (!st)
+        *id_out = ival(r, 0, 0);
+    PQclear(r);
+    return st;
+}
+
+static baton_status pg_dep_put(baton_store *s, baton_deployment_row *row, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_text(&a, row->name);
+    p_bytes(&a, row->xml ? row->xml : "", row->xml_len);
+    p_text(&a, row->hash);
+    p_int(&a, row->created);
+    PGresult *r = NULL;
+    baton_status st = write1(p, PG_DEP_PUT, &a, "storing a deployment", &r, err);
+    if (st)
+        return st;
+    row->id = ival(r, 0, 0);
+    PQclear(r);
+    return BATON_OK;
+}
+
+static baton_status pg_dep_get(baton_store *s, int64_t id, baton_deployment_row *out,
+                               baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, id);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_DEP_GET, &a, "reading a deployment", &r, err);
+    if (st)
+        return st;
+    st = one(p, r, (read_fn)read_deployment, out, err);
+    if (st == BATON_NOTFOUND)
+        return baton_error_set(err, BATON_NOTFOUND, "no deployment %lld", (long long)id);
+    return st;
+}
+
+static baton_status pg_dep_list(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_DEP_LIST, NULL, "listing deployments", &r, err);
+    return st ? st
+              : list(p, r, (read_fn)read_deployment, sizeof(baton_deployment_row), fn, cookie,
+                     err);
+}
+
+static baton_status pg_def_put(baton_store *s, const baton_definition_row *row, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_text(&a, row->process_id);
+    p_int(&a, row->version);
+    p_int(&a, row->deployment);
+    return write1(p, PG_DEF_PUT, &a, "storing a definition", NULL, err);
+}
+
+static baton_status pg_def_latest(baton_store *s, const char *pid, baton_definition_row *out,
+                                  baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_text(&a, pid);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_DEF_LATEST, &a, "reading a definition", &r, err);
+    return st ? st : one(p, r, (read_fn)read_definition, out, err);
+}
+
+static baton_status pg_def_get(baton_store *s, const char *pid, int32_t version,
+                               baton_definition_row *out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_text(&a, pid);
+    p_int(&a, version);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_DEF_GET, &a, "reading a definition", &r, err);
+    return st ? st : one(p, r, (read_fn)read_definition, out, err);
+}
+
+static baton_status pg_def_list(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_DEF_LIST, NULL, "listing definitions", &r, err);
+    return st ? st
+              : list(p, r, (read_fn)read_definition, sizeof(baton_definition_row), fn, cookie,
+                     err);
+}
+
+static baton_status pg_inst_new_id(baton_store *s, int64_t *id_out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    if (p->next_id >= p->end_id) {
+        /* sequences are not transactional: a block taken stays taken, never reused */
+        PGresult *r = NULL;
+        baton_status st = exec(p, PG_INST_NEW_IDS, NULL, "allocating instance ids", &r, err);
+        if (st)
+            return st;
+        p->next_id = ival(r, 0, 0);
+        p->end_id = p->next_id + ID_BLOCK;
+        PQclear(r);
+    }
+    *id_out = p->next_id++;
+    return BATON_OK;
+}
+
+static baton_status mark_set(pg_store *p, int64_t instance, uint64_t last) {
+    for (uint32_t i = 0; i < p->n_marks; i++)
+        if (p->marks[i].instance == instance) {
+            p->marks[i].last = last;
+            return BATON_OK;
+        }
+    if (p->n_marks == p->cap_marks) {
+        uint32_t cap = p->cap_marks ? p->cap_marks * 2 : 16;
+        hist_mark *m = baton_realloc(p->marks, cap * sizeof *m);
+        if (!m)
+            return BATON_NOMEM;
+        p->marks = m;
+        p->cap_marks = cap;
+    }
+    p->marks[p->n_marks++] = (hist_mark){instance, last};
+    return BATON_OK;
+}
+
+static hist_mark *mark_get(pg_store *p, int64_t instance) {
+    for (uint32_t i = 0; i < p->n_marks; i++)
+        if (p->marks[i].instance == instance)
+            return &p->marks[i];
+    return NULL;
+}
+
+static baton_status pg_inst_get(baton_store *s, int64_t id, baton_instance_row *row_out,
+                                const char **state_out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, id);
+    PGresult *r = NULL;
+    baton_status st = exec(p, p->in_tx ? PG_INST_GET_LOCK : PG_INST_GET, &a,
+                           "reading an instance", &r, err);
+    if (st)
+        return st;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return baton_error_set(err, BATON_NOTFOUND, "no instance %lld", (long long)id);
+    }
+    bool oom_ = false;
+    const char *state = pool_dup(&p->rows, val(r, 0, 12), &oom_);
+    uint64_t last = (uint64_t)ival(r, 0, 13);
+    if (read_instance(p, r, 0, &p->rows, row_out) || oom_)
+        st = oom(p, err);
+    PQclear(r);
+    if (st)
+        return st;
+    if (state_out)
+        *state_out = state;
+    if (p->in_tx && !mark_get(p, id) && mark_set(p, id, last))
+        return oom(p, err);
+    return BATON_OK;
+}
+
+static baton_status pg_inst_put(baton_store *s, const baton_instance_row *row, const char *state,
+                                baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, row->id);
+    p_int(&a, row->deployment);
+    p_text(&a, row->process_id);
+    p_int(&a, row->version);
+    p_int(&a, row->state);
+    p_text(&a, row->business_key);
+    p_int(&a, row->parent_id);
+    p_int(&a, row->parent_key);
+    p_int(&a, row->started);
+    p_int(&a, row->ended);
+    p_int(&a, row->incidents);
+    p_int(&a, (int64_t)row->seq);
+    p_text(&a, state);
+    PGresult *r = NULL;
+    baton_status st = write1(p, PG_INST_PUT, &a, "storing an instance", &r, err);
+    if (st)
+        return st;
+    bool inserted = PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    /* a new instance has no history yet */
+    if (p->in_tx && inserted && !mark_get(p, row->id) && mark_set(p, row->id, 0))
+        return oom(p, err);
+    return BATON_OK;
+}
+
+static baton_status pg_inst_list(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_INST_LIST, NULL, "listing instances", &r, err);
+    return st ? st
+              : list(p, r, (read_fn)read_instance, sizeof(baton_instance_row), fn, cookie, err);
+}
+
+static baton_status pg_inst_children(baton_store *s, int64_t parent, int64_t parent_key,
+                                     baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, parent);
+    p_int(&a, parent_key);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_INST_CHILDREN, &a, "listing child instances", &r, err);
+    return st ? st
+              : list(p, r, (read_fn)read_instance, sizeof(baton_instance_row), fn, cookie, err);
+}
+
+static baton_status pg_hist_append(baton_store *s, int64_t instance, uint64_t seq, int64_t at,
+                                   const char *kind, const char *element, const char *json,
+                                   baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    bool own_tx = !p->in_tx;
+    baton_status st = own_tx ? pg_begin(s, err) : BATON_OK;
+    if (st)
+        return st;
+    hist_mark *m = mark_get(p, instance);
+    if (!m) {
+        /* not read in this transaction: ask (flushing first, the buffer may hold some) */
+        params a = {0};
+        p_int(&a, instance);
+        PGresult *r = NULL;
+        st = flush_history(p, err);
+        if (!st)
+            st = exec(p, PG_HIST_LAST, &a, "appending to the history", &r, err);
+        if (!st) {
+            bool exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+            uint64_t last = (uint64_t)ival(r, 0, 1);
+            PQclear(r);
+            if (!exists)
+                st = baton_error_set(err, BATON_NOTFOUND, "no instance %lld", (long long)instance);
+            else if (mark_set(p, instance, last))
+                st = oom(p, err);
+            else
+                m = mark_get(p, instance);
+        }
+    }
+    if (!st && seq != m->last + 1)
+        st = baton_error_set(err, BATON_CONFLICT, "history of instance %lld: record %llu after %llu",
+                             (long long)instance, (unsigned long long)seq,
+                             (unsigned long long)m->last);
+    if (!st) {
+        char n1[24], n2[24], n3[24];
+        snprintf(n1, sizeof n1, "%" PRId64, instance);
+        snprintf(n2, sizeof n2, "%" PRIu64, seq);
+        snprintf(n3, sizeof n3, "%" PRId64, at);
+        if (arr_add(&p->h_inst, n1, false) || arr_add(&p->h_seq, n2, false) ||
+            arr_add(&p->h_at, n3, false) || arr_add(&p->h_kind, kind ? kind : "", true) ||
+            arr_add(&p->h_elem, element, true) || arr_add(&p->h_rec, json ? json : "{}", true))
+            st = oom(p, err);
+        else {
+            m->last = seq;
+            p->h_n++;
+        }
+    }
+    /* a long step flushes as it goes, keeping the statement bounded */
+    if (!st && p->h_n >= 512)
+        st = flush_history(p, err);
+    if (own_tx) {
+        if (!st)
+            st = pg_commit(s, err);
+        else
+            pg_rollback(s);
+    }
+    return st;
+}
+
+static baton_status instance_exists(pg_store *p, int64_t id, bool *out, baton_error *err) {
+    params a = {0};
+    p_int(&a, id);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_INST_EXISTS, &a, "reading an instance", &r, err);
+    if (st)
+        return st;
+    *out = PQntuples(r) > 0;
+    PQclear(r);
+    return BATON_OK;
+}
+
+static baton_status pg_hist_read(baton_store *s, int64_t instance, uint64_t after, uint32_t limit,
+                                 baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    baton_status st = flush_history(p, err);
+    bool exists = false;
+    if (!st)
+        st = instance_exists(p, instance, &exists, err);
+    if (st)
+        return st;
+    if (!exists)
+        return baton_error_set(err, BATON_NOTFOUND, "no instance %lld", (long long)instance);
+    uint64_t left = limit ? limit : UINT64_MAX;
+    while (left > 0) {
+        uint32_t chunk = left < 1000 ? (uint32_t)left : 1000;
+        params a = {0};
+        p_int(&a, instance);
+        p_int(&a, (int64_t)after);
+        p_int(&a, chunk);
+        PGresult *r = NULL;
+        st = exec(p, PG_HIST_READ, &a, "reading the history", &r, err);
+        if (st)
+            return st;
+        int n = PQntuples(r);
+        /* the records stay in the result while the callbacks run */
+        bool stop = (uint32_t)n < chunk;
+        for (int i = 0; i < n; i++) {
+            after = (uint64_t)ival(r, i, 0);
+            if (fn(cookie, PQgetvalue(r, i, 1))) {
+                stop = true;
+                break;
+            }
+        }
+        PQclear(r);
+        left -= (uint64_t)n;
+        if (stop)
+            break;
+    }
+    return BATON_OK;
+}
+
+static baton_status pg_job_put(baton_store *s, const baton_job_row *row, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, row->instance);
+    p_int(&a, row->key);
+    p_text(&a, row->type ? row->type : "");
+    p_text(&a, row->element);
+    p_int(&a, row->retries);
+    p_int(&a, row->available_at);
+    p_text(&a, row->worker);
+    p_int(&a, row->lock_expiry);
+    p_int(&a, row->created);
+    return write1(p, PG_JOB_PUT, &a, "storing a job", NULL, err);
+}
+
+static baton_status pg_job_delete(baton_store *s, int64_t instance, int64_t key,
+                                  baton_error *err) {
+    params a = {0};
+    p_int(&a, instance);
+    p_int(&a, key);
+    return delete_by((pg_store *)s, PG_JOB_DELETE, &a, "deleting a job", err);
+}
+
+static baton_status pg_job_get(baton_store *s, int64_t instance, int64_t key, baton_job_row *out,
+                               baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, instance);
+    p_int(&a, key);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_JOB_GET, &a, "reading a job", &r, err);
+    return st ? st : one(p, r, (read_fn)read_job, out, err);
+}
+
+typedef struct job_locked {
+    int64_t id;
+    baton_job_row row;
+} job_locked;
+
+static int cmp_locked(const void *a, const void *b) {
+    const job_locked *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static baton_status pg_job_activate(baton_store *s, const char *type, uint32_t max,
+                                    const char *worker, int64_t now, int64_t lock_ms,
+                                    baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    if (max == 0)
+        return BATON_OK;
+    params a = {0};
+    p_text(&a, type);
+    p_int(&a, now);
+    p_int(&a, max);
+    p_text(&a, worker);
+    p_int(&a, now + lock_ms);
+    PGresult *r = NULL;
+    baton_status st;
+    if (p->in_tx) {
+        st = exec(p, PG_JOB_ACTIVATE, &a, "activating jobs", &r, err);
+    } else {
+        /* a transaction of its own whose commit does not wait for the disk: a job
+           lock is a lease (store.h); a lost one only hands the job out again */
+        st = pg_begin(s, err);
+        if (!st)
+            st = simple(p, "SET LOCAL synchronous_commit TO OFF", "activating jobs", err);
+        if (!st)
+            st = exec(p, PG_JOB_ACTIVATE, &a, "activating jobs", &r, err);
+        if (!st)
+            st = pg_commit(s, err);
+        else
+            pg_rollback(s);
+        if (st && r) {
+            PQclear(r);
+            r = NULL;
+        }
+    }
+    if (st)
+        return st;
+    pool pl = {0};
+    rowvec v = {0};
+    int n = PQntuples(r);
+    for (int i = 0; i < n && !st; i++) {
+        job_locked *j = rowvec_push(&v, sizeof *j);
+        if (!j || read_job_at(r, i, 1, &pl, &j->row))
+            st = oom(p, err);
+        else
+            j->id = ival(r, i, 0);
+    }
+    PQclear(r);
+    if (!st && v.n > 1)
+        qsort(v.data, v.n, sizeof(job_locked), cmp_locked);
+    for (size_t i = 0; !st && i < v.n; i++)
+        if (fn(cookie, &((job_locked *)v.data)[i].row))
+            break;
+    rowvec_free(&v);
+    pool_fini(&pl);
+    return st;
+}
+
+static baton_status pg_job_list(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_JOB_LIST, NULL, "listing jobs", &r, err);
+    return st ? st : list(p, r, (read_fn)read_job, sizeof(baton_job_row), fn, cookie, err);
+}
+
+static baton_status pg_timer_put(baton_store *s, const baton_timer_row *row, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, row->instance);
+    p_int(&a, row->key);
+    p_int(&a, row->due);
+    p_int(&a, row->deployment);
+    p_text(&a, row->element);
+    p_int(&a, row->repeat);
+    return write1(p, PG_TIMER_PUT, &a, "storing a timer", NULL, err);
+}
+
+static baton_status pg_timer_delete(baton_store *s, int64_t instance, int64_t key,
+                                    baton_error *err) {
+    params a = {0};
+    p_int(&a, instance);
+    p_int(&a, key);
+    return delete_by((pg_store *)s, PG_TIMER_DELETE, &a, "deleting a timer", err);
+}
+
+static int cmp_timer(const void *a, const void *b) {
+    const baton_timer_row *x = a, *y = b;
+    if (x->due != y->due)
+        return x->due < y->due ? -1 : 1;
+    if (x->instance != y->instance)
+        return x->instance < y->instance ? -1 : 1;
+    return (x->key > y->key) - (x->key < y->key);
+}
+
+static baton_status pg_timer_due(baton_store *s, int64_t now, uint32_t limit, baton_row_fn fn,
+                                 void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, now);
+    if (limit)
+        p_int(&a, limit);
+    else
+        p_text(&a, NULL); /* LIMIT NULL: all */
+    PGresult *r = NULL;
+    if (!p->in_tx) {
+        baton_status st = exec(p, PG_TIMER_DUE, &a, "reading due timers", &r, err);
+        return st ? st : list(p, r, (read_fn)read_timer, sizeof(baton_timer_row), fn, cookie, err);
+    }
+    /*
+     * In a transaction the caller is about to fire them: lock the instance
+     * (the order every step locks in: instance first, so no deadlock with a
+     * step that closes the timer) or, for start timers, the timer row, and
+     * skip what other transactions hold.
+     */
+    PGresult *r0 = NULL;
+    baton_status st = exec(p, PG_TIMER_DUE_LOCK, &a, "reading due timers", &r, err);
+    if (!st)
+        st = exec(p, PG_START_TIMER_DUE_LOCK, &a, "reading due timers", &r0, err);
+    if (st) {
+        PQclear(r);
+        return st;
+    }
+    pool pl = {0};
+    rowvec v = {0};
+    for (PGresult *x = r; x && !st; x = x == r ? r0 : NULL)
+        for (int i = 0; i < PQntuples(x) && !st; i++) {
+            baton_timer_row *t = rowvec_push(&v, sizeof *t);
+            if (!t || read_timer(p, x, i, &pl, t))
+                st = oom(p, err);
+        }
+    PQclear(r);
+    PQclear(r0);
+    if (!st && v.n > 1)
+        qsort(v.data, v.n, sizeof(baton_timer_row), cmp_timer);
+    size_t n = limit && v.n > limit ? limit : v.n;
+    for (size_t i = 0; !st && i < n; i++)
+        if (fn(cookie, (baton_timer_row *)v.data + i))
+            break;
+    rowvec_free(&v);
+    pool_fini(&pl);
+    return st;
+}
+
+static baton_status pg_timer_next(baton_store *s, int64_t *due_out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_TIMER_NEXT, NULL, "reading the next timer", &r, err);
+    if (st)
+        return st;
+    *due_out = PQgetisnull(r, 0, 0) ? INT64_MAX : ival(r, 0, 0);
+    PQclear(r);
+    return BATON_OK;
+}
+
+static baton_status pg_sub_put(baton_store *s, int kind, const baton_sub_row *row,
+                               baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, kind != 0);
+    p_int(&a, row->instance);
+    p_int(&a, row->key);
+    p_text(&a, row->name ? row->name : "");
+    p_text(&a, row->correlation);
+    p_text(&a, row->element);
+    return write1(p, PG_SUB_PUT, &a, "storing a subscription", NULL, err);
+}
+
+static baton_status pg_sub_delete(baton_store *s, int kind, int64_t instance, int64_t key,
+                                  baton_error *err) {
+    params a = {0};
+    p_int(&a, kind != 0);
+    p_int(&a, instance);
+    p_int(&a, key);
+    return delete_by((pg_store *)s, PG_SUB_DELETE, &a, "deleting a subscription", err);
+}
+
+static baton_status pg_sub_find(baton_store *s, int kind, const char *name, const char *correlation,
+                                baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_text(&a, name);
+    if (!kind)
+        p_text(&a, correlation);
+    PGresult *r = NULL;
+    baton_status st = exec(p, kind ? PG_SUB_FIND_SIG : PG_SUB_FIND_MSG, &a,
+                           "finding subscriptions", &r, err);
+    return st ? st : list(p, r, (read_fn)read_sub, sizeof(baton_sub_row), fn, cookie, err);
+}
+
+static baton_status pg_task_put(baton_store *s, const baton_task_row *row, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, row->instance);
+    p_int(&a, row->key);
+    p_text(&a, row->element);
+    p_text(&a, row->name);
+    p_text(&a, row->process_id);
+    p_text(&a, row->assignee);
+    p_text(&a, row->details);
+    p_int(&a, row->created);
+    return write1(p, PG_TASK_PUT, &a, "storing a user task", NULL, err);
+}
+
+static baton_status pg_task_delete(baton_store *s, int64_t instance, int64_t key,
+                                   baton_error *err) {
+    params a = {0};
+    p_int(&a, instance);
+    p_int(&a, key);
+    return delete_by((pg_store *)s, PG_TASK_DELETE, &a, "deleting a user task", err);
+}
+
+static baton_status pg_task_list(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_TASK_LIST, NULL, "listing user tasks", &r, err);
+    return st ? st : list(p, r, (read_fn)read_task, sizeof(baton_task_row), fn, cookie, err);
+}
+
+static baton_status pg_incident_put(baton_store *s, const baton_incident_row *row,
+                                    baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, row->instance);
+    p_int(&a, row->key);
+    p_text(&a, row->element);
+    p_text(&a, row->kind);
+    p_text(&a, row->message);
+    p_int(&a, row->created);
+    return write1(p, PG_INC_PUT, &a, "storing an incident", NULL, err);
+}
+
+static baton_status pg_incident_delete(baton_store *s, int64_t instance, int64_t key,
+                                       baton_error *err) {
+    params a = {0};
+    p_int(&a, instance);
+    p_int(&a, key);
+    return delete_by((pg_store *)s, PG_INC_DELETE, &a, "deleting an incident", err);
+}
+
+static baton_status pg_incident_list(baton_store *s, baton_row_fn fn, void *cookie,
+                                     baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_INC_LIST, NULL, "listing incidents", &r, err);
+    return st ? st
+              : list(p, r, (read_fn)read_incident, sizeof(baton_incident_row), fn, cookie, err);
+}
+
+static baton_status pg_event_push(baton_store *s, baton_event_row *row, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, row->kind);
+    p_int(&a, row->instance);
+    p_int(&a, row->key);
+    p_text(&a, row->payload);
+    p_int(&a, row->created);
+    PGresult *r = NULL;
+    baton_status st = write1(p, PG_EVENT_PUSH, &a, "writing to the outbox", &r, err);
+    if (st)
+        return st;
+    row->id = ival(r, 0, 0);
+    PQclear(r);
+    return BATON_OK;
+}
+
+static baton_status pg_event_peek(baton_store *s, baton_event_row *out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    PGresult *r = NULL;
+    baton_status st = exec(p, p->in_tx ? PG_EVENT_PEEK_LOCK : PG_EVENT_PEEK, NULL,
+                           "reading the outbox", &r, err);
+    return st ? st : one(p, r, (read_fn)read_event, out, err);
+}
+
+static baton_status pg_event_delete(baton_store *s, int64_t id, baton_error *err) {
+    params a = {0};
+    p_int(&a, id);
+    return delete_by((pg_store *)s, PG_EVENT_DELETE, &a, "deleting an outbox event", err);
+}
+
+static baton_status pg_msg_put(baton_store *s, baton_message_row *row, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_text(&a, row->name ? row->name : "");
+    p_text(&a, row->correlation);
+    p_text(&a, row->message_id);
+    p_text(&a, row->variables);
+    p_int(&a, row->expires);
+    PGresult *r = NULL;
+    baton_status st = write1(p, PG_MSG_PUT, &a, "buffering a message", &r, err);
+    if (st)
+        return st;
+    row->id = ival(r, 0, 0);
+    PQclear(r);
+    return BATON_OK;
+}
+
+static baton_status pg_msg_find(baton_store *s, const char *name, const char *correlation,
+                                int64_t now, baton_message_row *out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_text(&a, name);
+    p_text(&a, correlation);
+    p_int(&a, now);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_MSG_FIND, &a, "finding a buffered message", &r, err);
+    return st ? st : one(p, r, (read_fn)read_message, out, err);
+}
+
+static baton_status pg_msg_find_id(baton_store *s, const char *message_id, int64_t now,
+                                   baton_message_row *out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_text(&a, message_id);
+    p_int(&a, now);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_MSG_FIND_ID, &a, "finding a buffered message", &r, err);
+    return st ? st : one(p, r, (read_fn)read_message, out, err);
+}
+
+static baton_status pg_msg_delete(baton_store *s, int64_t id, baton_error *err) {
+    params a = {0};
+    p_int(&a, id);
+    return delete_by((pg_store *)s, PG_MSG_DELETE, &a, "deleting a buffered message", err);
+}
+
+static bool pg_failed(baton_store *s) {
+    return ((pg_store *)s)->failed;
+}
+
+static baton_status pg_purge(baton_store *s, int64_t ended_before, int64_t now, uint32_t max,
+                             uint32_t *removed_out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    bool own_tx = !p->in_tx;
+    baton_status st = own_tx ? pg_begin(s, err) : BATON_OK;
+    if (st)
+        return st;
+    uint32_t removed = 0;
+    params a = {0};
+    p_int(&a, now);
+    p_int(&a, max);
+    PGresult *r = NULL;
+    st = exec(p, PG_PURGE_MESSAGES, &a, "removing expired messages", &r, err);
+    if (!st) {
+        removed += (uint32_t)affected(r);
+        PQclear(r);
+        r = NULL;
+    }
+    baton_buf ids;
+    baton_buf_init(&ids, 0);
+    if (!st && ended_before != INT64_MIN) {
+        params b = {0};
+        p_int(&b, ended_before);
+        p_int(&b, max);
+        st = exec(p, PG_PURGE_PICK, &b, "choosing instances to remove", &r, err);
+        int n = st ? 0 : PQntuples(r);
+        for (int i = 0; i < n && !st; i++)
+            if (arr_add(&ids, PQgetvalue(r, i, 0), false))
+                st = oom(p, err);
+        if (r)
+            PQclear(r);
+        static const int deletes[] = {PG_PURGE_HISTORY, PG_PURGE_JOBS,      PG_PURGE_TIMERS,
+                                      PG_PURGE_SUBS,    PG_PURGE_TASKS,     PG_PURGE_INCIDENTS,
+                                      PG_PURGE_INSTANCES};
+        const char *lit = !st && n > 0 ? arr_end(&ids) : NULL;
+        if (!st && n > 0 && !lit)
+            st = oom(p, err);
+        for (size_t k = 0; lit && !st && k < sizeof deletes / sizeof *deletes; k++) {
+            params c = {0};
+            p_text(&c, lit);
+            st = exec(p, deletes[k], &c, "removing ended instances", NULL, err);
+        }
+        if (!st)
+            removed += (uint32_t)n;
+    }
+    baton_buf_fini(&ids);
+    if (own_tx) {
+        if (!st)
+            st = pg_commit(s, err);
+        else
+            pg_rollback(s);
+    }
+    if (!st && removed_out)
+        *removed_out = removed;
+    return st;
+}
+
+/* ---- open/close ---------------------------------------------------------------------------------- */
+
+static void pg_close(baton_store *s) {
+    pg_store *p = (pg_store *)s;
+    if (!p)
+        return;
+    if (p->conn)
+        PQfinish(p->conn);
+    pool_fini(&p->rows);
+    baton_buf_fini(&p->h_inst);
+    baton_buf_fini(&p->h_seq);
+    baton_buf_fini(&p->h_at);
+    baton_buf_fini(&p->h_kind);
+    baton_buf_fini(&p->h_elem);
+    baton_buf_fini(&p->h_rec);
+    baton_free(p->marks);
+    baton_free(p->where);
+    baton_free(p);
+}
+
+static const baton_store_ops postgres_ops = {
+    .name = "postgresql",
+    .close = pg_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .deployment_find_hash = pg_dep_find_hash,
+    .deployment_put = pg_dep_put,
+    .deployment_get = pg_dep_get,
+    .deployment_list = pg_dep_list,
+    .definition_put = pg_def_put,
+    .definition_latest = pg_def_latest,
+    .definition_get = pg_def_get,
+    .definition_list = pg_def_list,
+    .instance_new_id = pg_inst_new_id,
+    .instance_get = pg_inst_get,
+    .instance_put = pg_inst_put,
+    .instance_list = pg_inst_list,
+    .instance_children = pg_inst_children,
+    .history_append = pg_hist_append,
+    .history_read = pg_hist_read,
+    .job_put = pg_job_put,
+    .job_delete = pg_job_delete,
+    .job_get = pg_job_get,
+    .job_activate = pg_job_activate,
+    .job_list = pg_job_list,
+    .timer_put = pg_timer_put,
+    .timer_delete = pg_timer_delete,
+    .timer_due = pg_timer_due,
+    .timer_next = pg_timer_next,
+    .sub_put = pg_sub_put,
+    .sub_delete = pg_sub_delete,
+    .sub_find = pg_sub_find,
+    .task_put = pg_task_put,
+    .task_delete = pg_task_delete,
+    .task_list = pg_task_list,
+    .incident_put = pg_incident_put,
+    .incident_delete = pg_incident_delete,
+    .incident_list = pg_incident_list,
+    .event_push = pg_event_push,
+    .event_peek = pg_event_peek,
+    .event_delete = pg_event_delete,
+    .message_put = pg_msg_put,
+    .message_find = pg_msg_find,
+    .message_find_id = pg_msg_find_id,
+    .message_delete = pg_msg_delete,
+    .failed = pg_failed,
+    .purge = pg_purge,
+};
+
+/* Server notices ("relation exists, skipping") are not errors; lower layers never print. */
+static void ignore_notice(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
+/* Bring the schema to the newest version: one transaction under an advisory lock. */
+static baton_status migrate(pg_store *p, baton_error *err) {
+    baton_status st = pg_begin(&p->base, err);
+    if (st)
+        return st;
+    /* nodes starting at once take turns here; the lock ends with the transaction */
+    st = simple(p, "SELECT pg_advisory_xact_lock(7023398450146361344)", "locking for migrations",
+                err);
+    if (!st)
+        st = simple(p,
+                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                    "name TEXT NOT NULL, applied BIGINT NOT NULL)",
+                    "creating the schema version table", err);
+    int current = 0;
+    if (!st) {
+        PGresult *r = PQexec(p->conn, "SELECT coalesce(max(version), 0) FROM schema_version");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK)
+            current = atoi(PQgetvalue(r, 0, 0));
+        else
+            st = pg_error(p, r, "reading the schema version", err);
+        PQclear(r);
+    }
+    int latest = (int)baton_postgres_migrations_count;
+    if (!st && current > latest)
+        st = fail_with(p, err,
+                       "the database has schema version %d, newer than this build knows (%d)",
+                       current, latest);
+    for (int v = current + 1; !st && v <= latest; v++) {
+        const baton_migration *m = &baton_postgres_migrations[v - 1];
+        char what[128];
+        snprintf(what, sizeof what, "migration %04d_%s", m->version, m->name);
+        st = simple(p, m->sql, what, err);
+        if (st)
+            break;
+        char sql[256];
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO schema_version (version, name, applied) VALUES (%d, '%s', %lld)",
+                 m->version, m->name, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        st = simple(p, sql, what, err);
+    }
+    if (st) {
+        pg_rollback(&p->base);
+        return st;
+    }
+    return pg_commit(&p->base, err);
+}
+
+baton_status baton_store_open_postgres(const char *url, baton_store **out, baton_error *err) {
+    pg_store *p = baton_calloc(1, sizeof *p);
+    if (!p)
+        return baton_error_set(err, BATON_NOMEM, "out of memory");
+    p->base.ops = &postgres_ops;
+    baton_buf_init(&p->h_inst, 0);
+    baton_buf_init(&p->h_seq, 0);
+    baton_buf_init(&p->h_at, 0);
+    baton_buf_init(&p->h_kind, 0);
+    baton_buf_init(&p->h_elem, 0);
+    baton_buf_init(&p->h_rec, 0);
+    baton_status st = BATON_OK;
+    p->conn = PQconnectdb(url);
+    /* name the server without credentials: database, host or socket directory */
+    char where[256];
+    const char *db = p->conn ? PQdb(p->conn) : NULL;
+    const char *host = p->conn ? PQhost(p->conn) : NULL;
+    snprintf(where, sizeof where, "%s%s%s", host && *host ? host : "", host && *host ? "/" : "",
+             db && *db ? db : "?");
+    if (!(p->where = baton_strdup(where))) {
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "%s", p->conn ? PQerrorMessage(p->conn) : "out of memory");
+        for (size_t n = strlen(msg); n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
+            msg[n - 1] = '\0';
+        st = baton_error_set(err, BATON_STORE, "postgresql store '%s': cannot connect: %s",
+                             p->where, msg);
+        goto fail;
+    }
+    PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
+    if ((st = migrate(p, err)))
+        goto fail;
+    *out = &p->base;
+    return BATON_OK;
+fail:
+    pg_close(&p->base);
+    return st;
+}

@@ -1,0 +1,58 @@
+/*
+ * store_int.h - what the durable backends share inside persistence/: the
+ * embedded schema migrations, a string pool for rows handed out, and small
+ * helpers. Never included from another folder.
+ */
+#ifndef BATON_PERSISTENCE_STORE_INT_H
+#define BATON_PERSISTENCE_STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+/* One versioned schema migration (persistence/migrations/<backend>/NNNN_name.sql). */
+typedef struct baton_migration {
+    int version;
+    const char *name;
+    const char *sql;
+} baton_migration;
+
+/* Generated from the .sql files by migrations/embed.py (migrations.c). */
+extern const baton_migration baton_sqlite_migrations[];
+extern const unsigned baton_sqlite_migrations_count;
+extern const baton_migration baton_postgres_migrations[];
+extern const unsigned baton_postgres_migrations_count;
+
+/*
+ * A pool of strings with one lifetime: the rows a call hands out (valid
+ * until the next call on the handle), or the rows of one listing.
+ */
+typedef struct pool_block pool_block;
+typedef struct pool {
+    pool_block *head, *cur;
+} pool;
+
+void pool_reset(pool *p);
+void pool_fini(pool *p);
+/* Copy n bytes plus a NUL; NULL in gives NULL out; *oom set when out of memory. */
+char *pool_dupn(pool *p, const char *s, size_t n, bool *oom);
+char *pool_dup(pool *p, const char *s, bool *oom);
+
+/*
+ * A growing array of fixed-size rows for listings, so callbacks run after
+ * the query finished and may call the store again.
+ */
+typedef struct rowvec {
+    void *data;
+    size_t n, cap, size;
+} rowvec;
+
+void *rowvec_push(rowvec *v, size_t size); /* zeroed slot or NULL */
+void rowvec_free(rowvec *v);
+
+/* Value of `key` in "k=v&k2=v2" option text, copied into buf; false if absent. */
+bool store_option(const char *options, const char *key, char *buf, size_t size);
+
+#endif

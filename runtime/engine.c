@@ -46,6 +46,7 @@ struct baton_engine {
     session *sessions;
     unsigned n_sessions;
     bool own_stores;
+    char *store_url;   /* to reopen a session whose store failed (own stores only) */
     session *free_list;
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
@@ -62,6 +63,26 @@ struct baton_engine {
     void *commit_cookie;
 };
 
+/*
+ * A store that failed (an I/O error, a lost connection) answers BATON_STORE
+ * until reopened (store.h). A session the engine opened by URL is reopened
+ * here, on its next use, so the engine carries on once the database is
+ * back; while it is not, the failed handle stays and the command gets its
+ * error, naming the store and the cause. Memory stores are never reopened
+ * (that would lose everything), nor stores handed in by the caller.
+ */
+static void heal(session *s) {
+    baton_engine *eng = s->eng;
+    if (!eng->store_url || !s->ops->failed || !s->ops->failed(s->store))
+        return;
+    baton_store *fresh = NULL;
+    if (baton_store_open(eng->store_url, &fresh, NULL))
+        return;
+    baton_store_close(s->store);
+    s->store = fresh;
+    s->ops = fresh->ops;
+}
+
 static session *acquire(baton_engine *eng) {
     pthread_mutex_lock(&eng->pool_lock);
     while (!eng->free_list)
@@ -69,6 +90,7 @@ static session *acquire(baton_engine *eng) {
     session *s = eng->free_list;
     eng->free_list = s->next_free;
     pthread_mutex_unlock(&eng->pool_lock);
+    heal(s);
     return s;
 }
 
@@ -483,25 +505,26 @@ static baton_status step_instance(session *e, int64_t id, const baton_input *in,
     baton_status st = e->ops->instance_get(e->store, id, &row, &state_text, err);
     if (st)
         return st;
-    baton_model *m = model_of(e, row.deployment, err);
-    if (!m)
-        return err && err->code ? err->code : BATON_STORE;
+    /* the row's strings belong to the store until its next call (model_of may make one,
+       and so do the writes): parse and copy them first */
     cJSON *sj = cJSON_Parse(state_text);
-    if (!sj)
-        return baton_error_set(err, BATON_STORE, "instance %lld: stored state is not JSON",
-                               (long long)id);
-    baton_instance *inst = NULL;
-    st = baton_instance_from_json(m, sj, &inst, err);
-    cJSON_Delete(sj);
-    if (st)
-        return st;
-    /* the row's strings belong to the store: keep copies across writes */
     char *pid = baton_strdup(row.process_id);
     char *bk = row.business_key ? baton_strdup(row.business_key) : NULL;
+    baton_instance *inst = NULL;
+    baton_model *m = NULL;
     if (!pid || (row.business_key && !bk)) {
         st = baton_error_set(err, BATON_NOMEM, "out of memory");
-        goto done;
+    } else if (!sj) {
+        st = baton_error_set(err, BATON_STORE, "instance %lld: stored state is not JSON",
+                             (long long)id);
+    } else if (!(m = model_of(e, row.deployment, err))) {
+        st = err && err->code ? err->code : BATON_STORE;
+    } else {
+        st = baton_instance_from_json(m, sj, &inst, err);
     }
+    cJSON_Delete(sj);
+    if (st)
+        goto done;
     row.process_id = pid;
     row.business_key = bk;
     st = baton_step(e->stepper, inst, in, now_of(e), err);
@@ -959,6 +982,20 @@ baton_status baton_engine_settle(baton_engine *eng, baton_error *err) {
     return st;
 }
 
+/* Retention: one bounded batch in a short transaction of its own (engine.h). */
+baton_status baton_engine_sweep(baton_engine *eng, int64_t max_age_ms, uint32_t batch,
+                                uint32_t *removed_out, baton_error *err) {
+    session *e = acquire(eng);
+    int64_t now = now_of(e);
+    uint32_t removed = 0;
+    baton_status st = e->ops->purge(e->store, max_age_ms < 0 ? INT64_MIN : now - max_age_ms, now,
+                                    batch ? batch : 100, &removed, err);
+    release(e);
+    if (!st && removed_out)
+        *removed_out = removed;
+    return st;
+}
+
 /* Run the statements in a transaction (commit on success), then settle. */
 #define TX(e, err, ...)                                                                           \
     do {                                                                                          \
@@ -1238,6 +1275,15 @@ static baton_status fire_start_timer(session *e, const baton_timer_row *t, baton
     next.due = baton_iso_add(t->due, c.period, NULL);
     next.repeat = t->repeat < 0 ? -1 : t->repeat - 1;
     next.element = g->nodes[start].id;
+    /* occurrences missed while no engine ran are skipped (they count against a bounded
+       repetition): after a restart a cycle fires once, not once per missed period */
+    for (uint32_t guard = 0; next.due <= env.now_ms && next.due > t->due && guard < 1000000;
+         guard++) {
+        if (next.repeat == 0)
+            return BATON_OK;
+        next.due = baton_iso_add(next.due, c.period, NULL);
+        next.repeat = next.repeat < 0 ? -1 : next.repeat - 1;
+    }
     note_timer(e, next.due);
     return e->ops->timer_put(e->store, &next, err);
 }
@@ -1248,16 +1294,14 @@ baton_status baton_engine_fire_timers(baton_engine *eng, uint32_t *fired_out, ba
     session *e = acquire(eng);
     for (;;) {
         first_timer f = {0};
-        baton_status st2 = e->ops->timer_due(e->store, now_of(e), 1, take_first_timer, &f,
-                                             err);
-        if (st2) {
-            st = st2;
-            break;
-        }
-        if (!f.found)
-            break;
         TX(e, err, {
-            if (f.row.instance == 0) {
+            /* pick the timer inside the transaction: on PostgreSQL its instance (a start
+               timer: the timer row) stays locked until commit and other nodes skip it,
+               so each firing happens once, on one node */
+            st = e->ops->timer_due(e->store, now_of(e), 1, take_first_timer, &f, err);
+            if (st || !f.found) {
+                /* nothing due */
+            } else if (f.row.instance == 0) {
                 st = fire_start_timer(e, &f.row, err);
             } else {
                 baton_input in = {0};
@@ -1275,7 +1319,7 @@ baton_status baton_engine_fire_timers(baton_engine *eng, uint32_t *fired_out, ba
                 }
             }
         });
-        if (st)
+        if (st || !f.found)
             break;
         fired++;
     }
@@ -1302,8 +1346,9 @@ baton_status baton_engine_load(baton_engine *eng, int64_t instance, baton_instan
     const char *state = NULL;
     baton_status st = e->ops->instance_get(e->store, instance, &row, &state, err);
     if (!st) {
+        /* parse before model_of: the state text is the store's until its next call */
+        cJSON *sj = cJSON_Parse(state);
         baton_model *m = model_of(e, row.deployment, err);
-        cJSON *sj = m ? cJSON_Parse(state) : NULL;
         if (!m)
             st = err && err->code ? err->code : BATON_STORE;
         else if (!sj)
@@ -1383,8 +1428,11 @@ baton_status baton_engine_replay(baton_engine *eng, int64_t instance, bool *same
     if (st)
         goto done;
     stored_copy = baton_strdup(stored ? stored : "");
+    /* the row's strings are the store's until its next call: copy before model_of */
+    char *pid = baton_strdup(row.process_id);
     baton_model *m = model_of(e, row.deployment, err);
-    baton_idx p = m ? baton_model_find_process(m, row.process_id) : BATON_NONE;
+    baton_idx p = m && pid ? baton_model_find_process(m, pid) : BATON_NONE;
+    baton_free(pid);
     if (!m || p == BATON_NONE || !stored_copy) {
         st = baton_error_set(err, BATON_STORE, "instance %lld: its model cannot be loaded",
                              (long long)instance);
@@ -1460,6 +1508,10 @@ baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out
         goto fail;
     }
     e->own_stores = opts->store == NULL;
+    if (e->own_stores && !memory && !(e->store_url = baton_strdup(opts->store_url))) {
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+        goto fail;
+    }
     for (unsigned i = 0; i < n; i++) {
         session *s = &e->sessions[i];
         s->eng = e;
@@ -1480,11 +1532,13 @@ baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out
         e->free_list = s;
     }
     /* deliver what a previous run left in the outbox: recovery is the normal start */
-    session *s = acquire(e);
-    st = settle(s, err);
-    release(s);
-    if (st)
-        goto fail;
+    if (!opts->skip_settle) {
+        session *s = acquire(e);
+        st = settle(s, err);
+        release(s);
+        if (st)
+            goto fail;
+    }
     *out = e;
     return BATON_OK;
 fail:
@@ -1504,6 +1558,7 @@ void baton_engine_close(baton_engine *e) {
             baton_store_close(e->sessions[i].store);
     }
     baton_free(e->sessions);
+    baton_free(e->store_url);
     pthread_mutex_destroy(&e->pool_lock);
     pthread_cond_destroy(&e->pool_cond);
     pthread_mutex_destroy(&e->models_lock);

@@ -48,6 +48,8 @@ typedef struct baton_engine_opts {
     bool unexecutable_as_warnings; /* deploy diagrams whose unexecutable elements are stubbed */
     const cJSON *timer_start_variables; /* variables for instances started by start timers
                                            (test harnesses; borrowed for the engine's life) */
+    bool skip_settle;            /* do not deliver the outbox at open: audit tools that must
+                                    not write (baton history, baton replay) */
 } baton_engine_opts;
 
 baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out,
@@ -123,6 +125,18 @@ int64_t baton_engine_next_timer(baton_engine *e);
 
 /* Deliver pending outbox events (done by every command; exposed for recovery). */
 baton_status baton_engine_settle(baton_engine *e, baton_error *err);
+
+/*
+ * Retention, for a periodic background job: remove up to `batch` (0 = 100)
+ * instances that ended more than max_age_ms ago, with their history, and up
+ * to `batch` expired buffered messages, in one short transaction of its own;
+ * max_age_ms < 0 keeps history forever (only expired messages go). Call it
+ * again while *removed_out > 0; each call holds one session briefly, and
+ * instances other transactions hold are skipped, so the engine's work goes
+ * on around the sweep.
+ */
+baton_status baton_engine_sweep(baton_engine *e, int64_t max_age_ms, uint32_t batch,
+                                uint32_t *removed_out, baton_error *err);
 
 /* ---- reading ---- */
 

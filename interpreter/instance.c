@@ -10,6 +10,7 @@
  */
 #include "interpreter/instance.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,7 @@ void baton_instance_free(baton_instance *inst) {
     baton_free(inst->joins);
     baton_free(inst->incidents);
     baton_free(inst->comps);
+    baton_free(inst->cplx);
     baton_intmap_fini(&inst->elem_map);
     baton_intmap_fini(&inst->wait_map);
     baton_free(inst->business_key);
@@ -122,6 +124,23 @@ bool baton_inst_is_join(const baton_graph *g, baton_idx n) {
     return nd->n_incoming > 1 &&
            (nd->kind == BATON_NODE_PARALLEL_GATEWAY || nd->kind == BATON_NODE_INCLUSIVE_GATEWAY ||
             nd->kind == BATON_NODE_COMPLEX_GATEWAY);
+}
+
+const baton_cplx *baton_inst_cplx(const baton_instance *inst, int64_t scope, baton_idx gateway) {
+    for (uint32_t i = 0; i < inst->n_cplx; i++)
+        if (inst->cplx[i].scope == scope && inst->cplx[i].gateway == gateway)
+            return &inst->cplx[i];
+    return NULL;
+}
+
+/* Forget the complex gateway states of a scope instance. */
+static void drop_cplx(baton_instance *inst, int64_t scope) {
+    for (uint32_t i = 0; i < inst->n_cplx;) {
+        if (inst->cplx[i].scope == scope)
+            inst->cplx[i] = inst->cplx[--inst->n_cplx];
+        else
+            i++;
+    }
 }
 
 uint32_t baton_inst_join_count(const baton_instance *inst, int64_t scope, baton_idx flow) {
@@ -163,6 +182,7 @@ static void remove_elem(baton_instance *inst, int64_t key) {
         else
             j++;
     }
+    drop_cplx(inst, key);
 }
 
 static void remove_wait(baton_instance *inst, int64_t key) {
@@ -353,7 +373,10 @@ static baton_status apply_flow(baton_instance *inst, const baton_record *r, bato
     return BATON_OK;
 }
 
-/* A join fires: one token leaves each incoming flow that holds one. */
+/*
+ * A join fires: one token leaves each incoming flow that holds one (for a
+ * complex gateway's reset: each flow that did not give one when it fired).
+ */
 static baton_status apply_joined(baton_instance *inst, const baton_record *r, baton_error *err) {
     if (r->element >= inst->g->n_nodes)
         return bad(err, r, "unknown gateway");
@@ -361,7 +384,18 @@ static baton_status apply_joined(baton_instance *inst, const baton_record *r, ba
     baton_elem *scope = baton_inst_elem(inst, r->scope);
     if (!scope)
         return bad(err, r, "unknown scope");
+    uint64_t skip = 0, taken = 0;
+    const baton_cplx *cx = baton_inst_cplx(inst, r->scope, r->element);
+    if (r->flags == BATON_JOIN_COMPLEX_START && (cx || n->n_incoming > 64))
+        return bad(err, r, "complex gateway is already waiting for its reset");
+    if (r->flags == BATON_JOIN_COMPLEX_RESET) {
+        if (!cx)
+            return bad(err, r, "complex gateway is not waiting for its reset");
+        skip = cx->consumed;
+    }
     for (uint32_t k = 0; k < n->n_incoming; k++) {
+        if (k < 64 && (skip >> k) & 1u)
+            continue;
         for (uint32_t i = 0; i < inst->n_joins; i++) {
             baton_join *j = &inst->joins[i];
             if (j->scope != r->scope || j->flow != n->incoming[k])
@@ -370,8 +404,21 @@ static baton_status apply_joined(baton_instance *inst, const baton_record *r, ba
                 scope->join_tokens--;
             if (--j->count == 0)
                 inst->joins[i] = inst->joins[--inst->n_joins];
+            if (k < 64)
+                taken |= (uint64_t)1 << k;
             break;
         }
+    }
+    if (r->flags == BATON_JOIN_COMPLEX_RESET) {
+        for (uint32_t i = 0; i < inst->n_cplx; i++)
+            if (inst->cplx[i].scope == r->scope && inst->cplx[i].gateway == r->element) {
+                inst->cplx[i] = inst->cplx[--inst->n_cplx];
+                break;
+            }
+    } else if (r->flags == BATON_JOIN_COMPLEX_START) {
+        if (grow((void **)&inst->cplx, &inst->cap_cplx, inst->n_cplx, sizeof(baton_cplx)))
+            return BATON_NOMEM;
+        inst->cplx[inst->n_cplx++] = (baton_cplx){r->scope, r->element, taken};
     }
     return BATON_OK;
 }
@@ -447,6 +494,7 @@ baton_status baton_instance_apply(baton_instance *inst, const baton_record *r, b
             else
                 j++;
         }
+        drop_cplx(inst, r->scope);
         break;
     case BATON_REC_SCOPE_CREATED:
     case BATON_REC_SCOPE_CLOSED:
@@ -662,7 +710,7 @@ size_t baton_instance_memory(const baton_instance *inst, bool with_variables) {
     size_t n = sizeof *inst;
     n += inst->cap_elems * sizeof(baton_elem) + inst->cap_waits * sizeof(baton_wait);
     n += inst->cap_joins * sizeof(baton_join) + inst->cap_incidents * sizeof(baton_incident);
-    n += inst->cap_comps * sizeof(baton_comp);
+    n += inst->cap_comps * sizeof(baton_comp) + inst->cap_cplx * sizeof(baton_cplx);
     n += (inst->elem_map.cap + inst->wait_map.cap) * (sizeof(int64_t) + sizeof(uint32_t));
     if (inst->business_key)
         n += strlen(inst->business_key) + 1;
@@ -838,6 +886,33 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
                  add_num(x, "count", js[i].count);
         }
     }
+    if (ok && inst->n_cplx) {
+        /* complex gateways waiting for their reset, in (scope, gateway) order */
+        arr = cJSON_AddArrayToObject(o, "complex");
+        ok = arr != NULL;
+        int64_t last_scope = INT64_MIN;
+        baton_idx last_gw = 0;
+        for (uint32_t done = 0; ok && done < inst->n_cplx; done++) {
+            const baton_cplx *best = NULL;
+            for (uint32_t i = 0; i < inst->n_cplx; i++) {
+                const baton_cplx *c = &inst->cplx[i];
+                bool after = c->scope > last_scope || (c->scope == last_scope && c->gateway > last_gw);
+                if (after && (!best || c->scope < best->scope ||
+                              (c->scope == best->scope && c->gateway < best->gateway)))
+                    best = c;
+            }
+            if (!best)
+                break;
+            last_scope = best->scope;
+            last_gw = best->gateway;
+            cJSON *x = cJSON_CreateObject();
+            char mask[24];
+            snprintf(mask, sizeof mask, "%llu", (unsigned long long)best->consumed);
+            ok = x && cJSON_AddItemToArray(arr, x) && add_num(x, "scope", (double)best->scope) &&
+                 cJSON_AddStringToObject(x, "gateway", g->nodes[best->gateway].id) &&
+                 cJSON_AddStringToObject(x, "consumed", mask);
+        }
+    }
     arr = ok ? cJSON_AddArrayToObject(o, "incidents") : NULL;
     for (uint32_t i = 0; arr && ok && i < inst->n_incidents; i++) {
         const baton_incident *in = &inst->incidents[i];
@@ -980,6 +1055,21 @@ baton_status baton_instance_from_json(baton_model *m, const cJSON *json, baton_i
             break;
         }
         inst->joins[inst->n_joins++] = (baton_join){num(x, "scope"), f, (uint32_t)num(x, "count")};
+    }
+    cJSON_ArrayForEach(x, item(json, "complex")) {
+        if (st)
+            break;
+        if ((st = grow((void **)&inst->cplx, &inst->cap_cplx, inst->n_cplx, sizeof(baton_cplx))))
+            break;
+        const char *gid = cJSON_GetStringValue(item(x, "gateway"));
+        const char *mask = cJSON_GetStringValue(item(x, "consumed"));
+        baton_idx gw = gid ? baton_model_find_node(m, gid) : BATON_NONE;
+        if (gw == BATON_NONE || !mask) {
+            st = baton_error_set(err, BATON_INVALID, "state names an unknown complex gateway");
+            break;
+        }
+        inst->cplx[inst->n_cplx++] =
+            (baton_cplx){num(x, "scope"), gw, (uint64_t)strtoull(mask, NULL, 10)};
     }
     cJSON_ArrayForEach(x, item(json, "incidents")) {
         if (st)

@@ -152,6 +152,16 @@ typedef struct baton_record {
 #define BATON_NOTIFY_ERROR 2
 #define BATON_NOTIFY_ESCALATION 3
 
+/*
+ * GATEWAY_JOINED.flags: a parallel or inclusive join takes one token from
+ * each incoming flow that holds one. A complex gateway fires in two phases
+ * (BPMN 2.0 13.4.5): START takes a token from each incoming flow that holds
+ * one and remembers those flows; RESET later takes one from each of the
+ * other incoming flows that holds one and forgets the remembered ones.
+ */
+#define BATON_JOIN_COMPLEX_START 1
+#define BATON_JOIN_COMPLEX_RESET 2
+
 /* Element instance life-cycle states. */
 typedef enum baton_elem_state {
     BATON_ELEM_ACTIVATING = 1,

@@ -15,6 +15,17 @@ typedef struct baton_join {
     uint32_t count;
 } baton_join;
 
+/*
+ * A complex gateway of a scope instance that fired and waits for its reset
+ * (BPMN 2.0 13.4.5): `consumed` has bit i set for incoming flow i (in the
+ * node's incoming order) that gave a token when it fired.
+ */
+typedef struct baton_cplx {
+    int64_t scope;
+    baton_idx gateway;
+    uint64_t consumed;
+} baton_cplx;
+
 /* A completed activity whose compensation handler may still run. */
 typedef struct baton_comp {
     int64_t key;
@@ -52,6 +63,9 @@ struct baton_instance {
 
     baton_comp *comps;
     uint32_t n_comps, cap_comps;
+
+    baton_cplx *cplx;
+    uint32_t n_cplx, cap_cplx;
 };
 
 /* Mutable lookups for the step function (valid until the next apply). */
@@ -59,6 +73,8 @@ baton_elem *baton_inst_elem(baton_instance *inst, int64_t key);
 baton_wait *baton_inst_wait(baton_instance *inst, int64_t key);
 /* Join tokens at (scope, flow). */
 uint32_t baton_inst_join_count(const baton_instance *inst, int64_t scope, baton_idx flow);
+/* The waiting-for-reset state of complex gateway `gateway` in `scope`, or NULL. */
+const baton_cplx *baton_inst_cplx(const baton_instance *inst, int64_t scope, baton_idx gateway);
 /* True when node n is a join: its incoming tokens are stored until it fires. */
 bool baton_inst_is_join(const baton_graph *g, baton_idx n);
 

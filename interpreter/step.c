@@ -2069,14 +2069,17 @@ static bool parallel_ready(baton_stepper *s, int64_t scope, const baton_node *j)
     return true;
 }
 
-static void fire_join(baton_stepper *s, baton_idx j, int64_t scope) {
+/* Take the join's tokens (BATON_JOIN_* flags) and, unless resetting, activate it. */
+static void fire_join(baton_stepper *s, baton_idx j, int64_t scope, uint8_t flags) {
     baton_record *r = rec(s, BATON_REC_GATEWAY_JOINED);
     if (!r)
         return;
     r->element = j;
     r->scope = scope;
+    r->flags = flags;
     apply(s, r);
-    enqueue_activate(s, j, scope, BATON_NONE, 0, 0, NULL);
+    if (flags != BATON_JOIN_COMPLEX_RESET)
+        enqueue_activate(s, j, scope, BATON_NONE, 0, 0, NULL);
 }
 
 static void take_flow(baton_stepper *s, baton_idx fi, int64_t scope, const cJSON *payload,
@@ -2093,7 +2096,7 @@ static void take_flow(baton_stepper *s, baton_idx fi, int64_t scope, const cJSON
         const baton_node *j = node(s, f->target);
         if (j->kind == BATON_NODE_PARALLEL_GATEWAY) {
             if (parallel_ready(s, scope, j))
-                fire_join(s, f->target, scope);
+                fire_join(s, f->target, scope, 0);
         } else {
             item it = {0};
             it.op = OP_INCLUSIVE;
@@ -2772,8 +2775,10 @@ static void reach(baton_stepper *s, baton_idx x, baton_idx j, int64_t scope, boo
     }
 }
 
+static void complex_check(baton_stepper *s, baton_idx j, int64_t scope);
+
 /*
- * The inclusive join rule of BPMN 2.0 (13.3.5): j fires when some incoming
+ * The inclusive join rule of BPMN 2.0 (13.4.3): j fires when some incoming
  * flow has a token and every token elsewhere in the scope that can reach an
  * incoming flow without a token can also reach one that has a token.
  */
@@ -2782,6 +2787,10 @@ static void inclusive_check(baton_stepper *s, baton_idx j, int64_t scope) {
     if (!sc || sc->state != BATON_ELEM_ACTIVATED || !ensure_scratch(s))
         return;
     const baton_node *jn = node(s, j);
+    if (jn->kind == BATON_NODE_COMPLEX_GATEWAY && jn->activation.expr) {
+        complex_check(s, j, scope);
+        return;
+    }
     bool any = false;
     for (uint32_t i = 0; i < jn->n_incoming; i++)
         any |= baton_inst_join_count(s->inst, scope, jn->incoming[i]) > 0;
@@ -2806,7 +2815,112 @@ static void inclusive_check(baton_stepper *s, baton_idx j, int64_t scope) {
         if (empty && !filled)
             return;
     }
-    fire_join(s, j, scope);
+    fire_join(s, j, scope, 0);
+}
+
+/*
+ * Which incoming flows of join j (bit i: j's i-th incoming flow) can a
+ * token somewhere in `scope` still reach without passing through j?
+ */
+static uint64_t reachable_inputs(baton_stepper *s, baton_idx j, int64_t scope) {
+    const baton_node *jn = node(s, j);
+    uint64_t mask = 0;
+    uint32_t n = baton_instance_elem_count(s->inst);
+    for (uint32_t e = 0; e < n + s->inst->n_joins; e++) {
+        baton_idx from;
+        if (e < n) {
+            const baton_elem *c = baton_instance_elem_at(s->inst, e);
+            if (c->parent != scope || c->element == BATON_NONE)
+                continue;
+            from = c->element;
+        } else {
+            const baton_join *t = &s->inst->joins[e - n];
+            from = s->g->flows[t->flow].target;
+            if (t->scope != scope || from == j)
+                continue;
+        }
+        memset(s->seen, 0, s->g->n_nodes);
+        uint32_t sp = 0;
+        s->stack[sp++] = from;
+        s->seen[from] = 1;
+        while (sp) {
+            const baton_node *x = node(s, s->stack[--sp]);
+            for (uint32_t i = 0; i < x->n_outgoing + x->n_boundary; i++) {
+                baton_idx t;
+                if (i < x->n_outgoing) {
+                    baton_idx fi = x->outgoing[i];
+                    t = s->g->flows[fi].target;
+                    if (t == j) {
+                        for (uint32_t k = 0; k < jn->n_incoming && k < 64; k++)
+                            if (jn->incoming[k] == fi)
+                                mask |= (uint64_t)1 << k;
+                        continue;
+                    }
+                } else {
+                    t = x->boundary[i - x->n_outgoing];
+                }
+                if (!s->seen[t]) {
+                    s->seen[t] = 1;
+                    s->stack[sp++] = t;
+                }
+            }
+        }
+    }
+    return mask;
+}
+
+/*
+ * The complex gateway's two phases (BPMN 2.0 13.4.5). Waiting for start:
+ * when its activationCondition holds - it may read activationCount, the
+ * number of tokens waiting on its incoming flows - it takes them and fires
+ * (its outgoing flows are chosen like an inclusive gateway's). Waiting for
+ * reset: once every other incoming flow holds a token or can no longer get
+ * one (the inclusive join's reachability rule), it takes those tokens
+ * without firing again and waits for start. A condition that is not true
+ * (false, null, or failing) keeps it waiting.
+ */
+static void complex_check(baton_stepper *s, baton_idx j, int64_t scope) {
+    const baton_node *jn = node(s, j);
+    const baton_cplx *cx = baton_inst_cplx(s->inst, scope, j);
+    if (cx) {
+        uint64_t reach_mask = reachable_inputs(s, j, scope);
+        for (uint32_t k = 0; k < jn->n_incoming && k < 64; k++) {
+            if ((cx->consumed >> k) & 1u)
+                continue;
+            if (!baton_inst_join_count(s->inst, scope, jn->incoming[k]) && ((reach_mask >> k) & 1u))
+                return; /* a token may still come this way */
+        }
+        fire_join(s, j, scope, BATON_JOIN_COMPLEX_RESET);
+        /* tokens that came in meanwhile on the other flows may start it again */
+        item it = {0};
+        it.op = OP_INCLUSIVE;
+        it.node = j;
+        it.scope = scope;
+        push(s, &s->deferred, it);
+        return;
+    }
+    uint32_t tokens = 0;
+    for (uint32_t k = 0; k < jn->n_incoming; k++)
+        tokens += baton_inst_join_count(s->inst, scope, jn->incoming[k]);
+    if (!tokens)
+        return;
+    cJSON *overlay = own(s, cJSON_CreateObject());
+    if (!overlay || !cJSON_AddNumberToObject(overlay, "activationCount", tokens)) {
+        OOM(s);
+        return;
+    }
+    lookup_ctx lc;
+    baton_expr_env env;
+    env_init(s, &lc, &env, scope, overlay);
+    bool ok = false;
+    if (baton_expr_eval_bool(jn->activation.expr, &env, &ok, NULL) || !ok)
+        return;
+    fire_join(s, j, scope, BATON_JOIN_COMPLEX_START);
+    item it = {0};
+    it.op = OP_INCLUSIVE;
+    it.node = j;
+    it.scope = scope;
+    push(s, &s->deferred, it);
 }
 
 /* ---- inputs --------------------------------------------------------------------------------- */

@@ -41,7 +41,7 @@ static void test_restart(void) {
     int id = (int)jnum(r.json, "id");
     resp_free(&r);
     instance_state(id, &r);
-    TAP_EQ_INT(count_waits(&r, "user_task"), 1, "waits at a user task");
+    TAP_EQ_INT(count_waits(&r, "user_task"), 2, "waits at two user tasks (one guarded by a timer)");
     TAP_EQ_INT(count_waits(&r, "message"), 1, "at a message");
     TAP_EQ_INT(count_waits(&r, "signal"), 1, "at a signal");
     TAP_EQ_INT(count_waits(&r, "timer"), 2, "at two timers");

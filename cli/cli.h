@@ -31,6 +31,8 @@ int baton_cmd_eval(int argc, char **argv);
 int baton_cmd_run(int argc, char **argv);
 int baton_cmd_test(int argc, char **argv);
 int baton_cmd_serve(int argc, char **argv);
+int baton_cmd_history(int argc, char **argv);
+int baton_cmd_replay(int argc, char **argv);
 
 /* "baton: <where>: error: <message>" on stderr; returns the mapped exit code. */
 int baton_cli_error(const baton_error *err);

@@ -18,6 +18,8 @@ static const baton_cmd commands[] = {
     {"run", baton_cmd_run, "run a process in memory and print its token history"},
     {"test", baton_cmd_test, "replay process test scenarios (bpmn-exec-scenario/1)"},
     {"eval", baton_cmd_eval, "evaluate a FEEL or JUEL expression"},
+    {"history", baton_cmd_history, "print the token history of an instance in a store"},
+    {"replay", baton_cmd_replay, "rebuild an instance from its history and compare (audit)"},
 };
 
 static void usage(FILE *out) {

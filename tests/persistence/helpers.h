@@ -25,25 +25,25 @@ typedef struct test_db {
     char pg_admin[1024];
 } test_db;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+static inline int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb;
     (void)flag;
     (void)ftw;
     return remove(path);
 }
 
-static void rm_tree(const char *dir) {
+static inline void rm_tree(const char *dir) {
     if (dir && dir[0])
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static bool in_ci(void) {
+static inline bool in_ci(void) {
     const char *ci = getenv("BATON_CI");
     return ci && strcmp(ci, "true") == 0;
 }
 
 /* $BATON_TEST_PG with the database name replaced by `name` into out. */
-static bool pg_url_with_db(const char *base, const char *name, char *out, size_t size) {
+static inline bool pg_url_with_db(const char *base, const char *name, char *out, size_t size) {
     const char *scheme = strstr(base, "://");
     if (!scheme)
         return false;
@@ -58,12 +58,12 @@ static bool pg_url_with_db(const char *base, const char *name, char *out, size_t
     return true;
 }
 
-static void pg_quiet(void *arg, const char *message) {
+static inline void pg_quiet(void *arg, const char *message) {
     (void)arg;
     (void)message;
 }
 
-static bool pg_exec(const char *url, const char *sql, char *msg, size_t size) {
+static inline bool pg_exec(const char *url, const char *sql, char *msg, size_t size) {
     PGconn *c = PQconnectdb(url);
     bool ok = PQstatus(c) == CONNECTION_OK;
     if (ok) {
@@ -85,7 +85,7 @@ static bool pg_exec(const char *url, const char *sql, char *msg, size_t size) {
  * must be skipped (no PostgreSQL outside CI; a reason is printed as a TAP
  * skip plan), -1 on failure (printed).
  */
-static int test_db_init(test_db *t, const char *kind, const char *tag) {
+static inline int test_db_init(test_db *t, const char *kind, const char *tag) {
     memset(t, 0, sizeof *t);
     snprintf(t->kind, sizeof t->kind, "%s", kind);
     if (strcmp(kind, "memory") == 0) {
@@ -133,7 +133,7 @@ static int test_db_init(test_db *t, const char *kind, const char *tag) {
     return -1;
 }
 
-static void test_db_fini(test_db *t) {
+static inline void test_db_fini(test_db *t) {
     if (t->dir[0])
         rm_tree(t->dir);
     if (t->pg_name[0]) {
@@ -143,7 +143,7 @@ static void test_db_fini(test_db *t) {
     }
 }
 
-static bool durable(const test_db *t) {
+static inline bool durable(const test_db *t) {
     return strcmp(t->kind, "memory") != 0;
 }
 

@@ -21,6 +21,22 @@ setup() { # dir, options...
   else meson setup "$dir" "$@" >/dev/null; fi
 }
 
+# A throwaway PostgreSQL for the store tests (scripts/pg-test.sh): one server
+# for both builds, its URL in BATON_TEST_PG, stopped on exit whatever happens.
+# In CI a PostgreSQL that cannot start fails the run (its tests never skip).
+if [ -z "${BATON_TEST_PG:-}" ]; then
+  if pg_env=$(./scripts/pg-test.sh start); then
+    eval "$pg_env"
+    trap './scripts/pg-test.sh stop "$BATON_TEST_PG_DIR"' EXIT
+    trap 'exit 130' INT TERM
+  elif [ "${BATON_CI:-false}" = true ]; then
+    echo "test.sh: cannot start PostgreSQL" >&2
+    exit 1
+  else
+    echo "test.sh: no PostgreSQL: its tests are skipped" >&2
+  fi
+fi
+
 setup _build/test -Dwerror=true -Dbuildtype=debugoptimized $corpus_opts
 ninja -C _build/test
 meson test -C _build/test --print-errorlogs --num-processes 2 "$@"

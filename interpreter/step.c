@@ -17,8 +17,10 @@
  * After both queues drain, conditional events are re-evaluated if variables
  * changed, which may start more work.
  *
- * Element behaviour comes from the kind table at the end (activate and
- * choose-outgoing functions per node kind).
+ * Element behaviour is chosen by kind category in activate_continue()
+ * (scopes, events, gateways, activities) and complete(); the choices where
+ * BPMN 2.0 leaves room, and the dialect differences, are in
+ * docs/semantics.md.
  */
 #include "interpreter/step.h"
 
@@ -2007,8 +2009,10 @@ static baton_status flows_push(baton_stepper *s, baton_idx f) {
 /*
  * Choose the outgoing flows of a completing element into s->flows.
  * Exclusive: the first true condition in document order, else the default.
- * Inclusive and activities: every flow without a condition or with a true
- * one, else the default. Parallel: all. Returns false after an incident.
+ * Inclusive, complex and activities: every flow without a condition or with
+ * a true one, plus the default when no condition is true (Camunda 7: when
+ * no flow at all is taken). Parallel: all. No flow at all, or a condition
+ * that is not a boolean: an incident, and false is returned.
  */
 static bool choose_flows(baton_stepper *s, int64_t key, const baton_node *n, baton_idx forced) {
     s->n_flows = 0;

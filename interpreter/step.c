@@ -671,6 +671,7 @@ static void terminate(baton_stepper *s, int64_t key);
 static void open_wait_for_event(baton_stepper *s, int64_t owner, baton_idx n, bool boundary_or_start);
 static void throw_error(baton_stepper *s, int64_t from, const char *code, const char *message,
                         const cJSON *vars, int64_t origin_id, int64_t origin_key);
+static void throw_error_event(baton_stepper *s, int64_t key, const baton_node *n);
 static void throw_escalation(baton_stepper *s, int64_t from, const char *code, const cJSON *vars,
                              bool *interrupted_out);
 static void trigger_wait(baton_stepper *s, int64_t wait_key, const cJSON *payload);
@@ -1692,11 +1693,9 @@ static void behave_event(baton_stepper *s, int64_t key, const baton_node *n, uin
     case BATON_EVENT_SIGNAL:
         throw_signal(s, key, d->ref);
         break;
-    case BATON_EVENT_ERROR: {
-        const baton_named_def *er = d->ref != BATON_NONE ? &s->g->errors[d->ref] : NULL;
-        throw_error(s, key, er ? er->code : NULL, er ? er->name : NULL, NULL, 0, 0);
+    case BATON_EVENT_ERROR:
+        throw_error_event(s, key, n);
         return; /* the catcher decides what happens to this token */
-    }
     case BATON_EVENT_ESCALATION: {
         const baton_named_def *es = d->ref != BATON_NONE ? &s->g->escalations[d->ref] : NULL;
         bool interrupted = false;
@@ -2517,6 +2516,18 @@ static void throw_error(baton_stepper *s, int64_t from, const char *code, const 
              code ? "'" : "", message ? ": " : "", message ? message : "");
 }
 
+/*
+ * An error end event throws its error: the code, and as message the error's
+ * name (Camunda 7 reads the message from camunda:errorMessage instead, which
+ * is not modelled, so a Camunda 7 error end event throws no message).
+ */
+static void throw_error_event(baton_stepper *s, int64_t key, const baton_node *n) {
+    const baton_event_def *d = ev(n);
+    const baton_named_def *er = d && d->ref != BATON_NONE ? &s->g->errors[d->ref] : NULL;
+    const char *message = er && dialect(s) != BATON_DIALECT_C7 ? er->name : NULL;
+    throw_error(s, key, er ? er->code : NULL, message, NULL, 0, 0);
+}
+
 static void throw_escalation(baton_stepper *s, int64_t from, const char *code, const cJSON *vars,
                              bool *interrupted_out) {
     *interrupted_out = false;
@@ -3045,9 +3056,7 @@ static void resolve(baton_stepper *s, const baton_incident *inc, const baton_inp
         return;
     case PHASE_THROW:
         if (n && ev_kind(n) == BATON_EVENT_ERROR) {
-            const baton_event_def *d = ev(n);
-            const baton_named_def *er = d->ref != BATON_NONE ? &s->g->errors[d->ref] : NULL;
-            throw_error(s, key, er ? er->code : NULL, er ? er->name : NULL, NULL, 0, 0);
+            throw_error_event(s, key, n);
         } else {
             activate_continue(s, key, NULL, BATON_NONE); /* run the task again */
         }

@@ -896,7 +896,8 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
             const baton_cplx *best = NULL;
             for (uint32_t i = 0; i < inst->n_cplx; i++) {
                 const baton_cplx *c = &inst->cplx[i];
-                bool after = c->scope > last_scope || (c->scope == last_scope && c->gateway > last_gw);
+                bool after =
+                    c->scope > last_scope || (c->scope == last_scope && c->gateway > last_gw);
                 if (after && (!best || c->scope < best->scope ||
                               (c->scope == best->scope && c->gateway < best->gateway)))
                     best = c;

@@ -73,6 +73,12 @@ typedef struct item {
     cJSON *payload;     /* ACTIVATE: variables to set once active (owned by the stepper) */
 } item;
 
+/* A variable that was set in this step (the name lives in the step's arena). */
+typedef struct changed_var {
+    int64_t scope;
+    const char *name;
+} changed_var;
+
 typedef struct queue {
     item *items;
     uint32_t head, tail, cap;
@@ -105,11 +111,7 @@ struct baton_stepper {
     baton_status fatal;
     bool vars_changed;
     int64_t signal_limit; /* keys below this existed when the last signal was thrown */
-    /* variables set since conditions were last evaluated (names live in `strings`) */
-    struct changed_var {
-        int64_t scope;
-        const char *name;
-    } *changed;
+    changed_var *changed; /* variables set since conditions were last evaluated */
     uint32_t n_changed, cap_changed;
     int64_t cond_mark; /* condition waits with keys from here on are new since then */
 };
@@ -279,7 +281,7 @@ static void note_changed(baton_stepper *s, int64_t scope, const char *name) {
             return;
     if (s->n_changed == s->cap_changed) {
         uint32_t cap = s->cap_changed ? s->cap_changed * 2 : 16;
-        struct changed_var *c = baton_realloc(s->changed, cap * sizeof *c);
+        changed_var *c = baton_realloc(s->changed, cap * sizeof *c);
         if (!c) {
             OOM(s);
             return;
@@ -287,7 +289,7 @@ static void note_changed(baton_stepper *s, int64_t scope, const char *name) {
         s->changed = c;
         s->cap_changed = cap;
     }
-    s->changed[s->n_changed++] = (struct changed_var){scope, name};
+    s->changed[s->n_changed++] = (changed_var){scope, name};
 }
 
 static bool was_changed(const baton_stepper *s, int64_t scope, const char *name) {
@@ -1345,7 +1347,8 @@ static void mi_inner_vars(baton_stepper *s, int64_t key, int64_t body, int32_t i
      */
     char name[128];
     if (lp->output_element.text && output_var(lp->output_element.text, name, sizeof name) &&
-        strcmp(name, "loopCounter") != 0 && (!lp->element_var || strcmp(name, lp->element_var) != 0))
+        strcmp(name, "loopCounter") != 0 &&
+        (!lp->element_var || strcmp(name, lp->element_var) != 0))
         set_var(s, key, name, own(s, cJSON_CreateNull()));
 }
 

@@ -220,6 +220,24 @@ typedef struct pg_store {
 
 /* ---- errors --------------------------------------------------------------------------- */
 
+/* libpq's messages span lines ("\n\tThis probably means ..."): one line, no trailing space. */
+static void one_line(char *msg) {
+    char *w = msg;
+    bool space = false;
+    for (const char *r = msg; *r; r++) {
+        bool ws = *r == '\n' || *r == '\t' || *r == '\r' || *r == ' ';
+        if (ws) {
+            space = w != msg;
+            continue;
+        }
+        if (space)
+            *w++ = ' ';
+        space = false;
+        *w++ = *r;
+    }
+    *w = '\0';
+}
+
 static void discard_tx_state(pg_store *p) {
     p->in_tx = false;
     p->h_n = 0;
@@ -241,9 +259,7 @@ static baton_status fail_with(pg_store *p, baton_error *err, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* trim libpq's trailing newlines */
-    for (size_t n = strlen(msg); n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
-        msg[n - 1] = '\0';
+    one_line(msg);
     if (!p->failed) {
         p->failed = true;
         snprintf(p->cause, sizeof p->cause, "%s", msg);
@@ -268,8 +284,7 @@ static baton_status pg_error(pg_store *p, PGresult *r, const char *what, baton_e
         msg = PQerrorMessage(p->conn);
     char text[256];
     snprintf(text, sizeof text, "%s", msg);
-    for (size_t n = strlen(text); n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '); n--)
-        text[n - 1] = '\0';
+    one_line(text);
     if (PQstatus(p->conn) != CONNECTION_OK)
         return fail_with(p, err, "%s: connection lost: %s", what, text);
     if (state && strncmp(state, "23", 2) == 0)
@@ -1623,8 +1638,7 @@ baton_status baton_store_open_postgres(const char *url, baton_store **out, baton
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
         char msg[320];
         snprintf(msg, sizeof msg, "%s", p->conn ? PQerrorMessage(p->conn) : "out of memory");
-        for (size_t n = strlen(msg); n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
-            msg[n - 1] = '\0';
+        one_line(msg);
         st = baton_error_set(err, BATON_STORE, "postgresql store '%s': cannot connect: %s",
                              p->where, msg);
         goto fail;

@@ -46,6 +46,7 @@ start() {
   as_owner "$B/initdb" -D "$D/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync \
     >"$D/initdb.log" 2>&1 || { cat "$D/initdb.log" >&2; exit 1; }
   echo "$B" >"$D/bindir"
+  echo "$PORT" >"$D/port"
   run_server "$D"
   as_owner "$B/createdb" -h "$D/sock" -p "$PORT" -U postgres baton_test
   echo "BATON_TEST_PG='postgresql://postgres@/baton_test?host=$D/sock&port=$PORT'; export BATON_TEST_PG"
@@ -55,6 +56,7 @@ start() {
 run_server() { # dir
   D=$1
   B=$(cat "$D/bindir")
+  PORT=$(cat "$D/port")
   as_owner "$B/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 60 \
     -o "-c listen_addresses='' -c unix_socket_directories='$D/sock' -c port=$PORT \
         -c max_connections=200 -c fsync=${PG_TEST_FSYNC:-off} ${PG_TEST_OPTS:-}" start >/dev/null ||

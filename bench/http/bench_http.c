@@ -64,7 +64,9 @@ static double start_server(const char *db, const char *threads) {
     int out[2];
     if (pipe(out))
         exit(1);
-    char cfg[64] = "/dev/null";
+    char cfg[512] = "/dev/null";
+    if (getenv("BENCH_HTTP_CONFIG")) /* a `baton serve --config` file for every server started */
+        snprintf(cfg, sizeof cfg, "%s", getenv("BENCH_HTTP_CONFIG"));
     if (threads) {
         snprintf(cfg, sizeof cfg, "/tmp/bench-http-%d.conf", (int)getpid());
         FILE *f = fopen(cfg, "w");
@@ -382,6 +384,10 @@ int main(int argc, char **argv) {
         fflush(stdout);
     }
     double start_rate = 0;
+    /* fsync cost drifts on shared machines: measure the limit again beside this workload */
+    limit = commit_limit(db, &how);
+    if (limit > 0)
+        printf("commit limit: %.0f commits/s (again, beside the correlate rows)\n", limit);
     for (int i = 0; i < 3; i++) {
         /* instances waiting for messages c<base>..: started beforehand with 8 connections */
         long basekey = 1000000L * (i + 1);

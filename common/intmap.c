@@ -58,7 +58,7 @@ baton_status baton_intmap_put(baton_intmap *m, int64_t key, uint32_t value) {
     if (key == 0)
         return BATON_INVALID;
     if ((m->count + 1) * 4 > m->cap * 3) {
-        baton_status st = resize(m, m->cap ? m->cap * 2 : 16);
+        baton_status st = resize(m, m->cap ? m->cap * 2 : 8);
         if (st)
             return st;
     }

@@ -150,11 +150,12 @@ uint32_t baton_inst_join_count(const baton_instance *inst, int64_t scope, baton_
     return 0;
 }
 
-/* Grow a dense array to hold one more element. */
+/* Grow a dense array to hold one more element. Small first capacities: an
+   instance waiting at one task needs two element instances and one wait. */
 static baton_status grow(void **arr, uint32_t *cap, uint32_t n, size_t elem) {
     if (n < *cap)
         return BATON_OK;
-    uint32_t c = *cap ? *cap * 2 : 8;
+    uint32_t c = *cap ? *cap * 2 : (elem >= 64 ? 4 : 8);
     void *a = baton_realloc(*arr, (size_t)c * elem);
     if (!a)
         return BATON_NOMEM;

@@ -17,9 +17,9 @@
  * After both queues drain, conditional events are re-evaluated if variables
  * changed, which may start more work.
  *
- * Element behaviour is chosen by kind category in activate_continue()
- * (scopes, events, gateways, activities) and complete(); the choices where
- * BPMN 2.0 leaves room, and the dialect differences, are in
+ * What an element does once active comes from the table behaviours[],
+ * indexed by node kind; which flows it leaves by, from choose_flows(). The
+ * choices where BPMN 2.0 leaves room, and the dialect differences, are in
  * docs/semantics.md.
  */
 #include "interpreter/step.h"
@@ -1657,28 +1657,55 @@ static void enter_scope(baton_stepper *s, int64_t key, const baton_scope *sc) {
         enqueue_activate(s, sc->entry[i], key, BATON_NONE, 0, 0, NULL);
 }
 
-static void behave_event(baton_stepper *s, int64_t key, const baton_node *n, uint8_t flags) {
+/*
+ * Element behaviour, one function per node kind (the table behaviours[]
+ * below): what an element does once it is ACTIVATED. Each either completes
+ * the element (enqueue_complete), opens what it waits for, or raises an
+ * incident. Elements activated by the event they wait for (boundary events,
+ * event-gateway targets, triggered start events) complete at once; that rule
+ * is applied before the table in activate_continue().
+ */
+typedef void (*behave_fn)(baton_stepper *s, int64_t key, const baton_node *n, baton_idx start);
+
+static void behave_pass(baton_stepper *s, int64_t key, const baton_node *n, baton_idx start) {
+    (void)n;
+    (void)start;
+    enqueue_complete(s, key);
+}
+
+/* A job for a worker, its type from the model (or the element id). */
+static void open_job_for(baton_stepper *s, int64_t key, const baton_node *n) {
+    char *type = NULL;
+    int32_t retries;
+    if (job_type(s, key, n, &type, &retries))
+        open_job(s, key, elem(s, key)->element, type, retries);
+    baton_free(type);
+}
+
+/* Test harnesses may turn plain, manual and script tasks into wait states. */
+static bool hooked(baton_stepper *s, int64_t key, const baton_node *n) {
+    if (!s->hook || !s->hook(s->hook_cookie, s->m, elem(s, key)->element))
+        return false;
+    open_job(s, key, elem(s, key)->element, n->id, 0);
+    return true;
+}
+
+static void behave_catch_event(baton_stepper *s, int64_t key, const baton_node *n,
+                               baton_idx start) {
+    (void)start;
+    int kind = ev_kind(n);
+    if (kind == BATON_EVENT_LINK || kind == BATON_EVENT_NONE)
+        enqueue_complete(s, key);
+    else
+        open_wait_for_event(s, key, elem(s, key)->element, false);
+}
+
+/* Intermediate throw and end events, by event definition. */
+static void behave_throw_event(baton_stepper *s, int64_t key, const baton_node *n,
+                               baton_idx start) {
+    (void)start;
     const baton_event_def *d = ev(n);
     int kind = ev_kind(n);
-    if (flags & BATON_EF_EVENT_TRIGGERED) {
-        enqueue_complete(s, key);
-        return;
-    }
-    switch (n->kind) {
-    case BATON_NODE_START_EVENT:
-    case BATON_NODE_BOUNDARY_EVENT:
-        enqueue_complete(s, key);
-        return;
-    case BATON_NODE_CATCH_EVENT:
-        if (kind == BATON_EVENT_LINK || kind == BATON_EVENT_NONE) {
-            enqueue_complete(s, key);
-            return;
-        }
-        open_wait_for_event(s, key, elem(s, key)->element, false);
-        return;
-    default:
-        break;
-    }
     /* throw and end events */
     const baton_task_def *t = n->task;
     switch (kind) {
@@ -1766,147 +1793,201 @@ static void behave_event(baton_stepper *s, int64_t key, const baton_node *n, uin
     enqueue_complete(s, key);
 }
 
-/* Run task-kind behaviour: jobs, user tasks, scripts, calls, messages. */
-static void behave_activity(baton_stepper *s, int64_t key, const baton_node *n, uint8_t flags) {
-    baton_idx self = elem(s, key)->element;
+static void behave_task(baton_stepper *s, int64_t key, const baton_node *n, baton_idx start) {
+    if (!hooked(s, key, n))
+        behave_pass(s, key, n, start);
+}
+
+static void behave_user_task(baton_stepper *s, int64_t key, const baton_node *n,
+                             baton_idx start) {
+    (void)start;
+    open_user_task(s, key, n);
+}
+
+static void behave_job_task(baton_stepper *s, int64_t key, const baton_node *n, baton_idx start) {
+    (void)start;
+    open_job_for(s, key, n);
+}
+
+static void behave_send_task(baton_stepper *s, int64_t key, const baton_node *n,
+                             baton_idx start) {
+    (void)start;
     const baton_task_def *t = n->task;
-    if ((flags & BATON_EF_EVENT_TRIGGERED) && n->kind == BATON_NODE_RECEIVE_TASK) {
+    if ((!t || t->impl != BATON_IMPL_JOB) && n->message != BATON_NONE) {
+        send_message(s, key, n->message);
         enqueue_complete(s, key);
         return;
     }
-    if (s->hook && s->hook(s->hook_cookie, s->m, self) &&
-        (n->kind == BATON_NODE_TASK || n->kind == BATON_NODE_MANUAL_TASK ||
-         n->kind == BATON_NODE_SCRIPT_TASK)) {
-        open_job(s, key, self, n->id, 0);
+    open_job_for(s, key, n);
+}
+
+static void behave_receive_task(baton_stepper *s, int64_t key, const baton_node *n,
+                                baton_idx start) {
+    (void)start;
+    subscribe_message(s, key, elem(s, key)->element, n->message, true);
+}
+
+/* FEEL scripts run here; a script the engine cannot run is a job for a worker. */
+static void behave_script_task(baton_stepper *s, int64_t key, const baton_node *n,
+                               baton_idx start) {
+    (void)start;
+    const baton_task_def *t = n->task;
+    if (hooked(s, key, n))
         return;
-    }
-    switch (n->kind) {
-    case BATON_NODE_USER_TASK:
-        open_user_task(s, key, n);
-        return;
-    case BATON_NODE_RECEIVE_TASK:
-        subscribe_message(s, key, self, n->message, true);
-        return;
-    case BATON_NODE_SCRIPT_TASK:
-        if (t && t->impl == BATON_IMPL_SCRIPT && t->script.expr) {
-            cJSON *v = NULL;
-            baton_error e;
-            baton_error_clear(&e);
-            if (eval_json(s, &t->script, key, NULL, &v, &e)) {
-                expr_incident(s, key, PHASE_ACTIVATE, &t->script, &e);
-                return;
-            }
-            own(s, v);
-            if (t->result_variable) {
-                /* the result is the task's result: local when output mappings pass it on */
-                if (n->io && n->io->n_outputs && dialect(s) != BATON_DIALECT_C7)
-                    set_var(s, key, t->result_variable, v);
-                else
-                    set_propagated(s, key, t->result_variable, v);
-            }
-            enqueue_complete(s, key);
-            return;
-        }
-        break; /* a script the engine cannot run is a job for a worker */
-    case BATON_NODE_SEND_TASK:
-        if ((!t || t->impl != BATON_IMPL_JOB) && n->message != BATON_NONE) {
-            send_message(s, key, n->message);
-            enqueue_complete(s, key);
-            return;
-        }
-        break;
-    case BATON_NODE_SERVICE_TASK:
-    case BATON_NODE_BUSINESS_RULE_TASK:
-        break;
-    case BATON_NODE_CALL_ACTIVITY: {
-        const baton_call_def *c = n->call;
-        char *pid = NULL;
+    if (t && t->impl == BATON_IMPL_SCRIPT && t->script.expr) {
+        cJSON *v = NULL;
         baton_error e;
         baton_error_clear(&e);
-        if (!c || !c->called_element.expr) {
-            incident(s, key, PHASE_ACTIVATE, 0, "call", "call activity has no called element");
+        if (eval_json(s, &t->script, key, NULL, &v, &e)) {
+            expr_incident(s, key, PHASE_ACTIVATE, &t->script, &e);
             return;
         }
-        if (eval_string(s, &c->called_element, key, &pid, &e)) {
-            expr_incident(s, key, PHASE_ACTIVATE, &c->called_element, &e);
-            return;
-        }
-        cJSON *vars = own(s, cJSON_CreateObject());
-        /*
-         * What the child gets: every variable visible here, or (Camunda 8
-         * propagateAllParentVariables="false") only the call activity's
-         * own locals, which are its input mappings' targets.
-         */
-        bool only_locals = !c->propagate_all_parent && !c7(s);
-        if (c->propagate_all_parent || only_locals) {
-            for (baton_elem *x = elem(s, key); vars && x; x = x->parent ? elem(s, x->parent) : NULL) {
-                const cJSON *v;
-                cJSON_ArrayForEach(v, x->vars) {
-                    if (!cJSON_GetObjectItemCaseSensitive(vars, v->string))
-                        cJSON_AddItemToObject(vars, v->string, cJSON_Duplicate(v, 1));
-                }
-                if (only_locals)
-                    break;
-            }
-        }
-        for (uint32_t i = 0; vars && i < c->n_in; i++) {
-            const baton_mapping *mp = &c->in[i];
-            if (mp->all || !mp->target || !mp->source.expr)
-                continue;
-            cJSON *v = NULL;
-            if (eval_json(s, &mp->source, key, NULL, &v, &e)) {
-                expr_incident(s, key, PHASE_ACTIVATE, &mp->source, &e);
-                baton_free(pid);
-                return;
-            }
-            if (cJSON_GetObjectItemCaseSensitive(vars, mp->target))
-                cJSON_ReplaceItemInObjectCaseSensitive(vars, mp->target, v);
+        own(s, v);
+        if (t->result_variable) {
+            /* the result is the task's result: local when output mappings pass it on */
+            if (n->io && n->io->n_outputs && dialect(s) != BATON_DIALECT_C7)
+                set_var(s, key, t->result_variable, v);
             else
-                cJSON_AddItemToObject(vars, mp->target, v);
+                set_propagated(s, key, t->result_variable, v);
         }
-        char *bk = NULL;
-        if (c->business_key.expr && eval_string(s, &c->business_key, key, &bk, &e)) {
-            expr_incident(s, key, PHASE_ACTIVATE, &c->business_key, &e);
+        enqueue_complete(s, key);
+        return;
+    }
+    open_job_for(s, key, n);
+}
+
+static void behave_call_activity(baton_stepper *s, int64_t key, const baton_node *n,
+                                 baton_idx start) {
+    (void)start;
+    baton_idx self = elem(s, key)->element;
+    const baton_call_def *c = n->call;
+    char *pid = NULL;
+    baton_error e;
+    baton_error_clear(&e);
+    if (!c || !c->called_element.expr) {
+        incident(s, key, PHASE_ACTIVATE, 0, "call", "call activity has no called element");
+        return;
+    }
+    if (eval_string(s, &c->called_element, key, &pid, &e)) {
+        expr_incident(s, key, PHASE_ACTIVATE, &c->called_element, &e);
+        return;
+    }
+    cJSON *vars = own(s, cJSON_CreateObject());
+    /*
+     * What the child gets: every variable visible here, or (Camunda 8
+     * propagateAllParentVariables="false") only the call activity's
+     * own locals, which are its input mappings' targets.
+     */
+    bool only_locals = !c->propagate_all_parent && !c7(s);
+    if (c->propagate_all_parent || only_locals) {
+        for (baton_elem *x = elem(s, key); vars && x; x = x->parent ? elem(s, x->parent) : NULL) {
+            const cJSON *v;
+            cJSON_ArrayForEach(v, x->vars) {
+                if (!cJSON_GetObjectItemCaseSensitive(vars, v->string))
+                    cJSON_AddItemToObject(vars, v->string, cJSON_Duplicate(v, 1));
+            }
+            if (only_locals)
+                break;
+        }
+    }
+    for (uint32_t i = 0; vars && i < c->n_in; i++) {
+        const baton_mapping *mp = &c->in[i];
+        if (mp->all || !mp->target || !mp->source.expr)
+            continue;
+        cJSON *v = NULL;
+        if (eval_json(s, &mp->source, key, NULL, &v, &e)) {
+            expr_incident(s, key, PHASE_ACTIVATE, &mp->source, &e);
             baton_free(pid);
             return;
         }
-        baton_record *r = rec(s, BATON_REC_CHILD_REQUESTED);
-        if (r) {
-            r->key = new_key(s);
-            r->scope = key;
-            r->element = self;
-            r->name = sdup(s, pid);
-            r->text = sdup(s, bk);
-            r->value = vars;
-            apply(s, r);
-        }
+        if (cJSON_GetObjectItemCaseSensitive(vars, mp->target))
+            cJSON_ReplaceItemInObjectCaseSensitive(vars, mp->target, v);
+        else
+            cJSON_AddItemToObject(vars, mp->target, v);
+    }
+    char *bk = NULL;
+    if (c->business_key.expr && eval_string(s, &c->business_key, key, &bk, &e)) {
+        expr_incident(s, key, PHASE_ACTIVATE, &c->business_key, &e);
         baton_free(pid);
-        baton_free(bk);
         return;
     }
-    case BATON_NODE_AD_HOC_SUB_PROCESS:
-        incident(s, key, PHASE_ACTIVATE, 0, "unsupported", "ad-hoc subprocesses are not supported");
-        return;
-    default:
-        enqueue_complete(s, key);
-        return;
+    baton_record *r = rec(s, BATON_REC_CHILD_REQUESTED);
+    if (r) {
+        r->key = new_key(s);
+        r->scope = key;
+        r->element = self;
+        r->name = sdup(s, pid);
+        r->text = sdup(s, bk);
+        r->value = vars;
+        apply(s, r);
     }
-    /* a job for a worker */
-    char *type = NULL;
-    int32_t retries;
-    if (job_type(s, key, n, &type, &retries))
-        open_job(s, key, self, type, retries);
-    baton_free(type);
+    baton_free(pid);
+    baton_free(bk);
+    return;
 }
 
-static void behave_gateway(baton_stepper *s, int64_t key, const baton_node *n) {
-    if (n->kind == BATON_NODE_EVENT_BASED_GATEWAY) {
-        for (uint32_t i = 0; i < n->n_outgoing && !s->fatal; i++)
-            open_wait_for_event(s, key, s->g->flows[n->outgoing[i]].target, false);
-        return;
-    }
-    enqueue_complete(s, key);
+static void behave_unsupported(baton_stepper *s, int64_t key, const baton_node *n,
+                               baton_idx start) {
+    (void)start;
+    incident(s, key, PHASE_ACTIVATE, 0, "unsupported", "%s '%s' is not supported",
+             baton_node_kind_xml((baton_node_kind)n->kind), n->id);
 }
+
+/* Subprocess and transaction: open the event subprocesses, enter the scope. */
+static void behave_scope(baton_stepper *s, int64_t key, const baton_node *n, baton_idx start) {
+    (void)start;
+    const baton_scope *sc = &s->g->scopes[n->inner_scope];
+    open_event_subs(s, key, sc);
+    enter_scope(s, key, sc);
+}
+
+/* An event subprocess starts at the start event that fired. */
+static void behave_event_sub(baton_stepper *s, int64_t key, const baton_node *n,
+                             baton_idx start) {
+    const baton_scope *sc = &s->g->scopes[n->inner_scope];
+    open_event_subs(s, key, sc);
+    if (start == BATON_NONE && sc->n_starts)
+        start = sc->starts[0];
+    if (start != BATON_NONE)
+        enqueue_activate(s, start, key, BATON_NONE, BATON_EF_EVENT_TRIGGERED, 0, NULL);
+    else
+        enqueue_check_scope(s, key);
+}
+
+/* Event-based gateway: wait for the first of its targets' events. */
+static void behave_event_gateway(baton_stepper *s, int64_t key, const baton_node *n,
+                                 baton_idx start) {
+    (void)start;
+    for (uint32_t i = 0; i < n->n_outgoing && !s->fatal; i++)
+        open_wait_for_event(s, key, s->g->flows[n->outgoing[i]].target, false);
+}
+
+/* Other gateways decide when they complete (choose_flows). */
+static const behave_fn behaviours[BATON_NODE_KIND_COUNT] = {
+    [BATON_NODE_START_EVENT] = behave_pass,
+    [BATON_NODE_END_EVENT] = behave_throw_event,
+    [BATON_NODE_CATCH_EVENT] = behave_catch_event,
+    [BATON_NODE_THROW_EVENT] = behave_throw_event,
+    [BATON_NODE_BOUNDARY_EVENT] = behave_pass,
+    [BATON_NODE_TASK] = behave_task,
+    [BATON_NODE_USER_TASK] = behave_user_task,
+    [BATON_NODE_SERVICE_TASK] = behave_job_task,
+    [BATON_NODE_SEND_TASK] = behave_send_task,
+    [BATON_NODE_RECEIVE_TASK] = behave_receive_task,
+    [BATON_NODE_SCRIPT_TASK] = behave_script_task,
+    [BATON_NODE_BUSINESS_RULE_TASK] = behave_job_task,
+    [BATON_NODE_MANUAL_TASK] = behave_task,
+    [BATON_NODE_CALL_ACTIVITY] = behave_call_activity,
+    [BATON_NODE_SUB_PROCESS] = behave_scope,
+    [BATON_NODE_EVENT_SUB_PROCESS] = behave_event_sub,
+    [BATON_NODE_TRANSACTION] = behave_scope,
+    [BATON_NODE_AD_HOC_SUB_PROCESS] = behave_unsupported,
+    [BATON_NODE_EXCLUSIVE_GATEWAY] = behave_pass,
+    [BATON_NODE_PARALLEL_GATEWAY] = behave_pass,
+    [BATON_NODE_INCLUSIVE_GATEWAY] = behave_pass,
+    [BATON_NODE_EVENT_BASED_GATEWAY] = behave_event_gateway,
+    [BATON_NODE_COMPLEX_GATEWAY] = behave_pass,
+};
 
 /* ACTIVATING -> (input mappings) -> ACTIVATED -> behaviour. */
 static void activate_continue(baton_stepper *s, int64_t key, const cJSON *payload, baton_idx start) {
@@ -1940,31 +2021,13 @@ static void activate_continue(baton_stepper *s, int64_t key, const cJSON *payloa
     }
     if (s->fatal)
         return;
-    unsigned kf = kind_flags(n);
-    if (n->kind == BATON_NODE_EVENT_SUB_PROCESS) {
-        const baton_scope *sc = &s->g->scopes[n->inner_scope];
-        open_event_subs(s, key, sc);
-        baton_idx st = start;
-        if (st == BATON_NONE && sc->n_starts)
-            st = sc->starts[0];
-        if (st != BATON_NONE)
-            enqueue_activate(s, st, key, BATON_NONE, BATON_EF_EVENT_TRIGGERED, 0, NULL);
-        else
-            enqueue_check_scope(s, key);
+    /* activated by the event it waits for: it has happened */
+    if ((flags & BATON_EF_EVENT_TRIGGERED) &&
+        ((kind_flags(n) & BATON_KF_EVENT) || n->kind == BATON_NODE_RECEIVE_TASK)) {
+        enqueue_complete(s, key);
         return;
     }
-    if (kf & BATON_KF_SCOPE) {
-        const baton_scope *sc = &s->g->scopes[n->inner_scope];
-        open_event_subs(s, key, sc);
-        enter_scope(s, key, sc);
-        return;
-    }
-    if (kf & BATON_KF_EVENT)
-        behave_event(s, key, n, flags);
-    else if (kf & BATON_KF_GATEWAY)
-        behave_gateway(s, key, n);
-    else
-        behave_activity(s, key, n, flags);
+    behaviours[n->kind](s, key, n, start);
 }
 
 static void activate(baton_stepper *s, const item *it) {

@@ -626,11 +626,50 @@ static void def_list_free(def_list *l) {
     baton_free(l->items);
 }
 
+/* Process ids a message has already reached (at most once per process). */
+typedef struct proc_set {
+    char ids[64][128];
+    uint32_t n;
+} proc_set;
+
+static bool proc_set_has(const proc_set *ps, const char *id) {
+    for (uint32_t i = 0; ps && i < ps->n; i++)
+        if (strcmp(ps->ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+static void proc_set_add(proc_set *ps, const char *id) {
+    if (ps->n < 64 && !proc_set_has(ps, id))
+        snprintf(ps->ids[ps->n++], sizeof ps->ids[0], "%s", id);
+}
+
+typedef struct active_key {
+    const char *process_id;
+    const char *key;
+    bool found;
+} active_key;
+
+static int find_active_key(void *cookie, const void *row) {
+    active_key *a = cookie;
+    const baton_instance_row *r = row;
+    if (r->state == BATON_INSTANCE_ACTIVE && r->business_key && strcmp(r->process_id, a->process_id) == 0 &&
+        strcmp(r->business_key, a->key) == 0) {
+        a->found = true;
+        return 1;
+    }
+    return 0;
+}
+
 /*
  * Start an instance of every latest definition whose root scope has a start
- * event of `kind` (message/signal) named `name`. Returns how many started.
+ * event of `kind` (message/signal) named `name`, except processes in `skip`.
+ * A message start with a correlation key (Camunda 8) starts no second
+ * instance while one started with the same key is active: the key becomes
+ * the instance's business key. Returns how many started.
  */
 static baton_status start_by_event(session *e, baton_outbox_kind kind, const char *name,
+                                   const char *correlation, const proc_set *skip,
                                    const cJSON *vars, uint32_t *started, int64_t *first_id,
                                    baton_error *err) {
     def_list l = {0};
@@ -645,7 +684,7 @@ static baton_status start_by_event(session *e, baton_outbox_kind kind, const cha
         }
         const baton_graph *g = baton_model_graph(m);
         baton_idx p = baton_model_find_process(m, l.items[i].process_id);
-        if (p == BATON_NONE)
+        if (p == BATON_NONE || proc_set_has(skip, l.items[i].process_id))
             continue;
         const baton_scope *sc = &g->scopes[g->processes[p].root_scope];
         for (uint32_t k = 0; k < sc->n_starts && !st; k++) {
@@ -661,9 +700,15 @@ static baton_status start_by_event(session *e, baton_outbox_kind kind, const cha
                 ev_name = g->signals[d->ref].name;
             if (!ev_name || strcmp(ev_name, name) != 0)
                 continue;
+            if (correlation) {
+                active_key ak = {l.items[i].process_id, correlation, false};
+                st = e->ops->instance_list(e->store, find_active_key, &ak, err);
+                if (st || ak.found)
+                    continue;
+            }
             int64_t id;
             st = start_in_tx(e, m, l.items[i].deployment, l.items[i].version, p, sc->starts[k],
-                             vars, NULL, 0, 0, &id, err);
+                             vars, correlation, 0, 0, &id, err);
             if (!st) {
                 if (started)
                     (*started)++;
@@ -746,7 +791,7 @@ static baton_status signal_in_tx(session *e, const char *name, const cJSON *vars
     }
     key_list_free(&l);
     if (!st)
-        st = start_by_event(e, BATON_OUTBOX_SIGNAL, name, vars, delivered, NULL, err);
+        st = start_by_event(e, BATON_OUTBOX_SIGNAL, name, NULL, NULL, vars, delivered, NULL, err);
     return st;
 }
 
@@ -768,9 +813,22 @@ static baton_status correlate_in_tx(session *e, const char *name, const char *co
     baton_status st = e->ops->sub_find(e->store, 0, name, correlation, collect_sub, &l, err);
     if (!st && l.nomem)
         st = baton_error_set(err, BATON_NOMEM, "out of memory");
-    for (uint32_t i = 0; !st && i < l.n && !res.kind; i++) {
-        if (only_instance && l.inst[i] != only_instance)
+    /*
+     * As Camunda 8: a message reaches at most one subscription per process
+     * (the oldest), then the message start events of processes it did not
+     * reach. With only_instance (Camunda 7's correlation by execution) it
+     * reaches that instance only.
+     */
+    proc_set reached = {.n = 0};
+    for (uint32_t i = 0; !st && i < l.n; i++) {
+        if (only_instance && (l.inst[i] != only_instance || res.kind))
             continue;
+        baton_instance_row row;
+        if (e->ops->instance_get(e->store, l.inst[i], &row, NULL, NULL) != BATON_OK ||
+            proc_set_has(&reached, row.process_id))
+            continue;
+        char pid[128];
+        snprintf(pid, sizeof pid, "%s", row.process_id);
         baton_input in = {0};
         in.kind = BATON_IN_MESSAGE;
         in.key = l.key[i];
@@ -779,8 +837,11 @@ static baton_status correlate_in_tx(session *e, const char *name, const char *co
         baton_error_clear(&e2);
         baton_status s2 = step_instance(e, l.inst[i], &in, &e2);
         if (s2 == BATON_OK) {
-            res.kind = 1;
-            res.instance = l.inst[i];
+            proc_set_add(&reached, pid);
+            if (!res.kind) {
+                res.kind = 1;
+                res.instance = l.inst[i];
+            }
         } else if (s2 != BATON_NOTFOUND && s2 != BATON_CONFLICT) {
             st = s2;
             if (err && !err->code)
@@ -788,11 +849,15 @@ static baton_status correlate_in_tx(session *e, const char *name, const char *co
         }
     }
     key_list_free(&l);
-    if (!st && !res.kind && !only_instance) {
+    if (!st && !only_instance) {
         uint32_t started = 0;
-        st = start_by_event(e, BATON_OUTBOX_MESSAGE, name, vars, &started, &res.instance, err);
-        if (!st && started)
+        int64_t first = 0;
+        st = start_by_event(e, BATON_OUTBOX_MESSAGE, name, correlation, &reached, vars, &started,
+                            &first, err);
+        if (!st && started && !res.kind) {
             res.kind = 2;
+            res.instance = first;
+        }
     }
     if (!st && res.kind && message_id && ttl_ms > 0) {
         /* remember the id for its time-to-live, so a second publish is a duplicate;

@@ -51,6 +51,23 @@ static const char *timer_xml =
          "<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"t\"/>"
          "<sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/></process></definitions>";
 
+static const char *two_waiters_xml =
+    DEFS "<message id=\"m\" name=\"lab-result\"><extensionElements><zeebe:subscription "
+         "correlationKey=\"= orderId\"/></extensionElements></message>"
+         "<process id=\"ward\" isExecutable=\"true\"><startEvent id=\"s1\"/>"
+         "<intermediateCatchEvent id=\"c1\"><messageEventDefinition messageRef=\"m\"/>"
+         "</intermediateCatchEvent><endEvent id=\"e1\"/>"
+         "<sequenceFlow id=\"f1\" sourceRef=\"s1\" targetRef=\"c1\"/>"
+         "<sequenceFlow id=\"f2\" sourceRef=\"c1\" targetRef=\"e1\"/></process>"
+         "<process id=\"billing\" isExecutable=\"true\"><startEvent id=\"s2\"/>"
+         "<intermediateCatchEvent id=\"c2\"><messageEventDefinition messageRef=\"m\"/>"
+         "</intermediateCatchEvent><endEvent id=\"e2\"/>"
+         "<sequenceFlow id=\"g1\" sourceRef=\"s2\" targetRef=\"c2\"/>"
+         "<sequenceFlow id=\"g2\" sourceRef=\"c2\" targetRef=\"e2\"/></process>"
+         "<process id=\"intake\" isExecutable=\"true\"><startEvent id=\"ms\">"
+         "<messageEventDefinition messageRef=\"m\"/></startEvent><userTask id=\"u\"/>"
+         "<sequenceFlow id=\"h1\" sourceRef=\"ms\" targetRef=\"u\"/></process></definitions>";
+
 static baton_engine *open_engine(baton_store **store, bool wall) {
     baton_error err;
     baton_error_clear(&err);
@@ -220,6 +237,52 @@ static void test_call_and_cancel(void) {
     baton_store_close(st);
 }
 
+typedef struct count_ctx {
+    int active;
+    int total;
+} count_ctx;
+
+static int count_instances(void *c, const void *row) {
+    count_ctx *x = c;
+    const baton_instance_row *r = row;
+    x->total++;
+    x->active += r->state == BATON_INSTANCE_ACTIVE;
+    return 0;
+}
+
+/* One message reaches one waiting instance per process, then start events. */
+static void test_message_per_process(void) {
+    baton_store *st;
+    baton_engine *e = open_engine(&st, false);
+    baton_error err;
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_engine_deploy(e, "m.bpmn", two_waiters_xml, strlen(two_waiters_xml), NULL,
+                                   NULL, &err),
+               BATON_OK, "deploy three processes");
+    cJSON *v = cJSON_Parse("{\"orderId\":\"L-7\"}");
+    int64_t w1, w2, b1;
+    baton_engine_start(e, "ward", 0, v, NULL, &w1, &err);
+    baton_engine_start(e, "ward", 0, v, NULL, &w2, &err);
+    baton_engine_start(e, "billing", 0, v, NULL, &b1, &err);
+    baton_correlation c;
+    TAP_EQ_INT(baton_engine_correlate(e, "lab-result", "L-7", NULL, NULL, 0, 0, &c, &err), BATON_OK,
+               "correlate");
+    TAP_EQ_INT(state_of(e, w1), BATON_INSTANCE_COMPLETED, "the oldest ward instance got it");
+    TAP_EQ_INT(state_of(e, w2), BATON_INSTANCE_ACTIVE, "the second ward instance did not");
+    TAP_EQ_INT(state_of(e, b1), BATON_INSTANCE_COMPLETED, "the billing instance got it too");
+    count_ctx cc = {0, 0};
+    st->ops->instance_list(st, count_instances, &cc, NULL);
+    TAP_EQ_INT(cc.total, 4, "and the intake process started once");
+    baton_engine_correlate(e, "lab-result", "L-7", NULL, NULL, 0, 0, &c, &err);
+    cc.total = cc.active = 0;
+    st->ops->instance_list(st, count_instances, &cc, NULL);
+    TAP_EQ_INT(cc.total, 4, "no second intake instance while one with key L-7 is active");
+    TAP_EQ_INT(state_of(e, w2), BATON_INSTANCE_COMPLETED, "the second message reached ward 2");
+    cJSON_Delete(v);
+    baton_engine_close(e);
+    baton_store_close(st);
+}
+
 static baton_scheduler *sched;
 static void hook(void *cookie, const baton_commit_info *info) {
     (void)cookie;
@@ -257,6 +320,7 @@ int main(void) {
     TAP_RUN(test_deploy_versions);
     TAP_RUN(test_job_message_flow);
     TAP_RUN(test_call_and_cancel);
+    TAP_RUN(test_message_per_process);
     TAP_RUN(test_scheduler);
     return tap_done();
 }

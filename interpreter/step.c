@@ -3166,6 +3166,15 @@ static baton_status dispatch(baton_stepper *s, const baton_input *in) {
         r->scope = owner;
         r->element = w->element;
         r->aux = in->retries < 0 ? 0 : in->retries;
+        r->aux2 = in->backoff_ms > 0 ? in->backoff_ms : 0;
+        if (!r->aux2) {
+            /* Camunda 7: the retry cycle's period is the wait between attempts */
+            const baton_task_def *t = node(s, w->element)->task;
+            baton_cycle c;
+            if (t && t->retry_cycle &&
+                baton_iso_parse_cycle(t->retry_cycle, NULL, &c, NULL) == BATON_OK)
+                r->aux2 = baton_iso_add(0, c.period, NULL);
+        }
         r->text = sdup(s, in->text);
         apply(s, r);
         if (in->retries <= 0)

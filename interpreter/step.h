@@ -57,7 +57,9 @@ typedef struct baton_input {
     const cJSON *variables;  /* object or NULL */
     const char *code;        /* THROW_ERROR / CHILD_ERROR / CHILD_ESCALATION: the code */
     const char *text;        /* message of a failure or error; ASSIGN: assignee; START: business key */
-    int32_t retries;         /* JOB_FAIL: retries left */
+    int32_t retries;         /* JOB_FAIL: retries left (RESOLVE of a job incident: new retries) */
+    int64_t backoff_ms;      /* JOB_FAIL: hand the job out again only after this long; 0 = the
+                                model's retry cycle (camunda:failedJobRetryTimeCycle) or at once */
     int64_t parent_id;       /* START of a called instance: the parent instance */
     int64_t parent_key;      /* ... and its call activity's child wait key */
     int64_t origin_id;       /* CHILD_ERROR: the instance that threw (0 = the child itself) */

@@ -1402,6 +1402,208 @@ int64_t baton_engine_next_timer(baton_engine *eng) {
     return due;
 }
 
+/* ---- jobs for workers ---------------------------------------------------------------------------- */
+
+typedef struct locked_jobs {
+    baton_job_row *rows;
+    uint32_t n, cap;
+    bool nomem;
+} locked_jobs;
+
+static int collect_locked(void *cookie, const void *row) {
+    locked_jobs *l = cookie;
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 16;
+        baton_job_row *r = baton_realloc(l->rows, cap * sizeof *r);
+        if (!r) {
+            l->nomem = true;
+            return 1;
+        }
+        l->rows = r;
+        l->cap = cap;
+    }
+    baton_job_row *d = &l->rows[l->n];
+    *d = *(const baton_job_row *)row;
+    d->type = baton_strdup(d->type ? d->type : "");
+    d->element = baton_strdup(d->element ? d->element : "");
+    d->worker = baton_strdup(d->worker ? d->worker : "");
+    if (!d->type || !d->element || !d->worker) {
+        baton_free((char *)d->type);
+        baton_free((char *)d->element);
+        baton_free((char *)d->worker);
+        l->nomem = true;
+        return 1;
+    }
+    l->n++;
+    return 0;
+}
+
+/* The JSON description of one locked job (variables read from its instance). */
+static cJSON *describe_job(session *e, const baton_job_row *j, const baton_job_activation *a,
+                           baton_error *err) {
+    baton_instance_row row;
+    const char *state = NULL;
+    if (e->ops->instance_get(e->store, j->instance, &row, &state, err))
+        return NULL;
+    baton_model *m = model_of(e, row.deployment, err);
+    cJSON *sj = m && state ? cJSON_Parse(state) : NULL;
+    baton_instance *inst = NULL;
+    if (!sj || baton_instance_from_json(m, sj, &inst, err)) {
+        cJSON_Delete(sj);
+        if (err && !err->code)
+            baton_error_set(err, BATON_STORE, "instance %lld: unreadable state",
+                            (long long)j->instance);
+        return NULL;
+    }
+    cJSON_Delete(sj);
+    const baton_wait *w = baton_instance_wait(inst, j->key);
+    const baton_graph *g = baton_model_graph(m);
+    cJSON *o = cJSON_CreateObject();
+    char id[64];
+    snprintf(id, sizeof id, "%lld-%lld", (long long)j->instance, (long long)j->key);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddNumberToObject(o, "instance", (double)j->instance);
+    cJSON_AddNumberToObject(o, "key", (double)j->key);
+    cJSON_AddStringToObject(o, "type", j->type);
+    cJSON_AddStringToObject(o, "processId", row.process_id);
+    cJSON_AddNumberToObject(o, "processVersion", row.version);
+    cJSON_AddStringToObject(o, "elementId", j->element);
+    if (w && g->nodes[w->element].name)
+        cJSON_AddStringToObject(o, "elementName", g->nodes[w->element].name);
+    if (row.business_key)
+        cJSON_AddStringToObject(o, "businessKey", row.business_key);
+    cJSON_AddNumberToObject(o, "retries", j->retries);
+    cJSON_AddNumberToObject(o, "deadline", (double)j->lock_expiry);
+    cJSON_AddStringToObject(o, "worker", j->worker);
+    cJSON *headers = cJSON_AddObjectToObject(o, "headers");
+    const baton_task_def *t = w ? g->nodes[w->element].task : NULL;
+    for (uint32_t i = 0; t && headers && i < t->n_headers; i++)
+        if (t->headers[i].key)
+            cJSON_AddStringToObject(headers, t->headers[i].key,
+                                    t->headers[i].value ? t->headers[i].value : "");
+    cJSON *vars = cJSON_AddObjectToObject(o, "variables");
+    if (w && vars) {
+        if (a->variables) {
+            for (uint32_t i = 0; i < a->n_variables; i++) {
+                const cJSON *v = baton_instance_lookup(inst, w->owner, a->variables[i]);
+                if (v)
+                    cJSON_AddItemToObject(vars, a->variables[i], cJSON_Duplicate(v, 1));
+            }
+        } else {
+            /* every visible variable, the nearest scope winning */
+            for (const baton_elem *x = baton_instance_elem(inst, w->owner); x;
+                 x = x->parent ? baton_instance_elem(inst, x->parent) : NULL) {
+                const cJSON *v;
+                cJSON_ArrayForEach(v, x->vars) {
+                    if (!cJSON_GetObjectItemCaseSensitive(vars, v->string))
+                        cJSON_AddItemToObject(vars, v->string, cJSON_Duplicate(v, 1));
+                }
+            }
+        }
+    }
+    baton_instance_free(inst);
+    return o;
+}
+
+baton_status baton_engine_activate_jobs(baton_engine *eng, const baton_job_activation *a,
+                                        cJSON **jobs_out, baton_error *err) {
+    if (!a || !a->type || !a->worker || !a->max)
+        return baton_error_set(err, BATON_INVALID, "activation needs a type, a worker and max > 0");
+    session *e = acquire(eng);
+    locked_jobs l = {0};
+    cJSON *arr = cJSON_CreateArray();
+    baton_status st = arr ? tx_begin(e, err) : baton_error_set(err, BATON_NOMEM, "out of memory");
+    if (!st) {
+        st = e->ops->job_activate(e->store, a->type, a->max, a->worker, now_of(e),
+                                  a->lock_ms > 0 ? a->lock_ms : 300000, collect_locked, &l, err);
+        if (!st && l.nomem)
+            st = baton_error_set(err, BATON_NOMEM, "out of memory");
+        for (uint32_t i = 0; !st && i < l.n; i++) {
+            cJSON *j = describe_job(e, &l.rows[i], a, err);
+            if (!j)
+                st = err && err->code ? err->code : BATON_NOMEM;
+            else
+                cJSON_AddItemToArray(arr, j);
+        }
+        if (!st)
+            st = tx_commit(e, err);
+        else
+            e->ops->rollback(e->store);
+    }
+    for (uint32_t i = 0; i < l.n; i++) {
+        baton_free((char *)l.rows[i].type);
+        baton_free((char *)l.rows[i].element);
+        baton_free((char *)l.rows[i].worker);
+    }
+    baton_free(l.rows);
+    release(e);
+    if (st) {
+        cJSON_Delete(arr);
+        return st;
+    }
+    *jobs_out = arr;
+    return BATON_OK;
+}
+
+/* Is the job open, and may `worker` act on it? Inside a transaction. */
+static baton_status check_job(session *e, int64_t instance, int64_t key, const char *worker,
+                              baton_job_row *out, baton_error *err) {
+    baton_job_row j;
+    if (e->ops->job_get(e->store, instance, key, &j, NULL) != BATON_OK)
+        return baton_error_set(err, BATON_NOTFOUND,
+                               "job %lld-%lld is not open: it was completed, cancelled, or never "
+                               "existed",
+                               (long long)instance, (long long)key);
+    if (worker && j.worker && *j.worker && strcmp(j.worker, worker) != 0 &&
+        j.lock_expiry > now_of(e))
+        return baton_error_set(err, BATON_CONFLICT,
+                               "job %lld-%lld is locked by worker '%s' until %lld", (long long)instance,
+                               (long long)key, j.worker, (long long)j.lock_expiry);
+    if (out)
+        *out = j;
+    return BATON_OK;
+}
+
+baton_status baton_engine_job_input(baton_engine *eng, int64_t instance, const baton_input *in,
+                                    const char *worker, baton_error *err) {
+    baton_status st;
+    session *e = acquire(eng);
+    TX(e, err, {
+        st = check_job(e, instance, in->key, worker, NULL, err);
+        if (!st)
+            st = step_instance(e, instance, in, err);
+    });
+    release(e);
+    return st;
+}
+
+baton_status baton_engine_job_lock(baton_engine *eng, int64_t instance, int64_t key,
+                                   const char *worker, int64_t lock_ms, baton_error *err) {
+    baton_status st;
+    session *e = acquire(eng);
+    TX(e, err, {
+        baton_job_row j;
+        st = check_job(e, instance, key, worker, &j, err);
+        if (!st && worker && (!j.worker || strcmp(j.worker, worker) != 0))
+            st = baton_error_set(err, BATON_CONFLICT, "job %lld-%lld is not locked by '%s'",
+                                 (long long)instance, (long long)key, worker);
+        if (!st) {
+            char *type = baton_strdup(j.type), *el = baton_strdup(j.element ? j.element : "");
+            baton_job_row n = j;
+            n.type = type;
+            n.element = el;
+            n.worker = lock_ms > 0 ? worker : NULL;
+            n.lock_expiry = lock_ms > 0 ? now_of(e) + lock_ms : 0;
+            st = type && el ? e->ops->job_put(e->store, &n, err)
+                            : baton_error_set(err, BATON_NOMEM, "out of memory");
+            baton_free(type);
+            baton_free(el);
+        }
+    });
+    release(e);
+    return st;
+}
+
 /* ---- reading --------------------------------------------------------------------------------- */
 
 baton_status baton_engine_load(baton_engine *eng, int64_t instance, baton_instance **out,

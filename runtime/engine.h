@@ -138,6 +138,41 @@ baton_status baton_engine_settle(baton_engine *e, baton_error *err);
 baton_status baton_engine_sweep(baton_engine *e, int64_t max_age_ms, uint32_t batch,
                                 uint32_t *removed_out, baton_error *err);
 
+/* ---- jobs for workers ---- */
+
+typedef struct baton_job_activation {
+    const char *type;            /* job type */
+    const char *worker;          /* who takes the lock (required) */
+    uint32_t max;                /* at most this many jobs */
+    int64_t lock_ms;             /* lock duration */
+    const char *const *variables; /* names to fetch; NULL = every visible variable */
+    uint32_t n_variables;
+} baton_job_activation;
+
+/*
+ * Lock up to `max` available jobs of a type for a worker (jobs whose lock
+ * expired are available again) and describe them: a JSON array (owned by
+ * the caller) of {"id":"INSTANCE-KEY","instance","key","type","processId",
+ * "elementId","elementName","businessKey","retries","deadline","worker",
+ * "headers":{...},"variables":{...}}. Long polling is the caller's: wait on
+ * the commit hook for new jobs of the type.
+ */
+baton_status baton_engine_activate_jobs(baton_engine *e, const baton_job_activation *a,
+                                        cJSON **jobs_out, baton_error *err);
+
+/*
+ * Apply a worker's COMPLETE, JOB_FAIL or THROW_ERROR to job `in->key` of
+ * `instance`. Refused with BATON_CONFLICT (and nothing changes) when another
+ * worker holds a live lock on the job; BATON_NOTFOUND when the job is no
+ * longer open (completed, cancelled, or never existed). `worker` NULL skips
+ * the lock check.
+ */
+baton_status baton_engine_job_input(baton_engine *e, int64_t instance, const baton_input *in,
+                                    const char *worker, baton_error *err);
+/* Extend (lock_ms > 0) or release (lock_ms == 0) a worker's lock. */
+baton_status baton_engine_job_lock(baton_engine *e, int64_t instance, int64_t key,
+                                   const char *worker, int64_t lock_ms, baton_error *err);
+
 /* ---- reading ---- */
 
 /* Run `fn` with one session's store (no transaction opened): listings for the API. */

@@ -7,7 +7,7 @@ PACKAGES="
   gcc clang libclang-rt-14-dev llvm meson ninja-build pkg-config
   libxml2-dev libcjson-dev libsqlite3-dev libpq-dev libmicrohttpd-dev
   libcurl4-openssl-dev libintelrdfpmath-dev
-  postgresql tzdata ca-certificates curl
+  postgresql tzdata ca-certificates curl nodejs
 "
 
 missing=""

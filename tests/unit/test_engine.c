@@ -283,6 +283,89 @@ static void test_message_per_process(void) {
     baton_store_close(st);
 }
 
+/* Workers: locks, completion by the lock holder, failure, incident, resolve. */
+static void test_jobs(void) {
+    baton_store *st;
+    baton_engine *e = open_engine(&st, false);
+    fake_now = 1000000;
+    baton_error err;
+    baton_error_clear(&err);
+    baton_engine_deploy(e, "o.bpmn", order_xml, strlen(order_xml), NULL, NULL, &err);
+    cJSON *v = cJSON_Parse("{\"orderId\":\"J-1\",\"amount\":42}");
+    int64_t id;
+    baton_engine_start(e, "order", 0, v, NULL, &id, &err);
+    const char *want[] = {"amount"};
+    baton_job_activation a = {"charge", "w1", 10, 10000, want, 1};
+    cJSON *jobs = NULL;
+    TAP_EQ_INT(baton_engine_activate_jobs(e, &a, &jobs, &err), BATON_OK, "activate");
+    TAP_EQ_INT(cJSON_GetArraySize(jobs), 1, "one job handed out");
+    cJSON *j = cJSON_GetArrayItem(jobs, 0);
+    int64_t key = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "key"));
+    cJSON *vars = cJSON_GetObjectItem(j, "variables");
+    TAP_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(vars, "amount")), 42, "fetched variable");
+    TAP_OK(!cJSON_GetObjectItem(vars, "orderId"), "only the variables asked for");
+    cJSON *again = NULL;
+    a.worker = "w2";
+    baton_engine_activate_jobs(e, &a, &again, &err);
+    TAP_EQ_INT(cJSON_GetArraySize(again), 0, "a locked job is not handed out twice");
+    cJSON_Delete(again);
+    baton_input in = {0};
+    in.kind = BATON_IN_COMPLETE;
+    in.key = key;
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_engine_job_input(e, id, &in, "w2", &err), BATON_CONFLICT,
+               "another worker cannot complete it");
+    TAP_CONTAINS(err.message, "locked by worker 'w1'", "and is told who holds it");
+    /* the lock expires: the job comes back */
+    fake_now += 20000;
+    baton_engine_activate_jobs(e, &a, &again, &err);
+    TAP_EQ_INT(cJSON_GetArraySize(again), 1, "after the lock expired, w2 gets it");
+    cJSON_Delete(again);
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_engine_job_input(e, id, &in, "w1", &err), BATON_CONFLICT,
+               "w1's late completion is refused");
+    /* fail until out of retries: an incident, the instance waits intact */
+    in.kind = BATON_IN_JOB_FAIL;
+    in.retries = 0;
+    in.text = "card declined";
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_engine_job_input(e, id, &in, "w2", &err), BATON_OK, "fail with no retries");
+    baton_instance *inst = NULL;
+    baton_engine_load(e, id, &inst, &err);
+    TAP_EQ_INT(baton_instance_incident_count(inst), 1, "an incident");
+    int64_t inc = baton_instance_incident_at(inst, 0)->key;
+    TAP_EQ_STR(baton_instance_incident_at(inst, 0)->message, "card declined", "with the reason");
+    baton_instance_free(inst);
+    a.worker = "w3";
+    baton_engine_activate_jobs(e, &a, &again, &err);
+    TAP_EQ_INT(cJSON_GetArraySize(again), 0, "a job without retries is not handed out");
+    cJSON_Delete(again);
+    baton_input res = {0};
+    res.kind = BATON_IN_RESOLVE;
+    res.key = inc;
+    res.retries = 2;
+    TAP_EQ_INT(baton_engine_apply(e, id, &res, &err), BATON_OK, "resolve with new retries");
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_engine_apply(e, id, &res, &err), BATON_NOTFOUND,
+               "resolving it again: no such incident");
+    baton_engine_activate_jobs(e, &a, &again, &err);
+    TAP_EQ_INT(cJSON_GetArraySize(again), 1, "the job is back");
+    TAP_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(again, 0), "retries")), 2,
+               "with its new retries");
+    cJSON_Delete(again);
+    TAP_EQ_INT(baton_engine_job_lock(e, id, key, "w3", 60000, &err), BATON_OK, "extend the lock");
+    in.kind = BATON_IN_COMPLETE;
+    in.text = NULL;
+    TAP_EQ_INT(baton_engine_job_input(e, id, &in, "w3", &err), BATON_OK, "w3 completes");
+    baton_error_clear(&err);
+    TAP_EQ_INT(baton_engine_job_input(e, id, &in, "w3", &err), BATON_NOTFOUND,
+               "a second completion: the job is gone, nothing changes");
+    cJSON_Delete(jobs);
+    cJSON_Delete(v);
+    baton_engine_close(e);
+    baton_store_close(st);
+}
+
 static baton_scheduler *sched;
 static void hook(void *cookie, const baton_commit_info *info) {
     (void)cookie;
@@ -321,6 +404,7 @@ int main(void) {
     TAP_RUN(test_job_message_flow);
     TAP_RUN(test_call_and_cancel);
     TAP_RUN(test_message_per_process);
+    TAP_RUN(test_jobs);
     TAP_RUN(test_scheduler);
     return tap_done();
 }

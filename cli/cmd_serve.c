@@ -12,6 +12,7 @@
  *        (a firing in progress completes), close the store; exit 0.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +214,13 @@ static bool split_listen(const char *s, char *host, size_t cap, uint16_t *port) 
     return true;
 }
 
+/* Give freed memory back after a burst, so an idle server stays small (glibc keeps peaks). */
+static void trim_memory(void *cookie, baton_engine *e) {
+    (void)cookie;
+    (void)e;
+    malloc_trim(0);
+}
+
 static void commit_hook(void *cookie, const baton_commit_info *info) {
     baton_scheduler_notify(cookie, info);
 }
@@ -316,6 +324,8 @@ int baton_cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     baton_log_set_sink(baton_log_stderr, NULL, c.level);
+    /* a few malloc arenas, not one per thread: handler threads allocate little and briefly */
+    mallopt(M_ARENA_MAX, 2);
     xmlInitParser();
 
     baton_error err;
@@ -329,7 +339,9 @@ int baton_cmd_serve(int argc, char **argv) {
     for (unsigned i = 0; i < c.n_deploy; i++)
         if ((rc = deploy_file(eng, c.deploy[i])))
             goto out;
-    baton_scheduler_opts so = {.max_sleep_ms = c.scheduler_max_sleep_ms};
+    baton_scheduler_opts so = {.max_sleep_ms = c.scheduler_max_sleep_ms,
+                               .periodic = trim_memory,
+                               .period_ms = 10000};
     if (baton_scheduler_start(eng, &so, &sched, &err)) {
         rc = baton_cli_error(&err);
         goto out;

@@ -211,6 +211,12 @@ typedef struct pg_store {
     char cause[320];
     pool rows;            /* strings of rows handed out: valid until the next call */
     int64_t next_id, end_id; /* instance ids taken from the sequence, not yet used */
+    bool begin_sent;      /* in a transaction: BEGIN went out (it is sent with the first
+                             statement, so a transaction that does nothing costs nothing) */
+    bool async_pending;   /* a ROLLBACK went out whose answer is still to be read */
+    struct deferred *deferred; /* writes waiting to go out with the next statement */
+    uint32_t n_deferred, cap_deferred;
+    pool txpool;          /* their parameters, for the transaction's life */
     /* history buffered in the open transaction, as the six array literals of HIST_WRITE */
     baton_buf h_inst, h_seq, h_at, h_kind, h_elem, h_rec;
     uint32_t h_n;
@@ -240,6 +246,9 @@ static void one_line(char *msg) {
 
 static void discard_tx_state(pg_store *p) {
     p->in_tx = false;
+    p->begin_sent = false;
+    p->n_deferred = 0;
+    pool_reset(&p->txpool);
     p->h_n = 0;
     p->n_marks = 0;
     baton_buf_reset(&p->h_inst);
@@ -252,6 +261,7 @@ static void discard_tx_state(pg_store *p) {
 
 static baton_status fail_with(pg_store *p, baton_error *err, const char *fmt, ...)
     BATON_PRINTF(3, 4);
+static void drain(pg_store *p);
 
 static baton_status fail_with(pg_store *p, baton_error *err, const char *fmt, ...) {
     char msg[sizeof p->cause];
@@ -264,6 +274,7 @@ static baton_status fail_with(pg_store *p, baton_error *err, const char *fmt, ..
         p->failed = true;
         snprintf(p->cause, sizeof p->cause, "%s", msg);
     }
+    drain(p);
     if (p->in_tx && p->conn && PQstatus(p->conn) == CONNECTION_OK &&
         PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
         PGresult *r = PQexec(p->conn, "ROLLBACK");
@@ -348,24 +359,196 @@ static void p_bytes(params *a, const char *s, size_t len) {
     a->n++;
 }
 
-/* Run a prepared statement; on failure the result is cleared and a status returned. */
+/*
+ * Statements go out in pipelines (libpq's pipeline mode): within a
+ * transaction, writes whose answer nobody waits for (upserts of instances,
+ * jobs, timers, subscriptions, user tasks, incidents) are kept back and sent
+ * with the next statement that needs an answer, or with COMMIT; BEGIN goes
+ * with the first statement. A step is then about three round trips: BEGIN +
+ * the instance, the deletes it needs answers from, and writes + history +
+ * COMMIT. A kept-back write that fails is reported by the statement it went
+ * out with, and the transaction is lost as with any failure.
+ */
+typedef struct deferred {
+    int which;
+    const char *what;
+    int n;
+    const char *v[16];
+    int len[16];
+    int fmt[16];
+} deferred;
+
+/* One statement of a pipeline: a prepared one (which >= 0) or fixed text without parameters. */
+typedef struct call {
+    int which;
+    const char *sql;
+    int n;
+    const char *const *v;
+    const int *len;
+    const int *fmt;
+    const char *what;
+} call;
+
+static baton_status prepare(pg_store *p, int which, const char *what, baton_error *err) {
+    if (p->prepared[which])
+        return BATON_OK;
+    PGresult *r = PQprepare(p->conn, pg_name[which], pg_sql[which], 0, NULL);
+    baton_status st = BATON_OK;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        st = pg_error(p, r, what, err);
+    else
+        p->prepared[which] = true;
+    PQclear(r);
+    return st;
+}
+
+/* Read the answer of a ROLLBACK sent without waiting. */
+static void drain(pg_store *p) {
+    if (!p->async_pending)
+        return;
+    p->async_pending = false;
+    for (int guard = 0; guard < 16; guard++) {
+        PGresult *r = PQgetResult(p->conn);
+        if (!r) {
+            if (PQstatus(p->conn) != CONNECTION_OK)
+                break;
+            continue;
+        }
+        ExecStatusType s = PQresultStatus(r);
+        PQclear(r);
+        if (s == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    PQexitPipelineMode(p->conn);
+}
+
+/*
+ * Send the calls in one pipeline and read every answer; *out (may be NULL)
+ * gets the result of call `want`. The first failure is reported (after the
+ * pipeline ended, so the failure handling can talk to the server).
+ */
+static baton_status pipeline(pg_store *p, const call *c, int n, int want, PGresult **out,
+                             baton_error *err) {
+    drain(p);
+    for (int i = 0; i < n; i++)
+        if (c[i].which >= 0) {
+            baton_status st = prepare(p, c[i].which, c[i].what, err);
+            if (st)
+                return st;
+        }
+    if (!PQenterPipelineMode(p->conn))
+        return fail_with(p, err, "%s: %s", c[0].what, PQerrorMessage(p->conn));
+    bool sent = true;
+    for (int i = 0; i < n && sent; i++)
+        sent = c[i].which >= 0
+                   ? PQsendQueryPrepared(p->conn, pg_name[c[i].which], c[i].n, c[i].v, c[i].len,
+                                         c[i].fmt, 0)
+                   : PQsendQueryParams(p->conn, c[i].sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (!sent || !PQpipelineSync(p->conn)) {
+        PQexitPipelineMode(p->conn);
+        return fail_with(p, err, "%s: connection lost: %s", c[0].what, PQerrorMessage(p->conn));
+    }
+    PGresult *bad = NULL, *keep = NULL;
+    int bad_at = 0;
+    bool lost = false;
+    for (int i = 0; i < n && !lost; i++) {
+        PGresult *r = PQgetResult(p->conn);
+        if (!r) {
+            lost = true;
+            bad_at = i;
+            break;
+        }
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+            if (i == want && out)
+                keep = r;
+            else
+                PQclear(r);
+        } else if (s == PGRES_PIPELINE_ABORTED || bad) {
+            PQclear(r);
+        } else {
+            bad = r;
+            bad_at = i;
+        }
+        PGresult *end = PQgetResult(p->conn); /* NULL ends each statement's results */
+        if (end)
+            PQclear(end);
+    }
+    if (!lost) {
+        PGresult *sync = PQgetResult(p->conn);
+        if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+            lost = true;
+        PQclear(sync);
+    }
+    PQexitPipelineMode(p->conn);
+    baton_status st = BATON_OK;
+    if (bad) {
+        st = pg_error(p, bad, c[bad_at].what, err);
+        PQclear(bad);
+    } else if (lost || PQstatus(p->conn) != CONNECTION_OK) {
+        st = fail_with(p, err, "%s: connection lost: %s", c[bad_at].what,
+                       PQerrorMessage(p->conn));
+    }
+    if (st) {
+        PQclear(keep);
+        return st;
+    }
+    if (out)
+        *out = keep;
+    return BATON_OK;
+}
+
+/* The calls that must go out before a statement of the open transaction. */
+static int pending_calls(pg_store *p, call *c, int max) {
+    int n = 0;
+    if (p->in_tx && !p->begin_sent && n < max)
+        c[n++] = (call){-1, "BEGIN", 0, NULL, NULL, NULL, "beginning a transaction"};
+    for (uint32_t i = 0; i < p->n_deferred && n < max; i++) {
+        const deferred *d = &p->deferred[i];
+        c[n++] = (call){d->which, NULL, d->n, d->v, d->len, d->fmt, d->what};
+    }
+    return n;
+}
+
+static void sent_pending(pg_store *p) {
+    if (p->in_tx)
+        p->begin_sent = true;
+    p->n_deferred = 0;
+}
+
+/* Run a prepared statement (with what is pending); on failure a status, no result. */
 static baton_status exec(pg_store *p, int which, const params *a, const char *what,
                          PGresult **out, baton_error *err) {
-    if (!p->prepared[which]) {
-        PGresult *r = PQprepare(p->conn, pg_name[which], pg_sql[which], 0, NULL);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            baton_status st = pg_error(p, r, what, err);
-            PQclear(r);
+    if (p->in_tx && (!p->begin_sent || p->n_deferred)) {
+        uint32_t cap = p->n_deferred + 2;
+        call stack[34], *c = cap <= 34 ? stack : baton_malloc(cap * sizeof *c);
+        if (!c)
+            return oom(p, err);
+        int n = pending_calls(p, c, (int)cap);
+        c[n++] = (call){which, NULL, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
+                        a ? a->fmt : NULL, what};
+        PGresult *r = NULL;
+        baton_status st = pipeline(p, c, n, n - 1, &r, err);
+        if (c != stack)
+            baton_free(c);
+        sent_pending(p);
+        if (st)
             return st;
-        }
-        PQclear(r);
-        p->prepared[which] = true;
+        if (out)
+            *out = r;
+        else
+            PQclear(r);
+        return BATON_OK;
     }
+    drain(p);
+    baton_status st = prepare(p, which, what, err);
+    if (st)
+        return st;
     PGresult *r = PQexecPrepared(p->conn, pg_name[which], a ? a->n : 0, a ? a->v : NULL,
                                  a ? a->len : NULL, a ? a->fmt : NULL, 0);
     ExecStatusType s = PQresultStatus(r);
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        baton_status st = pg_error(p, r, what, err);
+        st = pg_error(p, r, what, err);
         PQclear(r);
         return st;
     }
@@ -376,8 +559,48 @@ static baton_status exec(pg_store *p, int which, const params *a, const char *wh
     return BATON_OK;
 }
 
-/* A simple statement (BEGIN, COMMIT, ...). */
+/* Keep a write back until the next statement or COMMIT (a transaction of its own outside one). */
+static baton_status defer(pg_store *p, int which, const params *a, const char *what,
+                          baton_error *err) {
+    if (!p->in_tx)
+        return exec(p, which, a, what, NULL, err);
+    if (p->n_deferred == p->cap_deferred) {
+        uint32_t cap = p->cap_deferred ? p->cap_deferred * 2 : 32;
+        deferred *d = baton_realloc(p->deferred, cap * sizeof *d);
+        if (!d)
+            return oom(p, err);
+        p->deferred = d;
+        p->cap_deferred = cap;
+    }
+    deferred *d = &p->deferred[p->n_deferred];
+    d->which = which;
+    d->what = what;
+    d->n = a->n;
+    bool oom_ = false;
+    for (int i = 0; i < a->n; i++) {
+        d->len[i] = a->len[i];
+        d->fmt[i] = a->fmt[i];
+        d->v[i] = !a->v[i] ? NULL
+                  : a->fmt[i] ? pool_dupn(&p->txpool, a->v[i], (size_t)a->len[i], &oom_)
+                              : pool_dup(&p->txpool, a->v[i], &oom_);
+    }
+    if (oom_)
+        return oom(p, err);
+    p->n_deferred++;
+    /* bound what waits: a long transaction sends its writes in batches */
+    if (p->n_deferred >= 32) {
+        call c[34];
+        int n = pending_calls(p, c, 34);
+        baton_status st = pipeline(p, c, n, -1, NULL, err);
+        sent_pending(p);
+        return st;
+    }
+    return BATON_OK;
+}
+
+/* A simple statement outside any pipeline (migrations, ...). */
 static baton_status simple(pg_store *p, const char *sql, const char *what, baton_error *err) {
+    drain(p);
     PGresult *r = PQexec(p->conn, sql);
     ExecStatusType s = PQresultStatus(r);
     baton_status st = BATON_OK;
@@ -408,10 +631,8 @@ static baton_status pg_begin(baton_store *s, baton_error *err) {
         return baton_error_set(err, BATON_INTERNAL, "postgresql store '%s': nested transaction",
                                p->where);
     discard_tx_state(p);
-    baton_status st = simple(p, "BEGIN", "beginning a transaction", err);
-    if (!st)
-        p->in_tx = true;
-    return st;
+    p->in_tx = true; /* BEGIN goes out with the first statement */
+    return BATON_OK;
 }
 
 /* Append one array element (text form) to an array literal being built. */
@@ -438,23 +659,51 @@ static const char *arr_end(baton_buf *b) {
     return baton_buf_str(b);
 }
 
-/* Write the buffered history records with one statement. */
-static baton_status flush_history(pg_store *p, baton_error *err) {
-    if (!p->h_n)
-        return BATON_OK;
-    params a = {0};
+/* The HIST_WRITE call for the buffered history, into c (its literals live in the buffers). */
+static baton_status history_call(pg_store *p, params *a, call *c, baton_error *err) {
     baton_buf *bufs[] = {&p->h_inst, &p->h_seq, &p->h_at, &p->h_kind, &p->h_elem, &p->h_rec};
+    a->n = 0;
     for (int i = 0; i < 6; i++) {
         const char *lit = arr_end(bufs[i]);
         if (!lit)
             return oom(p, err);
-        p_text(&a, lit);
+        p_text(a, lit);
     }
-    baton_status st = exec(p, PG_HIST_WRITE, &a, "writing the history", NULL, err);
+    *c = (call){PG_HIST_WRITE, NULL, a->n, a->v, a->len, a->fmt, "writing the history"};
+    return BATON_OK;
+}
+
+static void history_sent(pg_store *p) {
+    baton_buf *bufs[] = {&p->h_inst, &p->h_seq, &p->h_at, &p->h_kind, &p->h_elem, &p->h_rec};
     for (int i = 0; i < 6; i++)
         baton_buf_reset(bufs[i]);
     p->h_n = 0;
+}
+
+/* Write the buffered history now (before reading it back). */
+static baton_status flush_history(pg_store *p, baton_error *err) {
+    if (!p->h_n)
+        return BATON_OK;
+    params a = {0};
+    call c;
+    baton_status st = history_call(p, &a, &c, err);
+    if (!st)
+        st = exec(p, PG_HIST_WRITE, &a, c.what, NULL, err);
+    history_sent(p);
     return st;
+}
+
+/* End the transaction on the server without waiting for the answer. */
+static void rollback_async(pg_store *p) {
+    if (!p->begin_sent || p->failed || PQstatus(p->conn) != CONNECTION_OK)
+        return;
+    drain(p);
+    if (PQenterPipelineMode(p->conn) &&
+        PQsendQueryParams(p->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) &&
+        PQpipelineSync(p->conn))
+        p->async_pending = true;
+    else
+        PQexitPipelineMode(p->conn);
 }
 
 static baton_status pg_commit(baton_store *s, baton_error *err) {
@@ -462,25 +711,38 @@ static baton_status pg_commit(baton_store *s, baton_error *err) {
     CHECK(p, err);
     if (!p->in_tx)
         return BATON_OK;
-    baton_status st = flush_history(p, err);
-    if (!st && baton_store_fault_fire())
-        return fail_with(p, err, "commit failed: injected fault");
-    if (st) {
-        if (!p->failed)
-            simple(p, "ROLLBACK", "rolling back", NULL);
-        discard_tx_state(p);
-        return st;
+    if (!p->begin_sent && !p->n_deferred && !p->h_n) {
+        discard_tx_state(p); /* nothing was said: nothing to end */
+        return BATON_OK;
     }
-    PGresult *r = PQexec(p->conn, "COMMIT");
-    ExecStatusType rs = PQresultStatus(r);
+    if (baton_store_fault_fire())
+        return fail_with(p, err, "commit failed: injected fault");
+    /* BEGIN (if not sent), the kept-back writes, the history, COMMIT: one round trip */
+    uint32_t cap = p->n_deferred + 3;
+    call stack[40], *c = cap <= 40 ? stack : baton_malloc(cap * sizeof *c);
+    if (!c)
+        return oom(p, err);
+    int n = pending_calls(p, c, (int)cap);
+    params h = {0};
+    baton_status st = BATON_OK;
+    if (p->h_n)
+        st = history_call(p, &h, &c[n++], err);
+    c[n++] = (call){-1, "COMMIT", 0, NULL, NULL, NULL, "committing"};
+    PGresult *r = NULL;
+    if (!st)
+        st = pipeline(p, c, n, n - 1, &r, err);
+    if (c != stack)
+        baton_free(c);
+    sent_pending(p);
+    history_sent(p);
     /* COMMIT of an aborted transaction answers ROLLBACK: that is a failure too */
-    if (rs != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
-        st = rs != PGRES_COMMAND_OK
-                 ? pg_error(p, r, "committing", err)
-                 : baton_error_set(err, BATON_CONFLICT,
-                                   "postgresql store '%s': the transaction was aborted earlier",
-                                   p->where);
+    if (!st && r && strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
+        st = baton_error_set(err, BATON_CONFLICT,
+                             "postgresql store '%s': the transaction was aborted earlier",
+                             p->where);
     PQclear(r);
+    if (st && !p->failed && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+        rollback_async(p);
     discard_tx_state(p);
     return st;
 }
@@ -490,8 +752,7 @@ static void pg_rollback(baton_store *s) {
     pool_reset(&p->rows);
     if (!p->in_tx)
         return;
-    if (!p->failed)
-        simple(p, "ROLLBACK", "rolling back", NULL);
+    rollback_async(p);
     discard_tx_state(p);
 }
 
@@ -803,23 +1064,6 @@ static baton_status pg_def_list(baton_store *s, baton_row_fn fn, void *cookie, b
                      err);
 }
 
-static baton_status pg_inst_new_id(baton_store *s, int64_t *id_out, baton_error *err) {
-    pg_store *p = (pg_store *)s;
-    CHECK(p, err);
-    if (p->next_id >= p->end_id) {
-        /* sequences are not transactional: a block taken stays taken, never reused */
-        PGresult *r = NULL;
-        baton_status st = exec(p, PG_INST_NEW_IDS, NULL, "allocating instance ids", &r, err);
-        if (st)
-            return st;
-        p->next_id = ival(r, 0, 0);
-        p->end_id = p->next_id + ID_BLOCK;
-        PQclear(r);
-    }
-    *id_out = p->next_id++;
-    return BATON_OK;
-}
-
 static baton_status mark_set(pg_store *p, int64_t instance, uint64_t last) {
     for (uint32_t i = 0; i < p->n_marks; i++)
         if (p->marks[i].instance == instance) {
@@ -843,6 +1087,26 @@ static hist_mark *mark_get(pg_store *p, int64_t instance) {
         if (p->marks[i].instance == instance)
             return &p->marks[i];
     return NULL;
+}
+
+static baton_status pg_inst_new_id(baton_store *s, int64_t *id_out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    if (p->next_id >= p->end_id) {
+        /* sequences are not transactional: a block taken stays taken, never reused */
+        PGresult *r = NULL;
+        baton_status st = exec(p, PG_INST_NEW_IDS, NULL, "allocating instance ids", &r, err);
+        if (st)
+            return st;
+        p->next_id = ival(r, 0, 0);
+        p->end_id = p->next_id + ID_BLOCK;
+        PQclear(r);
+    }
+    *id_out = p->next_id++;
+    /* a new instance has no history yet: its appends need not ask */
+    if (p->in_tx && mark_set(p, *id_out, 0))
+        return oom(p, err);
+    return BATON_OK;
 }
 
 static baton_status pg_inst_get(baton_store *s, int64_t id, baton_instance_row *row_out,
@@ -893,16 +1157,7 @@ static baton_status pg_inst_put(baton_store *s, const baton_instance_row *row, c
     p_int(&a, row->incidents);
     p_int(&a, (int64_t)row->seq);
     p_text(&a, state);
-    PGresult *r = NULL;
-    baton_status st = write1(p, PG_INST_PUT, &a, "storing an instance", &r, err);
-    if (st)
-        return st;
-    bool inserted = PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
-    /* a new instance has no history yet */
-    if (p->in_tx && inserted && !mark_get(p, row->id) && mark_set(p, row->id, 0))
-        return oom(p, err);
-    return BATON_OK;
+    return defer(p, PG_INST_PUT, &a, "storing an instance", err);
 }
 
 static baton_status pg_inst_list(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err) {
@@ -1053,7 +1308,7 @@ static baton_status pg_job_put(baton_store *s, const baton_job_row *row, baton_e
     p_text(&a, row->worker);
     p_int(&a, row->lock_expiry);
     p_int(&a, row->created);
-    return write1(p, PG_JOB_PUT, &a, "storing a job", NULL, err);
+    return defer(p, PG_JOB_PUT, &a, "storing a job", err);
 }
 
 static baton_status pg_job_delete(baton_store *s, int64_t instance, int64_t key,
@@ -1106,19 +1361,15 @@ static baton_status pg_job_activate(baton_store *s, const char *type, uint32_t m
     } else {
         /* a transaction of its own whose commit does not wait for the disk: a job
            lock is a lease (store.h); a lost one only hands the job out again */
-        st = pg_begin(s, err);
-        if (!st)
-            st = simple(p, "SET LOCAL synchronous_commit TO OFF", "activating jobs", err);
-        if (!st)
-            st = exec(p, PG_JOB_ACTIVATE, &a, "activating jobs", &r, err);
-        if (!st)
-            st = pg_commit(s, err);
-        else
-            pg_rollback(s);
-        if (st && r) {
-            PQclear(r);
-            r = NULL;
-        }
+        call c[4] = {
+            {-1, "BEGIN", 0, NULL, NULL, NULL, "activating jobs"},
+            {-1, "SET LOCAL synchronous_commit TO OFF", 0, NULL, NULL, NULL, "activating jobs"},
+            {PG_JOB_ACTIVATE, NULL, a.n, a.v, a.len, a.fmt, "activating jobs"},
+            {-1, "COMMIT", 0, NULL, NULL, NULL, "activating jobs"},
+        };
+        st = pipeline(p, c, 4, 2, &r, err);
+        if (st && !p->failed && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+            simple(p, "ROLLBACK", "activating jobs", NULL);
     }
     if (st)
         return st;
@@ -1161,7 +1412,7 @@ static baton_status pg_timer_put(baton_store *s, const baton_timer_row *row, bat
     p_int(&a, row->deployment);
     p_text(&a, row->element);
     p_int(&a, row->repeat);
-    return write1(p, PG_TIMER_PUT, &a, "storing a timer", NULL, err);
+    return defer(p, PG_TIMER_PUT, &a, "storing a timer", err);
 }
 
 static baton_status pg_timer_delete(baton_store *s, int64_t instance, int64_t key,
@@ -1254,7 +1505,7 @@ static baton_status pg_sub_put(baton_store *s, int kind, const baton_sub_row *ro
     p_text(&a, row->name ? row->name : "");
     p_text(&a, row->correlation);
     p_text(&a, row->element);
-    return write1(p, PG_SUB_PUT, &a, "storing a subscription", NULL, err);
+    return defer(p, PG_SUB_PUT, &a, "storing a subscription", err);
 }
 
 static baton_status pg_sub_delete(baton_store *s, int kind, int64_t instance, int64_t key,
@@ -1292,7 +1543,7 @@ static baton_status pg_task_put(baton_store *s, const baton_task_row *row, baton
     p_text(&a, row->assignee);
     p_text(&a, row->details);
     p_int(&a, row->created);
-    return write1(p, PG_TASK_PUT, &a, "storing a user task", NULL, err);
+    return defer(p, PG_TASK_PUT, &a, "storing a user task", err);
 }
 
 static baton_status pg_task_delete(baton_store *s, int64_t instance, int64_t key,
@@ -1322,7 +1573,7 @@ static baton_status pg_incident_put(baton_store *s, const baton_incident_row *ro
     p_text(&a, row->kind);
     p_text(&a, row->message);
     p_int(&a, row->created);
-    return write1(p, PG_INC_PUT, &a, "storing an incident", NULL, err);
+    return defer(p, PG_INC_PUT, &a, "storing an incident", err);
 }
 
 static baton_status pg_incident_delete(baton_store *s, int64_t instance, int64_t key,
@@ -1503,6 +1754,8 @@ static void pg_close(baton_store *s) {
     baton_buf_fini(&p->h_elem);
     baton_buf_fini(&p->h_rec);
     baton_free(p->marks);
+    baton_free(p->deferred);
+    pool_fini(&p->txpool);
     baton_free(p->where);
     baton_free(p);
 }
@@ -1565,9 +1818,11 @@ static void ignore_notice(void *arg, const char *message) {
 
 /* Bring the schema to the newest version: one transaction under an advisory lock. */
 static baton_status migrate(pg_store *p, baton_error *err) {
-    baton_status st = pg_begin(&p->base, err);
+    /* plain statements, not pipelines: the migrations hold several statements each */
+    baton_status st = simple(p, "BEGIN", "beginning the migrations", err);
     if (st)
         return st;
+    p->in_tx = p->begin_sent = true;
     /* nodes starting at once take turns here; the lock ends with the transaction */
     st = simple(p, "SELECT pg_advisory_xact_lock(7023398450146361344)", "locking for migrations",
                 err);
@@ -1606,10 +1861,14 @@ static baton_status migrate(pg_store *p, baton_error *err) {
         st = simple(p, sql, what, err);
     }
     if (st) {
-        pg_rollback(&p->base);
+        if (!p->failed)
+            simple(p, "ROLLBACK", "rolling back the migrations", NULL);
+        discard_tx_state(p);
         return st;
     }
-    return pg_commit(&p->base, err);
+    st = simple(p, "COMMIT", "committing the migrations", err);
+    discard_tx_state(p);
+    return st;
 }
 
 baton_status baton_store_open_postgres(const char *url, baton_store **out, baton_error *err) {

@@ -38,6 +38,7 @@ typedef struct session {
     baton_stepper *stepper;
     struct session *next_free;
     baton_commit_info info;  /* what the open transaction created, for the commit hook */
+    bool pushed;             /* the open transaction wrote to the outbox */
     char job_types[8][128];
     const char *job_type_ptrs[8];
 } session;
@@ -47,6 +48,7 @@ struct baton_engine {
     unsigned n_sessions;
     bool own_stores;
     char *store_url;   /* to reopen a session whose store failed (own stores only) */
+    bool settle_owed;  /* a settle failed: commands settle until one gets through (pool_lock) */
     session *free_list;
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
@@ -144,6 +146,7 @@ void baton_engine_set_commit_hook(baton_engine *e, baton_commit_hook fn, void *c
 static baton_status tx_begin(session *e, baton_error *err) {
     memset(&e->info, 0, sizeof e->info);
     e->info.min_timer_due = INT64_MAX;
+    e->pushed = false;
     return e->ops->begin(e->store, err);
 }
 
@@ -291,6 +294,7 @@ static baton_status push_event(session *e, baton_outbox_kind kind, int64_t insta
         return baton_error_set(err, BATON_NOMEM, "out of memory");
     baton_event_row row = {0, (int32_t)kind, instance, key, text, now_of(e)};
     baton_status st = e->ops->event_push(e->store, &row, err);
+    e->pushed = true;
     cJSON_free(text);
     return st;
 }
@@ -1009,6 +1013,12 @@ static baton_status handle_event(session *e, const baton_event_row *ev, baton_er
     return st;
 }
 
+static void owe_settle(baton_engine *eng, bool owed) {
+    pthread_mutex_lock(&eng->pool_lock);
+    eng->settle_owed = owed;
+    pthread_mutex_unlock(&eng->pool_lock);
+}
+
 static baton_status settle(session *e, baton_error *err) {
     for (uint32_t guard = 0; guard < 10000000u; guard++) {
         baton_status st = tx_begin(e, err);
@@ -1018,6 +1028,7 @@ static baton_status settle(session *e, baton_error *err) {
         st = e->ops->event_peek(e->store, &ev, err);
         if (st == BATON_NOTFOUND) {
             e->ops->rollback(e->store);
+            owe_settle(e->eng, false);
             return BATON_OK;
         }
         if (!st) {
@@ -1034,10 +1045,32 @@ static baton_status settle(session *e, baton_error *err) {
             st = tx_commit(e, err);
         else
             e->ops->rollback(e->store);
-        if (st)
+        if (st) {
+            owe_settle(e->eng, true);
             return st;
+        }
     }
+    owe_settle(e->eng, true);
     return baton_error_set(err, BATON_LIMIT, "outbox does not drain");
+}
+
+/*
+ * After a command: deliver the outbox if this command wrote to it, or if an
+ * earlier delivery failed and left events behind. A command that wrote
+ * nothing there does not look (on PostgreSQL that saves a round trip and
+ * three statements per command, on SQLite a pass through the write lock).
+ * Events left by a crash are delivered when an engine opens the store;
+ * nodes sharing one PostgreSQL database call baton_engine_settle now and
+ * then for events another node left (the server's scheduler does).
+ */
+static baton_status settle_after(session *e, baton_error *err) {
+    baton_engine *eng = e->eng;
+    pthread_mutex_lock(&eng->pool_lock);
+    bool owed = eng->settle_owed;
+    pthread_mutex_unlock(&eng->pool_lock);
+    if (!e->pushed && !owed)
+        return BATON_OK;
+    return settle(e, err);
 }
 
 baton_status baton_engine_settle(baton_engine *eng, baton_error *err) {
@@ -1061,7 +1094,7 @@ baton_status baton_engine_sweep(baton_engine *eng, int64_t max_age_ms, uint32_t 
     return st;
 }
 
-/* Run the statements in a transaction (commit on success), then settle. */
+/* Run the statements in a transaction (commit on success), then settle (settle_after). */
 #define TX(e, err, ...)                                                                           \
     do {                                                                                          \
         st = tx_begin(e, err);                                                                    \
@@ -1073,7 +1106,7 @@ baton_status baton_engine_sweep(baton_engine *eng, int64_t max_age_ms, uint32_t 
                 (e)->ops->rollback((e)->store);                                                   \
         }                                                                                         \
         if (!st)                                                                                  \
-            st = settle(e, err);                                                                  \
+            st = settle_after(e, err);                                                            \
     } while (0)
 
 /* ---- deployments ----------------------------------------------------------------------- */

@@ -9,7 +9,8 @@
  *     -> begin; load; baton_step(); persist records + state + rows + outbox; commit
  *     -> settle: each outbox event (start child, notify parent, broadcast
  *        signal, publish message, cancel child) in its own transaction,
- *        until the outbox is empty.
+ *        until the outbox is empty (when the command wrote to the outbox,
+ *        or an earlier delivery failed; and when the engine opens).
  *
  * Side effects of a step that concern other instances are written to the
  * store's outbox in the step's own transaction and applied afterwards, so
@@ -123,7 +124,8 @@ baton_status baton_engine_fire_timers(baton_engine *e, uint32_t *fired_out, bato
 /* Earliest due timer (INT64_MAX when none). */
 int64_t baton_engine_next_timer(baton_engine *e);
 
-/* Deliver pending outbox events (done by every command; exposed for recovery). */
+/* Deliver pending outbox events (done by the commands that write to the outbox and at
+   open; nodes sharing a database call it now and then for events another node left). */
 baton_status baton_engine_settle(baton_engine *e, baton_error *err);
 
 /*

@@ -654,25 +654,38 @@ static cJSON *instance_json(const baton_instance_row *row) {
     return o;
 }
 
+typedef struct row_query {
+    int64_t id;
+    cJSON *json;
+} row_query;
+
+/* Inside the session: the row's strings belong to the store until its next call. */
+static baton_status row_as_json(void *cookie, baton_store *s, baton_error *err) {
+    row_query *q = cookie;
+    baton_instance_row row;
+    baton_status st = s->ops->instance_get(s, q->id, &row, NULL, err);
+    if (st)
+        return st;
+    q->json = instance_json(&row);
+    return q->json ? BATON_OK : baton_error_set(err, BATON_NOMEM, "out of memory");
+}
+
 /* The row of an instance as JSON (404 when unknown). */
 static cJSON *instance_row_json(api_req *r, int64_t id) {
-    baton_instance_row row;
+    row_query q = {id, NULL};
     baton_error e;
     baton_error_clear(&e);
-    baton_status st = baton_engine_instance_row(r->srv->engine, id, &row, &e);
+    baton_status st = baton_engine_query(r->srv->engine, row_as_json, &q, &e);
     if (st == BATON_NOTFOUND) {
         api_reply_errorf(r, BATON_NOTFOUND, "no instance %lld", (long long)id);
         return NULL;
     }
     if (st) {
+        cJSON_Delete(q.json);
         api_reply_error(r, st, &e);
         return NULL;
     }
-    /* the row's strings are the store's until the next call: JSON copies them now */
-    cJSON *o = instance_json(&row);
-    if (!o)
-        api_reply_errorf(r, BATON_NOMEM, "out of memory");
-    return o;
+    return q.json;
 }
 
 static void h_start(api_req *r) {

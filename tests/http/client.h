@@ -267,14 +267,17 @@ static inline int srv_stop(srv *s) {
     return srv_signal_wait(s, SIGTERM, 15000);
 }
 
+/* The server's log: its first lines, then every warning, error and 5xx. */
 static inline void srv_dump_log(const srv *s) {
     FILE *f = fopen(s->log, "r");
     if (!f)
         return;
     char line[1024];
     int n = 0;
-    while (fgets(line, sizeof line, f) && n++ < 200)
-        printf("# log: %s", line);
+    while (fgets(line, sizeof line, f))
+        if (n++ < 40 || strstr(line, "level=warn") || strstr(line, "level=error") ||
+            strstr(line, "status=5") || strstr(line, "Sanitizer") || strstr(line, "runtime error"))
+            printf("# log: %s", line);
     fclose(f);
 }
 

@@ -7,6 +7,8 @@
  * signals (catch event and signal start), variables, cancel, instance
  * listing with filters and cursors, the history, /health and /metrics.
  */
+#include <pthread.h>
+
 #include "tests/http/client.h"
 #include "tests/tap.h"
 
@@ -354,6 +356,77 @@ static void test_ops(void) {
     resp_free(&r);
 }
 
+/* Parallel clients: starts, reads and listings interleave on every store session. */
+#define WORKERS 4
+#define ROUNDS 40
+
+typedef struct worker {
+    int n;
+    int ok;
+    int ids[ROUNDS];
+} worker;
+
+static void *work(void *arg) {
+    worker *w = arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        resp r;
+        char body[96], path[64];
+        snprintf(body, sizeof body, "{\"variables\":{\"orderId\":\"W%d-%d\"},\"businessKey\":\"W%d\"}",
+                 w->n, i, w->n);
+        http(&S, "POST", "/v1/definitions/order/instances", body, &r);
+        int id = r.status == 201 ? (int)jnum(r.json, "id") : -1;
+        if (id < 0)
+            printf("# worker %d round %d: start answered %ld %s\n", w->n, i, r.status,
+                   r.body ? r.body : "");
+        resp_free(&r);
+        snprintf(path, sizeof path, "/v1/instances/%d", id);
+        http(&S, "GET", path, NULL, &r);
+        if (r.status != 200)
+            printf("# worker %d round %d: GET answered %ld %s\n", w->n, i, r.status,
+                   r.body ? r.body : "");
+        char want[32];
+        snprintf(want, sizeof want, "W%d-%d", w->n, i);
+        bool good = r.status == 200 && jstr(r.json, "variables.orderId") &&
+                    strcmp(jstr(r.json, "variables.orderId"), want) == 0;
+        resp_free(&r);
+        http(&S, "GET", "/v1/user-tasks?limit=5", NULL, &r);
+        good = good && r.status == 200;
+        long last = r.status;
+        resp_free(&r);
+        r.status = last;
+        w->ids[i] = id;
+        w->ok += good && id > 0;
+        if (!(good && id > 0))
+            printf("# worker %d round %d: id %d, status %ld\n", w->n, i, id, r.status);
+    }
+    return NULL;
+}
+
+static void test_concurrency(void) {
+    pthread_t t[WORKERS];
+    worker w[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].n = i;
+        pthread_create(&t[i], NULL, work, &w[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < WORKERS; i++) {
+        pthread_join(t[i], NULL);
+        ok += w[i].ok;
+    }
+    TAP_EQ_INT(ok, WORKERS * ROUNDS, "parallel starts each read back their own variables");
+    int dup = 0;
+    for (int a = 0; a < WORKERS * ROUNDS; a++)
+        for (int b = a + 1; b < WORKERS * ROUNDS; b++)
+            dup += w[a / ROUNDS].ids[a % ROUNDS] == w[b / ROUNDS].ids[b % ROUNDS];
+    TAP_EQ_INT(dup, 0, "no id given twice");
+    resp r;
+    http(&S, "GET", "/v1/instances?businessKey=W2&limit=1000", NULL, &r);
+    TAP_EQ_INT(jlen(r.json, "items"), ROUNDS, "each client's instances are listed");
+    resp_free(&r);
+}
+
 int main(int argc, char **argv) {
     const char *kind = argc > 1 ? argv[1] : "memory";
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -369,6 +442,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_tasks_messages_signals);
     TAP_RUN(test_variables_cancel_list);
     TAP_RUN(test_ops);
+    TAP_RUN(test_concurrency);
     int code = srv_stop(&S);
     tap_case = "shutdown";
     TAP_EQ_INT(code, 0, "SIGTERM: exit 0");

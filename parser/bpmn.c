@@ -674,6 +674,11 @@ static void fill_correlation(loader *L, xmlNode *root) {
                     if (p != BATON_NONE)
                         baton_builder_process(L->b, p)->participant =
                             baton_builder_strdup(L->b, attr(L, k, "name"));
+                    else if (ref)
+                        /* a pool may show a process defined in another file, as a call may */
+                        DIAG_WARN(L, line_of(k), attr(L, k, "id"),
+                                  "participant's processRef '%s' is not a process in this file",
+                                  ref);
                 } else if (is_bpmn(k, "correlationKey")) {
                     baton_idx ki;
                     if (baton_builder_add_corr_key(L->b, attr(L, k, "id"), &ki)) {

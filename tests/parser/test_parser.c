@@ -506,6 +506,9 @@ static void test_collaboration(void) {
     TAP_EQ_INT(g->scopes[g->processes[a].root_scope].n_nodes, 0, "empty process");
     TAP_EQ_INT(node(&ld, "s_start")->events[0].ref, 0, "message shared across processes");
     TAP_EQ_INT(ld.diags.n_errors, 0, "no error");
+    TAP_OK(has_diag(&ld.diags, BATON_SEV_WARNING, 14, "p_partner",
+                    "participant's processRef 'tns:partner_process' is not a process in this file"),
+           "a pool showing a process of another file: warning");
 done:
     loaded_fini(&ld);
 }

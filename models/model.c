@@ -262,7 +262,7 @@ static baton_status add(baton_builder *b, int vk, int mk, const char *id, const 
 baton_status baton_builder_add_process(baton_builder *b, const char *id, uint32_t line,
                                        baton_idx *idx_out) {
     const char *cid;
-    baton_idx i;
+    baton_idx i = BATON_NONE;
     baton_status st = add(b, V_PROC, M_PROC, id, &cid, &i);
     if (st) {
         if (idx_out)
@@ -282,7 +282,7 @@ baton_status baton_builder_add_process(baton_builder *b, const char *id, uint32_
 baton_status baton_builder_add_scope(baton_builder *b, baton_idx process, baton_idx parent,
                                      baton_idx node, baton_idx *idx_out) {
     const char *unused;
-    baton_idx i;
+    baton_idx i = BATON_NONE;
     baton_status st = add(b, V_SCOPE, -1, NULL, &unused, &i);
     if (st)
         return st;
@@ -418,7 +418,7 @@ baton_status baton_builder_add_corr_property(baton_builder *b, const char *id, u
 
 baton_status baton_builder_add_corr_key(baton_builder *b, const char *id, baton_idx *idx_out) {
     const char *cid;
-    baton_idx i;
+    baton_idx i = BATON_NONE;
     baton_status st = add(b, V_CKEY, -1, id, &cid, &i);
     if (st)
         return st;

@@ -17,8 +17,9 @@ static const char *tap_case = "";
 
 #define TAP_OK(cond, ...)                                                                   \
     do {                                                                                    \
+        int tap_ok_ = (cond) ? 1 : 0; /* evaluated once: conditions may have effects */     \
         tap_n++;                                                                            \
-        if (cond) {                                                                         \
+        if (tap_ok_) {                                                                      \
             printf("ok %d - %s: ", tap_n, tap_case);                                        \
         } else {                                                                            \
             tap_failed++;                                                                   \
@@ -26,7 +27,7 @@ static const char *tap_case = "";
         }                                                                                   \
         printf(__VA_ARGS__);                                                                \
         printf("\n");                                                                       \
-        if (!(cond))                                                                        \
+        if (!tap_ok_)                                                                       \
             printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
     } while (0)
 

@@ -861,6 +861,20 @@ static baton_status mem_msg_delete(baton_store *s, int64_t id, baton_error *err)
 
 /* ---- failure and retention ------------------------------------------------------------- */
 
+static baton_status mem_wait_drop(baton_store *s, int kind, int64_t instance, int64_t key,
+                                  baton_error *err) {
+    baton_status st;
+    switch (kind) {
+    case BATON_WAIT_JOB: st = mem_job_delete(s, instance, key, err); break;
+    case BATON_WAIT_USER_TASK: st = mem_task_delete(s, instance, key, err); break;
+    case BATON_WAIT_TIMER: st = mem_timer_delete(s, instance, key, err); break;
+    case BATON_WAIT_MESSAGE: st = mem_sub_delete(s, 0, instance, key, err); break;
+    case BATON_WAIT_SIGNAL: st = mem_sub_delete(s, 1, instance, key, err); break;
+    default: st = BATON_OK; break;
+    }
+    return st == BATON_NOTFOUND ? BATON_OK : st;
+}
+
 static bool mem_failed(baton_store *s) {
     return ((mem_store *)s)->failed != 0;
 }
@@ -1024,6 +1038,7 @@ static const baton_store_ops memory_ops = {
     .message_find = mem_msg_find,
     .message_find_id = mem_msg_find_id,
     .message_delete = mem_msg_delete,
+    .wait_drop = mem_wait_drop,
     .failed = mem_failed,
     .purge = mem_purge,
 };

@@ -1676,6 +1676,29 @@ static baton_status pg_msg_delete(baton_store *s, int64_t id, baton_error *err) 
     return delete_by((pg_store *)s, PG_MSG_DELETE, &a, "deleting a buffered message", err);
 }
 
+/* The DELETE goes out with the next statement or the commit: nobody waits for its answer. */
+static baton_status pg_wait_drop(baton_store *s, int kind, int64_t instance, int64_t key,
+                                 baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    int which;
+    switch (kind) {
+    case BATON_WAIT_JOB: which = PG_JOB_DELETE; break;
+    case BATON_WAIT_USER_TASK: which = PG_TASK_DELETE; break;
+    case BATON_WAIT_TIMER: which = PG_TIMER_DELETE; break;
+    case BATON_WAIT_MESSAGE:
+    case BATON_WAIT_SIGNAL:
+        which = PG_SUB_DELETE;
+        p_int(&a, kind == BATON_WAIT_SIGNAL);
+        break;
+    default: return BATON_OK;
+    }
+    p_int(&a, instance);
+    p_int(&a, key);
+    return defer(p, which, &a, "removing a closed wait", err);
+}
+
 static bool pg_failed(baton_store *s) {
     return ((pg_store *)s)->failed;
 }
@@ -1806,6 +1829,7 @@ static const baton_store_ops postgres_ops = {
     .message_find = pg_msg_find,
     .message_find_id = pg_msg_find_id,
     .message_delete = pg_msg_delete,
+    .wait_drop = pg_wait_drop,
     .failed = pg_failed,
     .purge = pg_purge,
 };

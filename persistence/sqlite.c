@@ -1480,6 +1480,20 @@ static baton_status sq_msg_delete(baton_store *s, int64_t id, baton_error *err) 
 
 /* ---- failure, retention ---------------------------------------------------------------------------- */
 
+static baton_status sq_wait_drop(baton_store *s, int kind, int64_t instance, int64_t key,
+                                 baton_error *err) {
+    baton_status st;
+    switch (kind) {
+    case BATON_WAIT_JOB: st = sq_job_delete(s, instance, key, err); break;
+    case BATON_WAIT_USER_TASK: st = sq_task_delete(s, instance, key, err); break;
+    case BATON_WAIT_TIMER: st = sq_timer_delete(s, instance, key, err); break;
+    case BATON_WAIT_MESSAGE: st = sq_sub_delete(s, 0, instance, key, err); break;
+    case BATON_WAIT_SIGNAL: st = sq_sub_delete(s, 1, instance, key, err); break;
+    default: st = BATON_OK; break;
+    }
+    return st == BATON_NOTFOUND ? BATON_OK : st;
+}
+
 static bool sq_failed(baton_store *s) {
     sq_store *q = (sq_store *)s;
     return q->failed || q->file->sync_errno;
@@ -1601,6 +1615,7 @@ static const baton_store_ops sqlite_ops = {
     .message_find = sq_msg_find,
     .message_find_id = sq_msg_find_id,
     .message_delete = sq_msg_delete,
+    .wait_drop = sq_wait_drop,
     .failed = sq_failed,
     .purge = sq_purge,
 };

@@ -268,6 +268,15 @@ typedef struct baton_store_ops {
                                     baton_message_row *out, baton_error *err);
     baton_status (*message_delete)(baton_store *s, int64_t id, baton_error *err);
 
+    /*
+     * Remove the row a closed wait leaves (kind: BATON_WAIT_JOB, _USER_TASK,
+     * _TIMER, _MESSAGE, _SIGNAL), if there is one; the answer does not say
+     * whether there was, so a backend may send it with the commit instead of
+     * waiting for it (PostgreSQL does).
+     */
+    baton_status (*wait_drop)(baton_store *s, int wait_kind, int64_t instance, int64_t key,
+                              baton_error *err);
+
     /* True once the handle failed: every call answers BATON_STORE until it is reopened. */
     bool (*failed)(baton_store *s);
     /*

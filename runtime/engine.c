@@ -384,11 +384,13 @@ static baton_status materialize(session *e, baton_instance *inst, baton_instance
     case BATON_REC_WAIT_TRIGGERED:
     case BATON_REC_WAIT_CLOSED:
         switch ((baton_wait_kind)r->aux) {
-        case BATON_WAIT_JOB: o->job_delete(s, id, r->key, NULL); break;
-        case BATON_WAIT_USER_TASK: o->task_delete(s, id, r->key, NULL); break;
-        case BATON_WAIT_TIMER: o->timer_delete(s, id, r->key, NULL); break;
-        case BATON_WAIT_MESSAGE: o->sub_delete(s, 0, id, r->key, NULL); break;
-        case BATON_WAIT_SIGNAL: o->sub_delete(s, 1, id, r->key, NULL); break;
+        case BATON_WAIT_JOB:
+        case BATON_WAIT_USER_TASK:
+        case BATON_WAIT_TIMER:
+        case BATON_WAIT_MESSAGE:
+        case BATON_WAIT_SIGNAL:
+            /* the wait's row, if any; not waited for (PostgreSQL sends it with the commit) */
+            return o->wait_drop(s, (int)r->aux, id, r->key, err);
         case BATON_WAIT_CHILD:
             if (r->kind == BATON_REC_WAIT_CLOSED)
                 return push_event(e, BATON_OUTBOX_CANCEL_CHILD, id, r->key, NULL, err);

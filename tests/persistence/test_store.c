@@ -514,6 +514,41 @@ static void test_tasks_incidents(void) {
     O->commit(S, ERR);
 }
 
+static void test_wait_drop(void) {
+    baton_job_row j = {77, 1, "t", "e", 1, 0, NULL, 0, 1};
+    baton_timer_row t = {77, 2, 5, 1, "e", 0};
+    baton_sub_row m = {77, 3, "m", NULL, "e"}, g = {77, 4, "g", NULL, "e"};
+    baton_task_row k = {77, 5, "e", "n", "p", NULL, NULL, 1};
+    O->begin(S, ERR);
+    O->job_put(S, &j, ERR);
+    O->timer_put(S, &t, ERR);
+    O->sub_put(S, 0, &m, ERR);
+    O->sub_put(S, 1, &g, ERR);
+    O->task_put(S, &k, ERR);
+    O->commit(S, ERR);
+    O->begin(S, ERR);
+    TAP_EQ_INT(O->wait_drop(S, BATON_WAIT_JOB, 77, 1, ERR), BATON_OK, "drop a job");
+    TAP_EQ_INT(O->wait_drop(S, BATON_WAIT_JOB, 77, 1, ERR), BATON_OK, "drop it again: no error");
+    O->wait_drop(S, BATON_WAIT_TIMER, 77, 2, ERR);
+    O->wait_drop(S, BATON_WAIT_MESSAGE, 77, 3, ERR);
+    O->wait_drop(S, BATON_WAIT_SIGNAL, 77, 4, ERR);
+    O->wait_drop(S, BATON_WAIT_USER_TASK, 77, 5, ERR);
+    baton_job_row r;
+    TAP_EQ_INT(O->job_get(S, 77, 1, &r, ERR), BATON_NOTFOUND, "gone within the transaction");
+    TAP_EQ_INT(O->commit(S, ERR), BATON_OK, "commit");
+    collect a = {0}, b = {0}, c = {0}, d = {0};
+    O->timer_due(S, 10, 0, collect_timer, &a, ERR);
+    O->sub_find(S, 0, "m", NULL, collect_sub, &b, ERR);
+    O->sub_find(S, 1, "g", NULL, collect_sub, &c, ERR);
+    O->task_list(S, collect_task, &d, ERR);
+    bool left = false;
+    for (int i = 0; i < a.n; i++)
+        left |= a.a[i] == 77;
+    for (int i = 0; i < d.n; i++)
+        left |= d.a[i] == 77;
+    TAP_OK(!left && b.n == 0 && c.n == 0, "timer, subscriptions and user task gone");
+}
+
 static void test_outbox_messages(void) {
     baton_event_row e;
     TAP_EQ_INT(O->event_peek(S, &e, ERR), BATON_NOTFOUND, "empty outbox");
@@ -968,6 +1003,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_timers);
     TAP_RUN(test_subscriptions);
     TAP_RUN(test_tasks_incidents);
+    TAP_RUN(test_wait_drop);
     TAP_RUN(test_outbox_messages);
     TAP_RUN(test_reentrant_listing);
     TAP_RUN(test_retention);

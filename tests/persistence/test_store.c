@@ -983,6 +983,55 @@ static void test_same_schema(void) {
     rm_tree(dir);
 }
 
+/* Nodes starting at once on a fresh database: migrations take turns (advisory lock). */
+typedef struct opener {
+    const char *url;
+    baton_status st;
+    char msg[BATON_ERROR_MSG_MAX];
+} opener;
+
+static void *open_one(void *arg) {
+    opener *o = arg;
+    baton_store *s = NULL;
+    baton_error e;
+    baton_error_clear(&e);
+    o->st = baton_store_open(o->url, &s, &e);
+    snprintf(o->msg, sizeof o->msg, "%s", e.message);
+    baton_store_close(s);
+    return NULL;
+}
+
+static void test_concurrent_migrations(void) {
+    char name[96], url[1100], sql[160];
+    snprintf(name, sizeof name, "%.60s_fresh", db.pg_name);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    pg_exec(db.pg_admin, sql, NULL, 0);
+    pg_url_with_db(db.pg_admin, name, url, sizeof url);
+    opener o[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        o[i] = (opener){url, BATON_OK, ""};
+        pthread_create(&t[i], NULL, open_one, &o[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        ok += o[i].st == BATON_OK;
+        if (o[i].st)
+            printf("# open %d: %s\n", i, o[i].msg);
+    }
+    TAP_EQ_INT(ok, 6, "six nodes open a fresh database at once");
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, "SELECT count(*), count(DISTINCT version) FROM schema_version");
+    bool once = PQresultStatus(r) == PGRES_TUPLES_OK &&
+                strcmp(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)) == 0;
+    TAP_OK(once, "each migration applied once");
+    PQclear(r);
+    PQfinish(c);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    pg_exec(db.pg_admin, sql, NULL, 0);
+}
+
 int main(int argc, char **argv) {
     baton_alloc_install_cjson();
     const char *kind = argc > 1 ? argv[1] : "memory";
@@ -1018,6 +1067,7 @@ int main(int argc, char **argv) {
         if (strcmp(db.kind, "postgres") == 0) {
             TAP_RUN(test_skip_locked);
             TAP_RUN(test_same_schema);
+            TAP_RUN(test_concurrent_migrations);
         }
     }
     baton_store_close(S);

@@ -312,8 +312,12 @@ int baton_cmd_serve(int argc, char **argv) {
     c.http.host = host;
     if (!c.http.threads)
         c.http.threads = 4;
-    if (!c.sessions)
-        c.sessions = c.http.threads;
+    if (!c.sessions) {
+        /* PostgreSQL runs transactions in parallel: one session per HTTP worker; SQLite has
+           one writer, so more connections only add lock waits and page caches */
+        bool pg = strncmp(c.db, "postgres", 8) == 0;
+        c.sessions = pg ? c.http.threads : (c.http.threads < 2 ? c.http.threads : 2);
+    }
 
     /* every thread started from here on inherits the blocked signals; main takes them */
     sigset_t stop_signals;

@@ -91,10 +91,9 @@
     X(INST_CHILDREN, "SELECT " INST_COLS " FROM instances WHERE parent_id = ?1 "                 \
                      "AND (?2 = 0 OR parent_key = ?2) ORDER BY id")                              \
     X(HIST_APPEND, "INSERT INTO history (instance, seq, at, kind, element, record) "             \
-                   "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS "                                 \
-                   "(SELECT 1 FROM instances WHERE id = ?1) AND "                                \
-                   "(SELECT coalesce(max(seq), 0) FROM history WHERE instance = ?1) = ?2 - 1")   \
-    X(HIST_LAST, "SELECT coalesce(max(seq), 0) FROM history WHERE instance = ?1")                \
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                            \
+    X(HIST_LAST, "SELECT EXISTS (SELECT 1 FROM instances WHERE id = ?1), "                       \
+                 "(SELECT seq FROM history WHERE instance = ?1 ORDER BY seq DESC LIMIT 1)")      \
     X(HIST_READ, "SELECT seq, record FROM history WHERE instance = ?1 AND seq > ?2 "                  \
                  "ORDER BY seq LIMIT ?3")                                                        \
     X(JOB_PUT, "INSERT INTO jobs (" JOB_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "    \
@@ -316,12 +315,20 @@ typedef struct sq_store {
     int busy_ms;
     char cause[256];   /* why the handle failed */
     pool rows;         /* strings of rows handed out: valid until the next call */
+    /* last history sequence number per instance appended to in the open transaction:
+       the contiguity check asks the database once per instance and transaction */
+    struct {
+        int64_t instance;
+        uint64_t last;
+    } marks[8];
+    unsigned n_marks;
 } sq_store;
 
 static baton_status fail_with(sq_store *q, baton_error *err, const char *fmt, ...)
     BATON_PRINTF(3, 4);
 
 static void end_tx(sq_store *q) {
+    q->n_marks = 0;
     if (q->in_tx) {
         q->in_tx = false;
         pthread_mutex_unlock(&q->file->write_mu);
@@ -886,8 +893,34 @@ static baton_status sq_hist_append(baton_store *s, int64_t instance, uint64_t se
     CHECK(q, err);
     AUTO_BEGIN(q, err);
     baton_status st = BATON_OK;
-    int changes = 0;
-    sqlite3_stmt *x = stmt(q, SQ_HIST_APPEND, err, &st);
+    /* the last sequence number of this instance: remembered, or asked once */
+    unsigned m = 0;
+    while (m < q->n_marks && q->marks[m].instance != instance)
+        m++;
+    if (m == q->n_marks) {
+        sqlite3_stmt *l = stmt(q, SQ_HIST_LAST, err, &st);
+        if (l) {
+            sqlite3_bind_int64(l, 1, instance);
+            int rc = sqlite3_step(l);
+            if (rc == SQLITE_ROW && !sqlite3_column_int(l, 0))
+                st = baton_error_set(err, BATON_NOTFOUND, "no instance %lld", (long long)instance);
+            else if (rc != SQLITE_ROW)
+                st = sq_error(q, rc, "appending to the history", err);
+            uint64_t last = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(l, 1) : 0;
+            done(l);
+            if (!st) {
+                m = q->n_marks < 8 ? q->n_marks++ : 7; /* a long transaction forgets the last */
+                q->marks[m].instance = instance;
+                q->marks[m].last = last;
+            }
+        }
+    }
+    if (!st && seq != q->marks[m].last + 1)
+        st = baton_error_set(err, BATON_CONFLICT,
+                             "history of instance %lld: record %llu after %llu",
+                             (long long)instance, (unsigned long long)seq,
+                             (unsigned long long)q->marks[m].last);
+    sqlite3_stmt *x = st ? NULL : stmt(q, SQ_HIST_APPEND, err, &st);
     if (x) {
         sqlite3_bind_int64(x, 1, instance);
         sqlite3_bind_int64(x, 2, (sqlite3_int64)seq);
@@ -895,25 +928,9 @@ static baton_status sq_hist_append(baton_store *s, int64_t instance, uint64_t se
         bind_text(x, 4, kind ? kind : "");
         bind_text(x, 5, element);
         bind_text(x, 6, json ? json : "{}");
-        st = run(q, x, "appending to the history", &changes, err);
-    }
-    if (!st && changes == 0) {
-        /* not appended: say why */
-        bool exists = false;
-        st = instance_exists(q, instance, &exists, err);
-        sqlite3_stmt *l = !st && exists ? stmt(q, SQ_HIST_LAST, err, &st) : NULL;
-        if (!st && !exists) {
-            st = baton_error_set(err, BATON_NOTFOUND, "no instance %lld", (long long)instance);
-        } else if (l) {
-            sqlite3_bind_int64(l, 1, instance);
-            int rc = sqlite3_step(l);
-            uint64_t last = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(l, 0) : 0;
-            done(l);
-            st = baton_error_set(err, BATON_CONFLICT,
-                                 "history of instance %lld: record %llu after %llu",
-                                 (long long)instance, (unsigned long long)seq,
-                                 (unsigned long long)last);
-        }
+        st = run(q, x, "appending to the history", NULL, err);
+        if (!st)
+            q->marks[m].last = seq;
     }
     AUTO_END(q, st, err);
     return st;

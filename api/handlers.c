@@ -220,12 +220,24 @@ static void reply_engine_error(api_req *r, baton_status st, const baton_error *e
     api_reply_error(r, st, e);
 }
 
-/* Time one engine command for the step-latency histogram. */
-#define TIMED(r, st, call)                                                                        \
+/*
+ * One engine command, timed for the step-latency histogram. A command the
+ * store refused for a lock (BATON_BUSY: SQLite's single writer, a
+ * PostgreSQL lock timeout) changed nothing, so it is tried again a few
+ * times with a short backoff before the client sees 503.
+ */
+#define TIMED(r, st, e, call)                                                                        \
     do {                                                                                          \
-        int64_t t0_ = api_now_us();                                                               \
-        (st) = (call);                                                                            \
-        baton_metrics_command((r)->srv->metrics, api_now_us() - t0_);                             \
+        for (int try_ = 0;; try_++) {                                                             \
+            baton_error_clear(&(e));                                                              \
+            int64_t t0_ = api_now_us();                                                           \
+            (st) = (call);                                                                        \
+            baton_metrics_command((r)->srv->metrics, api_now_us() - t0_);                         \
+            if ((st) != BATON_BUSY || try_ == 3)                                                  \
+                break;                                                                            \
+            struct timespec ts_ = {0, 2000000L << try_};                                          \
+            nanosleep(&ts_, NULL);                                                                \
+        }                                                                                         \
     } while (0)
 
 /* ---- operations -------------------------------------------------------------------------- */
@@ -433,7 +445,7 @@ static void h_deploy(api_req *r) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    TIMED(r, st, baton_engine_deploy(r->srv->engine, name, xml, len, &d, &res, &e));
+    TIMED(r, st, e, baton_engine_deploy(r->srv->engine, name, xml, len, &d, &res, &e));
     if (st == BATON_MODEL || st == BATON_PARSE || st == BATON_LIMIT || st == BATON_EXPR) {
         if (!d.n && e.where[0]) {
             /* not well-formed XML: one diagnostic from the error's position */
@@ -707,7 +719,7 @@ static void h_start(api_req *r) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    TIMED(r, st, baton_engine_start(r->srv->engine, r->cap[0], (int32_t)version,
+    TIMED(r, st, e, baton_engine_start(r->srv->engine, r->cap[0], (int32_t)version,
                                                   vars, bk, &id, &e));
     cJSON_Delete(body);
     if (st) {
@@ -957,7 +969,7 @@ static bool apply(api_req *r, int64_t id, const baton_input *in) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    TIMED(r, st, baton_engine_apply(r->srv->engine, id, in, &e));
+    TIMED(r, st, e, baton_engine_apply(r->srv->engine, id, in, &e));
     if (st == BATON_NOTFOUND && !e.message[0])
         baton_error_set(&e, BATON_NOTFOUND, "no instance %lld", (long long)id);
     if (st) {
@@ -1186,7 +1198,7 @@ static void h_message(api_req *r) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    TIMED(r, st, baton_engine_correlate(r->srv->engine, name, corr, vars, mid, ttl,
+    TIMED(r, st, e, baton_engine_correlate(r->srv->engine, name, corr, vars, mid, ttl,
                                                       only, &c, &e));
     if (st) {
         reply_engine_error(r, st, &e);
@@ -1225,7 +1237,7 @@ static void h_signal(api_req *r) {
         baton_error e;
         baton_error_clear(&e);
         baton_status st;
-    TIMED(r, st, baton_engine_signal(r->srv->engine, name, vars, &n, &e));
+    TIMED(r, st, e, baton_engine_signal(r->srv->engine, name, vars, &n, &e));
         if (st) {
             reply_engine_error(r, st, &e);
         } else {

@@ -121,9 +121,10 @@
                "SET name = excluded.name, correlation = excluded.correlation, "                  \
                "element = excluded.element")                                                     \
     X(SUB_DELETE, "DELETE FROM subscriptions WHERE kind = ?1 AND instance = ?2 AND key = ?3")    \
-    X(SUB_FIND_MSG, "SELECT instance, key, name, correlation, element FROM subscriptions "       \
-                    "WHERE kind = 0 AND name = ?1 AND (correlation IS NULL OR correlation = ?2) " \
-                    "ORDER BY id")                                                               \
+    X(SUB_FIND_MSG, "SELECT instance, key, name, correlation, element, id FROM subscriptions "   \
+                    "WHERE kind = 0 AND name = ?1 AND correlation IS NULL UNION ALL "            \
+                    "SELECT instance, key, name, correlation, element, id FROM subscriptions "   \
+                    "WHERE kind = 0 AND name = ?1 AND correlation = ?2 ORDER BY 6")              \
     X(SUB_FIND_SIG, "SELECT instance, key, name, correlation, element FROM subscriptions "       \
                     "WHERE kind = 1 AND name = ?1 ORDER BY id")                                  \
     X(TASK_PUT, "INSERT INTO user_tasks (" TASK_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) " \

@@ -1,6 +1,6 @@
 /*
  * crash_driver.c - the process the crash test kills: `crash_driver URL N`
- * drives N instances (business keys crash-0 .. crash-N-1) of a model with
+ * [STARTS_PER_100MS] drives N instances (business keys crash-0 .. crash-N-1) of a model with
  * parallel branches, a job, a user task and a timer, then a second job,
  * until every one has completed; exit 0 then. It is meant to be killed with
  * SIGKILL at any moment and started again: on start it opens the engine
@@ -185,10 +185,11 @@ static void *worker(void *arg) {
 int main(int argc, char **argv) {
     baton_alloc_install_cjson();
     if (argc < 3) {
-        fprintf(stderr, "usage: crash_driver URL N\n");
+        fprintf(stderr, "usage: crash_driver URL N [STARTS_PER_100MS]\n");
         return 2;
     }
     total = atoi(argv[2]);
+    int pace = argc > 3 && atoi(argv[3]) > 0 ? atoi(argv[3]) : 20;
     baton_error err;
     baton_error_clear(&err);
     baton_engine_opts o = {.store_url = argv[1], .sessions = 4};
@@ -202,12 +203,12 @@ int main(int argc, char **argv) {
     pthread_t w[3];
     for (int i = 0; i < 3; i++)
         pthread_create(&w[i], NULL, worker, (void *)(intptr_t)i);
-    /* start what is missing, 20 per 100 ms of uptime; fire timers; stop when all are done */
+    /* start what is missing, `pace` per 100 ms of uptime; fire timers; stop when all are done */
     int64_t t0 = mono_ms(), last_census = t0;
     int next = 0, started_here = 0;
     for (;;) {
         int64_t now = mono_ms();
-        int allowed = (int)((now - t0) / 100 + 1) * 20;
+        int allowed = (int)((now - t0) / 100 + 1) * pace;
         for (; next < total && started_here < allowed; next++) {
             if (c.started[next])
                 continue;

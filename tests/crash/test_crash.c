@@ -34,12 +34,14 @@ static int64_t mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static pid_t spawn(const char *driver, int n) {
-    char count[16];
+/* pace: instances the driver starts per 100 ms of its uptime */
+static pid_t spawn(const char *driver, int n, int pace) {
+    char count[16], per[16];
     snprintf(count, sizeof count, "%d", n);
+    snprintf(per, sizeof per, "%d", pace);
     pid_t pid = fork();
     if (pid == 0) {
-        execl(driver, driver, db.url, count, (char *)NULL);
+        execl(driver, driver, db.url, count, per, (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -249,7 +251,8 @@ int main(int argc, char **argv) {
     int killed = 0, early = 0, failed = 0;
     int64_t t0 = mono_ms();
     for (int k = 0; k < kills; k++) {
-        pid_t pid = spawn(driver, n);
+        /* slowly, so the kills fall while instances are still being started */
+        pid_t pid = spawn(driver, n, 8);
         int wait_ms = 40 + rand() % 260;
         int status = 0;
         pid_t done = 0;
@@ -278,7 +281,7 @@ int main(int argc, char **argv) {
 
     /* the last run finishes the work */
     int64_t t1 = mono_ms();
-    pid_t pid = spawn(driver, n);
+    pid_t pid = spawn(driver, n, 100);
     int status = 0;
     pid_t done = 0;
     while (!done && mono_ms() - t1 < 400000) {

@@ -1497,6 +1497,7 @@ static void h_claim(api_req *r) {
     in.kind = BATON_IN_ASSIGN;
     in.key = key;
     in.text = who;
+    in.claim = true; /* the engine re-checks inside the transaction: no two claims both win */
     if (apply(r, inst, &in))
         reply_task(r, inst, key);
 done:

@@ -57,7 +57,7 @@ static void print_record(void *cookie, int64_t instance, const baton_model *m,
     char buf[256] = "";
     if (r->kind == BATON_REC_FLOW_TAKEN && r->flow < g->n_flows) {
         what = g->flows[r->flow].id;
-    } else if (r->kind == BATON_REC_INSTANCE_CREATED) {
+    } else if (r->kind == BATON_REC_INSTANCE_CREATED || r->kind == BATON_REC_INSTANCE_ENDED) {
         what = g->processes[r->element].id;
     } else if (r->element < g->n_nodes) {
         const baton_node *n = &g->nodes[r->element];

@@ -181,7 +181,8 @@ static void observe(void *cookie, int64_t instance, const baton_model *m, const 
     }
     if (r->kind == BATON_REC_FLOW_TAKEN && r->flow < g->n_flows) {
         x->element = baton_strdup(g->flows[r->flow].id);
-    } else if (r->element < g->n_nodes && r->kind != BATON_REC_INSTANCE_CREATED) {
+    } else if (r->element < g->n_nodes && r->kind != BATON_REC_INSTANCE_CREATED &&
+               r->kind != BATON_REC_INSTANCE_ENDED) {
         const baton_node *n = &g->nodes[r->element];
         x->element = baton_strdup(n->id);
         x->node_kind = n->kind;

@@ -7,7 +7,7 @@
  * few thousand steps even for sparse expressions; it gives up after eight
  * years (enough for any February 29th pattern).
  */
-#include "runtime/cron.h"
+#include "expr/cron.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -22,8 +22,8 @@
  * resolves it), and a time that an overlap repeats fires once, at its first
  * occurrence.
  */
-#ifndef BATON_RUNTIME_CRON_H
-#define BATON_RUNTIME_CRON_H
+#ifndef BATON_EXPR_CRON_H
+#define BATON_EXPR_CRON_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1123,7 +1123,8 @@ cJSON *baton_record_to_json(const baton_record *r, const baton_model *m) {
               cJSON_AddStringToObject(o, "kind", baton_record_kind_name((baton_record_kind)r->kind)) &&
               add_num(o, "at", (double)r->at);
     if (ok && r->element != BATON_NONE)
-        ok = cJSON_AddStringToObject(o, "element", r->kind == BATON_REC_INSTANCE_CREATED
+        ok = cJSON_AddStringToObject(o, "element", (r->kind == BATON_REC_INSTANCE_CREATED ||
+                                                    r->kind == BATON_REC_INSTANCE_ENDED)
                                                        ? g->processes[r->element].id
                                                        : node_id(g, r->element)) != NULL;
     if (ok && r->flow != BATON_NONE && r->flow < g->n_flows)
@@ -1167,7 +1168,8 @@ baton_status baton_record_from_json(const cJSON *json, const baton_model *m, bat
     out->at = num(json, "at");
     const char *el = cJSON_GetStringValue(item(json, "element"));
     if (el) {
-        out->element = k == BATON_REC_INSTANCE_CREATED ? baton_model_find_process(m, el)
+        out->element = (k == BATON_REC_INSTANCE_CREATED || k == BATON_REC_INSTANCE_ENDED)
+                           ? baton_model_find_process(m, el)
                                                        : baton_model_find_node(m, el);
         if (out->element == BATON_NONE)
             return baton_error_set(err, BATON_INVALID, "record %llu names unknown element '%s'",

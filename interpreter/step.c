@@ -31,6 +31,7 @@
 #include "common/alloc.h"
 #include "common/arena.h"
 #include "common/buf.h"
+#include "expr/cron.h"
 #include "expr/isotime.h"
 #include "interpreter/interp_int.h"
 
@@ -839,10 +840,17 @@ static void open_user_task(baton_stepper *s, int64_t key, const baton_node *n) {
 }
 
 /* Timer due time from a timer definition; false after raising an incident. */
+/*
+ * Timer due time from a timer definition; false after raising an incident.
+ * A cycle may be ISO 8601 (R5/PT10M) or cron (Camunda 8): for cron the
+ * expression comes back in *cron_out (baton_free it) so re-arming can ask
+ * for its next occurrence.
+ */
 static bool timer_schedule(baton_stepper *s, int64_t scope, const baton_event_def *d,
                            int64_t *due_out, int64_t *period_out, int32_t *months_out,
-                           int32_t *repeat_out) {
+                           int32_t *repeat_out, char **cron_out) {
     char *text = NULL;
+    *cron_out = NULL;
     baton_error e;
     baton_error_clear(&e);
     *period_out = 0;
@@ -870,6 +878,21 @@ static bool timer_schedule(baton_stepper *s, int64_t scope, const baton_event_de
         break;
     }
     case BATON_TIMER_CYCLE: {
+        if (baton_cron_looks_like(text)) {
+            baton_cron cr;
+            st = baton_cron_parse(text, &cr, &pe);
+            if (!st) {
+                *due_out = baton_cron_next(&cr, s->now);
+                if (*due_out == INT64_MAX)
+                    st = baton_error_set(&pe, BATON_INVALID, "the cron expression never fires");
+            }
+            if (!st) {
+                *repeat_out = -1;
+                *cron_out = text;
+                text = NULL;
+            }
+            break;
+        }
         baton_cycle c;
         st = baton_iso_parse_cycle(text, NULL, &c, &pe);
         if (!st) {
@@ -884,13 +907,15 @@ static bool timer_schedule(baton_stepper *s, int64_t scope, const baton_event_de
         st = baton_error_set(&pe, BATON_INVALID, "no timer kind");
     }
     if (st)
-        incident(s, scope, PHASE_WAIT, 0, "timer", "timer '%s': %s", text, pe.message);
+        incident(s, scope, PHASE_WAIT, 0, "timer", "timer '%s': %s", text ? text : "", pe.message);
     baton_free(text);
     return st == BATON_OK;
 }
 
+/* `cron`: the cron expression of a cron cycle (kept on the wait as its name), else NULL. */
 static void schedule_timer(baton_stepper *s, int64_t owner, baton_idx n, bool interrupting,
-                           int64_t due, int64_t period, int32_t months, int32_t repeat) {
+                           int64_t due, int64_t period, int32_t months, int32_t repeat,
+                           const char *cron) {
     baton_record *r = rec(s, BATON_REC_TIMER_SCHEDULED);
     if (!r)
         return;
@@ -901,6 +926,7 @@ static void schedule_timer(baton_stepper *s, int64_t owner, baton_idx n, bool in
     r->aux2 = period;
     r->count = repeat;
     r->flags = interrupting ? 1 : 0;
+    r->name = sdup(s, cron);
     if (months)
         r->value = own(s, cJSON_CreateNumber(months));
     apply(s, r);
@@ -1064,8 +1090,10 @@ static void open_wait_for_event(baton_stepper *s, int64_t owner, baton_idx n,
     case BATON_EVENT_TIMER: {
         int64_t due, period;
         int32_t months, repeat;
-        if (timer_schedule(s, owner, d, &due, &period, &months, &repeat))
-            schedule_timer(s, owner, n, interrupting, due, period, months, repeat);
+        char *cron = NULL;
+        if (timer_schedule(s, owner, d, &due, &period, &months, &repeat, &cron))
+            schedule_timer(s, owner, n, interrupting, due, period, months, repeat, cron);
+        baton_free(cron);
         break;
     }
     case BATON_EVENT_CONDITIONAL:
@@ -2308,6 +2336,7 @@ static void complete(baton_stepper *s, int64_t key, baton_idx forced) {
         }
         if ((r = rec(s, BATON_REC_INSTANCE_ENDED))) {
             r->aux = BATON_INSTANCE_COMPLETED;
+            r->element = s->inst->process;
             apply(s, r);
         }
         return;
@@ -2640,12 +2669,29 @@ static void rearm(baton_stepper *s, const baton_wait *w) {
     int64_t owner = w->owner;
     baton_idx n = w->element;
     if (w->kind == BATON_WAIT_TIMER) {
+        if (w->name && *w->name) {
+            /* cron: the next occurrence after the one that fired (or now, if late) */
+            baton_cron cr;
+            if (baton_cron_parse(w->name, &cr, NULL) != BATON_OK)
+                return;
+            int64_t due = baton_cron_next(&cr, w->due > s->now ? w->due : s->now);
+            if (due != INT64_MAX)
+                schedule_timer(s, owner, n, false, due, 0, 0, -1, w->name);
+            return;
+        }
         if (w->repeat == 0 || (w->period == 0 && w->period_months == 0))
             return;
+        /* the next occurrence after now: occurrences missed while the engine was down
+           (or the clock jumped) fire once, not once each; they use up repetitions */
         baton_duration d = {w->period_months, w->period};
         int64_t due = baton_iso_add(w->due, d, NULL);
-        schedule_timer(s, owner, n, false, due, w->period, w->period_months,
-                       w->repeat < 0 ? -1 : w->repeat - 1);
+        int32_t repeat = w->repeat < 0 ? -1 : w->repeat - 1;
+        for (int guard = 0; due <= s->now && repeat != 0 && guard < 100000; guard++) {
+            due = baton_iso_add(due, d, NULL);
+            if (repeat > 0)
+                repeat--;
+        }
+        schedule_timer(s, owner, n, false, due, w->period, w->period_months, repeat, NULL);
         return;
     }
     open_wait_for_event(s, owner, n, true);
@@ -2667,7 +2713,9 @@ static void trigger_wait(baton_stepper *s, int64_t wait_key, const cJSON *payloa
     bool owner_is_target = owner->element == w.element;
     /* keep the pieces rearm() needs before the wait goes */
     baton_wait keep = w;
-    keep.name = NULL;
+    char cron[256];
+    snprintf(cron, sizeof cron, "%s", w.kind == BATON_WAIT_TIMER && w.name ? w.name : "");
+    keep.name = cron;
     keep.text = NULL;
     keep.value = NULL;
     close_wait(s, wait_key, true, payload);
@@ -3193,6 +3241,9 @@ static baton_status dispatch(baton_stepper *s, const baton_input *in) {
     case BATON_IN_ASSIGN: {
         if ((st = want_wait(s, in->key, WK(BATON_WAIT_USER_TASK), &w)))
             return st;
+        if (in->claim && w->text && (!in->text || strcmp(w->text, in->text) != 0))
+            return baton_error_set(s->err, BATON_CONFLICT, "user task %lld is already claimed by '%s'",
+                                   (long long)in->key, w->text);
         baton_record *r = rec(s, BATON_REC_USER_TASK_ASSIGNED);
         if (!r)
             break;
@@ -3317,6 +3368,7 @@ static baton_status dispatch(baton_stepper *s, const baton_input *in) {
         baton_record *r = rec(s, BATON_REC_INSTANCE_ENDED);
         if (r) {
             r->aux = BATON_INSTANCE_TERMINATED;
+            r->element = inst->process;
             apply(s, r);
         }
         break;

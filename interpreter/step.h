@@ -65,6 +65,8 @@ typedef struct baton_input {
     int64_t origin_id;       /* CHILD_ERROR: the instance that threw (0 = the child itself) */
     int64_t origin_key;      /* ... and the waiting thrower's parent-error wait key */
     bool local;              /* SET_VARIABLES: set in that scope only (no propagation) */
+    bool claim;              /* ASSIGN: only if the task is unassigned (or already `text`'s):
+                                checked and set in one step, so two claims cannot both win */
 } baton_input;
 
 /*

@@ -17,6 +17,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "expr/cron.h"
 #include "expr/isotime.h"
 #include "parser/bpmn.h"
 
@@ -490,8 +491,11 @@ static baton_status persist(session *e, baton_instance *inst, baton_instance_row
         cJSON_Delete(j);
         if (!text)
             return baton_error_set(err, BATON_NOMEM, "out of memory writing history");
-        const char *el = r->kind == BATON_REC_FLOW_TAKEN
-                             ? baton_model_graph(m)->flows[r->flow].id
+        const baton_graph *gr = baton_model_graph(m);
+        const char *el = r->kind == BATON_REC_FLOW_TAKEN ? gr->flows[r->flow].id
+                         : (r->kind == BATON_REC_INSTANCE_CREATED ||
+                            r->kind == BATON_REC_INSTANCE_ENDED)
+                             ? (r->element < gr->n_processes ? gr->processes[r->element].id : NULL)
                              : elem_id(m, r->element);
         st = e->ops->history_append(e->store, row->id, r->seq, r->at,
                                     baton_record_kind_name((baton_record_kind)r->kind), el, text,
@@ -1154,6 +1158,11 @@ static baton_status schedule_start_timers(session *e, baton_model *m, int64_t de
             baton_duration du;
             st = baton_iso_parse_duration(text, &du, err);
             due = baton_iso_add(now, du, NULL);
+        } else if (baton_cron_looks_like(text)) {
+            baton_cron cr;
+            st = baton_cron_parse(text, &cr, err);
+            due = st ? 0 : baton_cron_next(&cr, now);
+            repeat = -1;
         } else {
             baton_cycle c;
             st = baton_iso_parse_cycle(text, NULL, &c, err);
@@ -1364,14 +1373,29 @@ static baton_status fire_start_timer(session *e, const baton_timer_row *t, baton
     baton_expr_env env = {0};
     env.now_ms = now_of(e);
     char *text = NULL;
+    if (baton_expr_eval_string(d->timer.expr, &env, &text, NULL)) {
+        baton_free(text);
+        return BATON_OK;
+    }
+    baton_timer_row next = *t;
+    if (baton_cron_looks_like(text)) {
+        /* the next occurrence after this one, or after now when late: missed ones fire once */
+        baton_cron cr;
+        int64_t from = t->due > now_of(e) ? t->due : now_of(e);
+        next.due = baton_cron_parse(text, &cr, NULL) ? INT64_MAX : baton_cron_next(&cr, from);
+        baton_free(text);
+        if (next.due == INT64_MAX)
+            return BATON_OK;
+        next.element = g->nodes[start].id;
+        note_timer(e, next.due);
+        return e->ops->timer_put(e->store, &next, err);
+    }
     baton_cycle c;
-    if (baton_expr_eval_string(d->timer.expr, &env, &text, NULL) ||
-        baton_iso_parse_cycle(text, NULL, &c, NULL)) {
+    if (baton_iso_parse_cycle(text, NULL, &c, NULL)) {
         baton_free(text);
         return BATON_OK;
     }
     baton_free(text);
-    baton_timer_row next = *t;
     next.due = baton_iso_add(t->due, c.period, NULL);
     next.repeat = t->repeat < 0 ? -1 : t->repeat - 1;
     next.element = g->nodes[start].id;
@@ -1666,8 +1690,18 @@ baton_status baton_engine_load(baton_engine *eng, int64_t instance, baton_instan
 
 baton_status baton_engine_instance_row(baton_engine *eng, int64_t instance, baton_instance_row *out,
                                        baton_error *err) {
+    /* the row's strings belong to the session's store: copy them before the session goes back */
+    static _Thread_local char pid[256], bk[1024];
     session *e = acquire(eng);
     baton_status st = e->ops->instance_get(e->store, instance, out, NULL, err);
+    if (!st) {
+        snprintf(pid, sizeof pid, "%s", out->process_id ? out->process_id : "");
+        out->process_id = pid;
+        if (out->business_key) {
+            snprintf(bk, sizeof bk, "%s", out->business_key);
+            out->business_key = bk;
+        }
+    }
     release(e);
     return st;
 }
@@ -1687,7 +1721,10 @@ baton_status baton_engine_history(baton_engine *eng, int64_t instance, uint64_t 
                                   baton_error *err) {
     hist_ctx h = {fn, cookie};
     session *e = acquire(eng);
-    baton_status st = e->ops->history_read(e->store, instance, after, limit, hist_cb, &h, err);
+    baton_instance_row row;
+    baton_status st = e->ops->instance_get(e->store, instance, &row, NULL, err);
+    if (!st)
+        st = e->ops->history_read(e->store, instance, after, limit, hist_cb, &h, err);
     release(e);
     return st;
 }

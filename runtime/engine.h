@@ -185,7 +185,7 @@ baton_status baton_engine_query(baton_engine *e, baton_query_fn fn, void *cookie
 /* The state of an instance (owned by the caller: baton_instance_free). */
 baton_status baton_engine_load(baton_engine *e, int64_t instance, baton_instance **out,
                                baton_error *err);
-/* The instance's row (strings valid until the next engine call). */
+/* The instance's row; its strings stay valid until this thread's next call of this function. */
 baton_status baton_engine_instance_row(baton_engine *e, int64_t instance, baton_instance_row *out,
                                        baton_error *err);
 /* History records as JSON texts, in order. */

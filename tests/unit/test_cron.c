@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "expr/isotime.h"
-#include "runtime/cron.h"
+#include "expr/cron.h"
 #include "tests/tap.h"
 
 static int64_t at(const char *iso) {

@@ -1613,6 +1613,11 @@ static baton_status check_job(session *e, int64_t instance, int64_t key, const c
                                "job %lld-%lld is not open: it was completed, cancelled, or never "
                                "existed",
                                (long long)instance, (long long)key);
+    if (j.retries <= 0)
+        return baton_error_set(err, BATON_CONFLICT,
+                               "job %lld-%lld has no retries left: its incident must be resolved "
+                               "first",
+                               (long long)instance, (long long)key);
     if (worker && j.worker && *j.worker && strcmp(j.worker, worker) != 0 &&
         j.lock_expiry > now_of(e))
         return baton_error_set(err, BATON_CONFLICT,

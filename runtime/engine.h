@@ -165,7 +165,8 @@ baton_status baton_engine_activate_jobs(baton_engine *e, const baton_job_activat
 /*
  * Apply a worker's COMPLETE, JOB_FAIL or THROW_ERROR to job `in->key` of
  * `instance`. Refused with BATON_CONFLICT (and nothing changes) when another
- * worker holds a live lock on the job; BATON_NOTFOUND when the job is no
+ * worker holds a live lock on the job, or when the job ran out of retries
+ * (its incident must be resolved first); BATON_NOTFOUND when the job is no
  * longer open (completed, cancelled, or never existed). `worker` NULL skips
  * the lock check.
  */

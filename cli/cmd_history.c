@@ -60,8 +60,10 @@ static int print_record(void *cookie, const void *row) {
     if (cJSON_IsNumber(at))
         baton_iso_format_instant((int64_t)at->valuedouble, when, sizeof when);
     printf("%6.0f  %-24s  %-22s %s", cJSON_IsNumber(seq) ? seq->valuedouble : 0.0, when,
-           kind ? kind : "?", kind && strcmp(kind, "flow_taken") == 0 && flow ? flow
-                                                                             : el ? el : "");
+           kind ? kind : "?",
+           kind && strcmp(kind, "flow_taken") == 0 && flow ? flow
+           : el                                            ? el
+                                                           : "");
     if (name)
         printf(" name=%s", name);
     if (value && kind && strcmp(kind, "variable_set") == 0) {
@@ -78,8 +80,8 @@ static int print_record(void *cookie, const void *row) {
 }
 
 static const char *state_name(int32_t s) {
-    return s == BATON_INSTANCE_ACTIVE      ? "active"
-           : s == BATON_INSTANCE_COMPLETED ? "completed"
+    return s == BATON_INSTANCE_ACTIVE       ? "active"
+           : s == BATON_INSTANCE_COMPLETED  ? "completed"
            : s == BATON_INSTANCE_TERMINATED ? "terminated"
                                             : "unknown";
 }

@@ -49,130 +49,130 @@
 #include "persistence/store.h"
 #include "persistence/store_int.h"
 
-#define INST_COLS                                                                            \
-    "id, deployment, process_id, version, state, business_key, parent_id, parent_key, "     \
+#define INST_COLS                                                                                  \
+    "id, deployment, process_id, version, state, business_key, parent_id, parent_key, "            \
     "started, ended, incidents, seq"
-#define JOB_COLS "instance, key, type, element, retries, available_at, worker, lock_expiry, created"
+#define JOB_COLS   "instance, key, type, element, retries, available_at, worker, lock_expiry, created"
 #define TIMER_COLS "instance, key, due, deployment, element, repeat"
-#define TASK_COLS "instance, key, element, name, process_id, assignee, details, created"
-#define INC_COLS "instance, key, element, kind, message, created"
-#define MSG_COLS "id, name, correlation, message_id, variables, expires"
-#define JOB_CANDIDATES                                                                        \
-    "SELECT id FROM jobs WHERE type = $1 AND retries > 0 AND available_at <= $2 "             \
+#define TASK_COLS  "instance, key, element, name, process_id, assignee, details, created"
+#define INC_COLS   "instance, key, element, kind, message, created"
+#define MSG_COLS   "id, name, correlation, message_id, variables, expires"
+#define JOB_CANDIDATES                                                                             \
+    "SELECT id FROM jobs WHERE type = $1 AND retries > 0 AND available_at <= $2 "                  \
     "AND (worker IS NULL OR lock_expiry <= $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
-#define EVENT_OLDEST                                                                          \
-    "SELECT id, kind, instance, key, payload, created FROM outbox o WHERE NOT EXISTS "        \
+#define EVENT_OLDEST                                                                               \
+    "SELECT id, kind, instance, key, payload, created FROM outbox o WHERE NOT EXISTS "             \
     "(SELECT 1 FROM outbox p WHERE p.instance = o.instance AND p.id < o.id) ORDER BY id LIMIT 1"
 
-#define PG_MAP(X)                                                                                \
-    X(DEP_LOCK, "SELECT pg_advisory_xact_lock(7023398450146361345)")                             \
-    X(DEP_FIND_HASH, "SELECT id FROM deployments WHERE hash = $1")                               \
-    X(DEP_PUT, "INSERT INTO deployments (name, xml, hash, created) VALUES ($1, $2, $3, $4) "     \
-               "RETURNING id")                                                                   \
-    X(DEP_GET, "SELECT id, name, xml, hash, created FROM deployments WHERE id = $1")             \
-    X(DEP_LIST, "SELECT id, name, xml, hash, created FROM deployments ORDER BY id")              \
-    X(DEF_PUT, "INSERT INTO definitions (process_id, version, deployment) VALUES ($1, $2, $3)")  \
-    X(DEF_LATEST, "SELECT process_id, version, deployment FROM definitions "                    \
-                  "WHERE process_id = $1 ORDER BY version DESC LIMIT 1")                         \
-    X(DEF_GET, "SELECT process_id, version, deployment FROM definitions "                       \
-               "WHERE process_id = $1 AND version = $2")                                         \
-    X(DEF_LIST, "SELECT process_id, version, deployment FROM definitions ORDER BY id")          \
-    X(INST_NEW_IDS, "SELECT nextval('instance_ids')")                                            \
-    X(INST_GET, "SELECT " INST_COLS ", state_json, (SELECT coalesce(max(h.seq), 0) FROM "        \
-                "history h WHERE h.instance = i.id) FROM instances i WHERE id = $1")            \
-    X(INST_GET_LOCK, "SELECT " INST_COLS ", state_json, (SELECT coalesce(max(h.seq), 0) FROM "   \
-                     "history h WHERE h.instance = i.id) FROM instances i WHERE id = $1 "       \
-                     "FOR UPDATE")                                                               \
-    X(INST_EXISTS, "SELECT 1 FROM instances WHERE id = $1")                                      \
-    X(INST_PUT, "INSERT INTO instances (" INST_COLS ", state_json) VALUES "                      \
-                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "                      \
-                "ON CONFLICT (id) DO UPDATE SET deployment = excluded.deployment, "             \
-                "process_id = excluded.process_id, version = excluded.version, "                \
-                "state = excluded.state, business_key = excluded.business_key, "                \
-                "parent_id = excluded.parent_id, parent_key = excluded.parent_key, "            \
-                "started = excluded.started, ended = excluded.ended, "                          \
-                "incidents = excluded.incidents, seq = excluded.seq, "                          \
-                "state_json = excluded.state_json RETURNING (xmax = 0)")                         \
-    X(INST_LIST, "SELECT " INST_COLS " FROM instances ORDER BY id")                              \
-    X(INST_CHILDREN, "SELECT " INST_COLS " FROM instances WHERE parent_id = $1 "                 \
-                     "AND ($2 = 0 OR parent_key = $2) ORDER BY id")                              \
-    X(HIST_LAST, "SELECT EXISTS (SELECT 1 FROM instances WHERE id = $1), "                       \
-                 "(SELECT coalesce(max(seq), 0) FROM history WHERE instance = $1)")              \
-    X(HIST_WRITE, "INSERT INTO history (instance, seq, at, kind, element, record) "              \
-                  "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], "  \
-                  "$5::text[], $6::text[])")                                                     \
-    X(HIST_READ, "SELECT seq, record FROM history WHERE instance = $1 AND seq > $2 "             \
-                 "ORDER BY seq LIMIT $3")                                                        \
-    X(JOB_PUT, "INSERT INTO jobs (" JOB_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "    \
-               "ON CONFLICT (instance, key) DO UPDATE SET type = excluded.type, "                \
-               "element = excluded.element, retries = excluded.retries, "                        \
-               "available_at = excluded.available_at, worker = excluded.worker, "                \
-               "lock_expiry = excluded.lock_expiry, created = excluded.created")                 \
-    X(JOB_DELETE, "DELETE FROM jobs WHERE instance = $1 AND key = $2")                           \
-    X(JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE instance = $1 AND key = $2")                 \
-    X(JOB_ACTIVATE, "WITH c AS (" JOB_CANDIDATES ") UPDATE jobs j SET worker = $4, "             \
-                    "lock_expiry = $5 FROM c WHERE j.id = c.id RETURNING j.id, j.instance, "     \
-                    "j.key, j.type, j.element, j.retries, j.available_at, j.worker, "            \
-                    "j.lock_expiry, j.created")                                                  \
-    X(JOB_LIST, "SELECT " JOB_COLS " FROM jobs ORDER BY id")                                     \
-    X(TIMER_PUT, "INSERT INTO timers (" TIMER_COLS ") VALUES ($1, $2, $3, $4, $5, $6) "          \
-                 "ON CONFLICT (instance, key) DO UPDATE SET due = excluded.due, "                \
-                 "deployment = excluded.deployment, element = excluded.element, "                \
-                 "repeat = excluded.repeat")                                                     \
-    X(TIMER_DELETE, "DELETE FROM timers WHERE instance = $1 AND key = $2")                       \
-    X(TIMER_DUE, "SELECT " TIMER_COLS " FROM timers WHERE due <= $1 "                            \
-                 "ORDER BY due, instance, key LIMIT $2")                                         \
-    X(TIMER_DUE_LOCK, "SELECT t.instance, t.key, t.due, t.deployment, t.element, t.repeat "      \
-                      "FROM timers t JOIN instances i ON i.id = t.instance WHERE t.due <= $1 "   \
-                      "ORDER BY t.due, t.instance, t.key LIMIT $2 FOR UPDATE OF i SKIP LOCKED")  \
-    X(START_TIMER_DUE_LOCK, "SELECT " TIMER_COLS " FROM timers WHERE due <= $1 AND "             \
-                            "instance = 0 ORDER BY due, key LIMIT $2 FOR UPDATE SKIP LOCKED")    \
-    X(TIMER_NEXT, "SELECT min(due) FROM timers")                                                 \
-    X(SUB_PUT, "INSERT INTO subscriptions (kind, instance, key, name, correlation, element) "    \
-               "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, instance, key) DO UPDATE "    \
-               "SET name = excluded.name, correlation = excluded.correlation, "                  \
-               "element = excluded.element")                                                     \
-    X(SUB_DELETE, "DELETE FROM subscriptions WHERE kind = $1 AND instance = $2 AND key = $3")    \
-    X(SUB_FIND_MSG, "SELECT instance, key, name, correlation, element, id FROM subscriptions "   \
-                    "WHERE kind = 0 AND name = $1 AND correlation IS NULL UNION ALL "            \
-                    "SELECT instance, key, name, correlation, element, id FROM subscriptions "   \
-                    "WHERE kind = 0 AND name = $1 AND correlation = $2 ORDER BY 6")              \
-    X(SUB_FIND_SIG, "SELECT instance, key, name, correlation, element FROM subscriptions "       \
-                    "WHERE kind = 1 AND name = $1 ORDER BY id")                                  \
-    X(TASK_PUT, "INSERT INTO user_tasks (" TASK_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) " \
-                "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "         \
-                "name = excluded.name, process_id = excluded.process_id, "                       \
-                "assignee = excluded.assignee, details = excluded.details, "                     \
-                "created = excluded.created")                                                    \
-    X(TASK_DELETE, "DELETE FROM user_tasks WHERE instance = $1 AND key = $2")                    \
-    X(TASK_LIST, "SELECT " TASK_COLS " FROM user_tasks ORDER BY id")                             \
-    X(INC_PUT, "INSERT INTO incidents (" INC_COLS ") VALUES ($1, $2, $3, $4, $5, $6) "           \
-               "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "          \
-               "kind = excluded.kind, message = excluded.message, created = excluded.created")  \
-    X(INC_DELETE, "DELETE FROM incidents WHERE instance = $1 AND key = $2")                      \
-    X(INC_LIST, "SELECT " INC_COLS " FROM incidents ORDER BY id")                                \
-    X(EVENT_PUSH, "INSERT INTO outbox (kind, instance, key, payload, created) "                  \
-                  "VALUES ($1, $2, $3, $4, $5) RETURNING id")                                    \
-    X(EVENT_PEEK, EVENT_OLDEST)                                                                  \
-    X(EVENT_PEEK_LOCK, EVENT_OLDEST " FOR UPDATE SKIP LOCKED")                                   \
-    X(EVENT_DELETE, "DELETE FROM outbox WHERE id = $1")                                          \
-    X(MSG_PUT, "INSERT INTO messages (name, correlation, message_id, variables, expires) "       \
-               "VALUES ($1, $2, $3, $4, $5) RETURNING id")                                       \
-    X(MSG_FIND, "SELECT " MSG_COLS " FROM messages WHERE name = $1 AND correlation IS NOT "      \
-                "DISTINCT FROM $2 AND expires > $3 ORDER BY id LIMIT 1")                         \
-    X(MSG_FIND_ID, "SELECT " MSG_COLS " FROM messages WHERE message_id = $1 AND expires > $2 "   \
-                   "ORDER BY id LIMIT 1")                                                        \
-    X(MSG_DELETE, "DELETE FROM messages WHERE id = $1")                                          \
-    X(PURGE_MESSAGES, "DELETE FROM messages WHERE id IN (SELECT id FROM messages "               \
-                      "WHERE expires <= $1 ORDER BY expires LIMIT $2 FOR UPDATE SKIP LOCKED)")   \
-    X(PURGE_PICK, "SELECT id FROM instances WHERE ended <> 0 AND ended < $1 "                    \
-                  "ORDER BY ended LIMIT $2 FOR UPDATE SKIP LOCKED")                              \
-    X(PURGE_HISTORY, "DELETE FROM history WHERE instance = ANY ($1::bigint[])")                  \
-    X(PURGE_JOBS, "DELETE FROM jobs WHERE instance = ANY ($1::bigint[])")                        \
-    X(PURGE_TIMERS, "DELETE FROM timers WHERE instance = ANY ($1::bigint[])")                    \
-    X(PURGE_SUBS, "DELETE FROM subscriptions WHERE instance = ANY ($1::bigint[])")               \
-    X(PURGE_TASKS, "DELETE FROM user_tasks WHERE instance = ANY ($1::bigint[])")                 \
-    X(PURGE_INCIDENTS, "DELETE FROM incidents WHERE instance = ANY ($1::bigint[])")              \
+#define PG_MAP(X)                                                                                  \
+    X(DEP_LOCK, "SELECT pg_advisory_xact_lock(7023398450146361345)")                               \
+    X(DEP_FIND_HASH, "SELECT id FROM deployments WHERE hash = $1")                                 \
+    X(DEP_PUT, "INSERT INTO deployments (name, xml, hash, created) VALUES ($1, $2, $3, $4) "       \
+               "RETURNING id")                                                                     \
+    X(DEP_GET, "SELECT id, name, xml, hash, created FROM deployments WHERE id = $1")               \
+    X(DEP_LIST, "SELECT id, name, xml, hash, created FROM deployments ORDER BY id")                \
+    X(DEF_PUT, "INSERT INTO definitions (process_id, version, deployment) VALUES ($1, $2, $3)")    \
+    X(DEF_LATEST, "SELECT process_id, version, deployment FROM definitions "                       \
+                  "WHERE process_id = $1 ORDER BY version DESC LIMIT 1")                           \
+    X(DEF_GET, "SELECT process_id, version, deployment FROM definitions "                          \
+               "WHERE process_id = $1 AND version = $2")                                           \
+    X(DEF_LIST, "SELECT process_id, version, deployment FROM definitions ORDER BY id")             \
+    X(INST_NEW_IDS, "SELECT nextval('instance_ids')")                                              \
+    X(INST_GET, "SELECT " INST_COLS ", state_json, (SELECT coalesce(max(h.seq), 0) FROM "          \
+                "history h WHERE h.instance = i.id) FROM instances i WHERE id = $1")               \
+    X(INST_GET_LOCK, "SELECT " INST_COLS ", state_json, (SELECT coalesce(max(h.seq), 0) FROM "     \
+                     "history h WHERE h.instance = i.id) FROM instances i WHERE id = $1 "          \
+                     "FOR UPDATE")                                                                 \
+    X(INST_EXISTS, "SELECT 1 FROM instances WHERE id = $1")                                        \
+    X(INST_PUT, "INSERT INTO instances (" INST_COLS ", state_json) VALUES "                        \
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "                        \
+                "ON CONFLICT (id) DO UPDATE SET deployment = excluded.deployment, "                \
+                "process_id = excluded.process_id, version = excluded.version, "                   \
+                "state = excluded.state, business_key = excluded.business_key, "                   \
+                "parent_id = excluded.parent_id, parent_key = excluded.parent_key, "               \
+                "started = excluded.started, ended = excluded.ended, "                             \
+                "incidents = excluded.incidents, seq = excluded.seq, "                             \
+                "state_json = excluded.state_json RETURNING (xmax = 0)")                           \
+    X(INST_LIST, "SELECT " INST_COLS " FROM instances ORDER BY id")                                \
+    X(INST_CHILDREN, "SELECT " INST_COLS " FROM instances WHERE parent_id = $1 "                   \
+                     "AND ($2 = 0 OR parent_key = $2) ORDER BY id")                                \
+    X(HIST_LAST, "SELECT EXISTS (SELECT 1 FROM instances WHERE id = $1), "                         \
+                 "(SELECT coalesce(max(seq), 0) FROM history WHERE instance = $1)")                \
+    X(HIST_WRITE, "INSERT INTO history (instance, seq, at, kind, element, record) "                \
+                  "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], "    \
+                  "$5::text[], $6::text[])")                                                       \
+    X(HIST_READ, "SELECT seq, record FROM history WHERE instance = $1 AND seq > $2 "               \
+                 "ORDER BY seq LIMIT $3")                                                          \
+    X(JOB_PUT, "INSERT INTO jobs (" JOB_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "      \
+               "ON CONFLICT (instance, key) DO UPDATE SET type = excluded.type, "                  \
+               "element = excluded.element, retries = excluded.retries, "                          \
+               "available_at = excluded.available_at, worker = excluded.worker, "                  \
+               "lock_expiry = excluded.lock_expiry, created = excluded.created")                   \
+    X(JOB_DELETE, "DELETE FROM jobs WHERE instance = $1 AND key = $2")                             \
+    X(JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE instance = $1 AND key = $2")                   \
+    X(JOB_ACTIVATE, "WITH c AS (" JOB_CANDIDATES ") UPDATE jobs j SET worker = $4, "               \
+                    "lock_expiry = $5 FROM c WHERE j.id = c.id RETURNING j.id, j.instance, "       \
+                    "j.key, j.type, j.element, j.retries, j.available_at, j.worker, "              \
+                    "j.lock_expiry, j.created")                                                    \
+    X(JOB_LIST, "SELECT " JOB_COLS " FROM jobs ORDER BY id")                                       \
+    X(TIMER_PUT, "INSERT INTO timers (" TIMER_COLS ") VALUES ($1, $2, $3, $4, $5, $6) "            \
+                 "ON CONFLICT (instance, key) DO UPDATE SET due = excluded.due, "                  \
+                 "deployment = excluded.deployment, element = excluded.element, "                  \
+                 "repeat = excluded.repeat")                                                       \
+    X(TIMER_DELETE, "DELETE FROM timers WHERE instance = $1 AND key = $2")                         \
+    X(TIMER_DUE, "SELECT " TIMER_COLS " FROM timers WHERE due <= $1 "                              \
+                 "ORDER BY due, instance, key LIMIT $2")                                           \
+    X(TIMER_DUE_LOCK, "SELECT t.instance, t.key, t.due, t.deployment, t.element, t.repeat "        \
+                      "FROM timers t JOIN instances i ON i.id = t.instance WHERE t.due <= $1 "     \
+                      "ORDER BY t.due, t.instance, t.key LIMIT $2 FOR UPDATE OF i SKIP LOCKED")    \
+    X(START_TIMER_DUE_LOCK, "SELECT " TIMER_COLS " FROM timers WHERE due <= $1 AND "               \
+                            "instance = 0 ORDER BY due, key LIMIT $2 FOR UPDATE SKIP LOCKED")      \
+    X(TIMER_NEXT, "SELECT min(due) FROM timers")                                                   \
+    X(SUB_PUT, "INSERT INTO subscriptions (kind, instance, key, name, correlation, element) "      \
+               "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, instance, key) DO UPDATE "      \
+               "SET name = excluded.name, correlation = excluded.correlation, "                    \
+               "element = excluded.element")                                                       \
+    X(SUB_DELETE, "DELETE FROM subscriptions WHERE kind = $1 AND instance = $2 AND key = $3")      \
+    X(SUB_FIND_MSG, "SELECT instance, key, name, correlation, element, id FROM subscriptions "     \
+                    "WHERE kind = 0 AND name = $1 AND correlation IS NULL UNION ALL "              \
+                    "SELECT instance, key, name, correlation, element, id FROM subscriptions "     \
+                    "WHERE kind = 0 AND name = $1 AND correlation = $2 ORDER BY 6")                \
+    X(SUB_FIND_SIG, "SELECT instance, key, name, correlation, element FROM subscriptions "         \
+                    "WHERE kind = 1 AND name = $1 ORDER BY id")                                    \
+    X(TASK_PUT, "INSERT INTO user_tasks (" TASK_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "  \
+                "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "           \
+                "name = excluded.name, process_id = excluded.process_id, "                         \
+                "assignee = excluded.assignee, details = excluded.details, "                       \
+                "created = excluded.created")                                                      \
+    X(TASK_DELETE, "DELETE FROM user_tasks WHERE instance = $1 AND key = $2")                      \
+    X(TASK_LIST, "SELECT " TASK_COLS " FROM user_tasks ORDER BY id")                               \
+    X(INC_PUT, "INSERT INTO incidents (" INC_COLS ") VALUES ($1, $2, $3, $4, $5, $6) "             \
+               "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "            \
+               "kind = excluded.kind, message = excluded.message, created = excluded.created")     \
+    X(INC_DELETE, "DELETE FROM incidents WHERE instance = $1 AND key = $2")                        \
+    X(INC_LIST, "SELECT " INC_COLS " FROM incidents ORDER BY id")                                  \
+    X(EVENT_PUSH, "INSERT INTO outbox (kind, instance, key, payload, created) "                    \
+                  "VALUES ($1, $2, $3, $4, $5) RETURNING id")                                      \
+    X(EVENT_PEEK, EVENT_OLDEST)                                                                    \
+    X(EVENT_PEEK_LOCK, EVENT_OLDEST " FOR UPDATE SKIP LOCKED")                                     \
+    X(EVENT_DELETE, "DELETE FROM outbox WHERE id = $1")                                            \
+    X(MSG_PUT, "INSERT INTO messages (name, correlation, message_id, variables, expires) "         \
+               "VALUES ($1, $2, $3, $4, $5) RETURNING id")                                         \
+    X(MSG_FIND, "SELECT " MSG_COLS " FROM messages WHERE name = $1 AND correlation IS NOT "        \
+                "DISTINCT FROM $2 AND expires > $3 ORDER BY id LIMIT 1")                           \
+    X(MSG_FIND_ID, "SELECT " MSG_COLS " FROM messages WHERE message_id = $1 AND expires > $2 "     \
+                   "ORDER BY id LIMIT 1")                                                          \
+    X(MSG_DELETE, "DELETE FROM messages WHERE id = $1")                                            \
+    X(PURGE_MESSAGES, "DELETE FROM messages WHERE id IN (SELECT id FROM messages "                 \
+                      "WHERE expires <= $1 ORDER BY expires LIMIT $2 FOR UPDATE SKIP LOCKED)")     \
+    X(PURGE_PICK, "SELECT id FROM instances WHERE ended <> 0 AND ended < $1 "                      \
+                  "ORDER BY ended LIMIT $2 FOR UPDATE SKIP LOCKED")                                \
+    X(PURGE_HISTORY, "DELETE FROM history WHERE instance = ANY ($1::bigint[])")                    \
+    X(PURGE_JOBS, "DELETE FROM jobs WHERE instance = ANY ($1::bigint[])")                          \
+    X(PURGE_TIMERS, "DELETE FROM timers WHERE instance = ANY ($1::bigint[])")                      \
+    X(PURGE_SUBS, "DELETE FROM subscriptions WHERE instance = ANY ($1::bigint[])")                 \
+    X(PURGE_TASKS, "DELETE FROM user_tasks WHERE instance = ANY ($1::bigint[])")                   \
+    X(PURGE_INCIDENTS, "DELETE FROM incidents WHERE instance = ANY ($1::bigint[])")                \
     X(PURGE_INSTANCES, "DELETE FROM instances WHERE id = ANY ($1::bigint[])")
 
 enum {
@@ -205,19 +205,19 @@ typedef struct hist_mark {
 typedef struct pg_store {
     baton_store base;
     PGconn *conn;
-    char *where;          /* "host/db" for messages, no password */
+    char *where; /* "host/db" for messages, no password */
     bool prepared[PG_COUNT];
     bool in_tx;
     bool failed;
     char cause[320];
-    pool rows;            /* strings of rows handed out: valid until the next call */
-    int64_t next_id, end_id; /* instance ids taken from the sequence, not yet used */
-    bool begin_sent;      /* in a transaction: BEGIN went out (it is sent with the first
-                             statement, so a transaction that does nothing costs nothing) */
-    bool async_pending;   /* a ROLLBACK went out whose answer is still to be read */
+    pool rows;                 /* strings of rows handed out: valid until the next call */
+    int64_t next_id, end_id;   /* instance ids taken from the sequence, not yet used */
+    bool begin_sent;           /* in a transaction: BEGIN went out (it is sent with the first
+                                  statement, so a transaction that does nothing costs nothing) */
+    bool async_pending;        /* a ROLLBACK went out whose answer is still to be read */
     struct deferred *deferred; /* writes waiting to go out with the next statement */
     uint32_t n_deferred, cap_deferred;
-    pool txpool;          /* their parameters, for the transaction's life */
+    pool txpool; /* their parameters, for the transaction's life */
     /* history buffered in the open transaction, as the six array literals of HIST_WRITE */
     baton_buf h_inst, h_seq, h_at, h_kind, h_elem, h_rec;
     uint32_t h_n;
@@ -300,10 +300,10 @@ static baton_status pg_error(pg_store *p, PGresult *r, const char *what, baton_e
     if (PQstatus(p->conn) != CONNECTION_OK)
         return fail_with(p, err, "%s: connection lost: %s", what, text);
     if (state && strncmp(state, "23", 2) == 0)
-        return baton_error_set(err, BATON_CONFLICT, "postgresql store '%s': %s: %s", p->where,
-                               what, text);
-    if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-                  strcmp(state, "55P03") == 0))
+        return baton_error_set(err, BATON_CONFLICT, "postgresql store '%s': %s: %s", p->where, what,
+                               text);
+    if (state &&
+        (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0))
         return baton_error_set(err, BATON_BUSY, "postgresql store '%s': %s: %s", p->where, what,
                                text);
     return fail_with(p, err, "%s: %s%s%s", what, text, state ? " SQLSTATE " : "",
@@ -313,17 +313,18 @@ static baton_status pg_error(pg_store *p, PGresult *r, const char *what, baton_e
 static baton_status check(pg_store *p, baton_error *err) {
     pool_reset(&p->rows);
     if (p->failed)
-        return baton_error_set(err, BATON_STORE, "postgresql store '%s': failed earlier (%s); "
+        return baton_error_set(err, BATON_STORE,
+                               "postgresql store '%s': failed earlier (%s); "
                                "reopen it",
                                p->where, p->cause);
     return BATON_OK;
 }
 
-#define CHECK(p, err)                                                                          \
-    do {                                                                                       \
-        baton_status st_ = check(p, err);                                                      \
-        if (st_)                                                                               \
-            return st_;                                                                        \
+#define CHECK(p, err)                                                                              \
+    do {                                                                                           \
+        baton_status st_ = check(p, err);                                                          \
+        if (st_)                                                                                   \
+            return st_;                                                                            \
     } while (0)
 
 static baton_status oom(pg_store *p, baton_error *err) {
@@ -441,10 +442,9 @@ static baton_status pipeline(pg_store *p, const call *c, int n, int want, PGresu
         return fail_with(p, err, "%s: %s", c[0].what, PQerrorMessage(p->conn));
     bool sent = true;
     for (int i = 0; i < n && sent; i++)
-        sent = c[i].which >= 0
-                   ? PQsendQueryPrepared(p->conn, pg_name[c[i].which], c[i].n, c[i].v, c[i].len,
-                                         c[i].fmt, 0)
-                   : PQsendQueryParams(p->conn, c[i].sql, 0, NULL, NULL, NULL, NULL, 0);
+        sent = c[i].which >= 0 ? PQsendQueryPrepared(p->conn, pg_name[c[i].which], c[i].n, c[i].v,
+                                                     c[i].len, c[i].fmt, 0)
+                               : PQsendQueryParams(p->conn, c[i].sql, 0, NULL, NULL, NULL, NULL, 0);
     if (!sent || !PQpipelineSync(p->conn)) {
         PQexitPipelineMode(p->conn);
         return fail_with(p, err, "%s: connection lost: %s", c[0].what, PQerrorMessage(p->conn));
@@ -487,8 +487,7 @@ static baton_status pipeline(pg_store *p, const call *c, int n, int want, PGresu
         st = pg_error(p, bad, c[bad_at].what, err);
         PQclear(bad);
     } else if (lost || PQstatus(p->conn) != CONNECTION_OK) {
-        st = fail_with(p, err, "%s: connection lost: %s", c[bad_at].what,
-                       PQerrorMessage(p->conn));
+        st = fail_with(p, err, "%s: connection lost: %s", c[bad_at].what, PQerrorMessage(p->conn));
     }
     if (st) {
         PQclear(keep);
@@ -518,16 +517,16 @@ static void sent_pending(pg_store *p) {
 }
 
 /* Run a prepared statement (with what is pending); on failure a status, no result. */
-static baton_status exec(pg_store *p, int which, const params *a, const char *what,
-                         PGresult **out, baton_error *err) {
+static baton_status exec(pg_store *p, int which, const params *a, const char *what, PGresult **out,
+                         baton_error *err) {
     if (p->in_tx && (!p->begin_sent || p->n_deferred)) {
         uint32_t cap = p->n_deferred + 2;
         call stack[34], *c = cap <= 34 ? stack : baton_malloc(cap * sizeof *c);
         if (!c)
             return oom(p, err);
         int n = pending_calls(p, c, (int)cap);
-        c[n++] = (call){which, NULL, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
-                        a ? a->fmt : NULL, what};
+        c[n++] = (call){
+            which, NULL, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL, a ? a->fmt : NULL, what};
         PGresult *r = NULL;
         baton_status st = pipeline(p, c, n, n - 1, &r, err);
         if (c != stack)
@@ -581,7 +580,7 @@ static baton_status defer(pg_store *p, int which, const params *a, const char *w
     for (int i = 0; i < a->n; i++) {
         d->len[i] = a->len[i];
         d->fmt[i] = a->fmt[i];
-        d->v[i] = !a->v[i] ? NULL
+        d->v[i] = !a->v[i]    ? NULL
                   : a->fmt[i] ? pool_dupn(&p->txpool, a->v[i], (size_t)a->len[i], &oom_)
                               : pool_dup(&p->txpool, a->v[i], &oom_);
     }
@@ -738,9 +737,9 @@ static baton_status pg_commit(baton_store *s, baton_error *err) {
     history_sent(p);
     /* COMMIT of an aborted transaction answers ROLLBACK: that is a failure too */
     if (!st && r && strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
-        st = baton_error_set(err, BATON_CONFLICT,
-                             "postgresql store '%s': the transaction was aborted earlier",
-                             p->where);
+        st =
+            baton_error_set(err, BATON_CONFLICT,
+                            "postgresql store '%s': the transaction was aborted earlier", p->where);
     PQclear(r);
     if (st && !p->failed && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
         rollback_async(p);
@@ -935,7 +934,8 @@ static baton_status read_message(pg_store *p, const PGresult *r, int i, pool *pl
     return oom_ ? BATON_NOMEM : BATON_OK;
 }
 
-/* ---- the ops ------------------------------------------------------------------------------------ */
+/* ---- the ops ------------------------------------------------------------------------------------
+ */
 
 /*
  * Run a write: inside the open transaction, or as a transaction of its own
@@ -963,8 +963,8 @@ static baton_status pg_dep_find_hash(baton_store *s, const char *hash, int64_t *
     pg_store *p = (pg_store *)s;
     CHECK(p, err);
     /* inside a transaction this is the start of a deployment: serialize them */
-    baton_status st = p->in_tx ? exec(p, PG_DEP_LOCK, NULL, "locking deployments", NULL, err)
-                               : BATON_OK;
+    baton_status st =
+        p->in_tx ? exec(p, PG_DEP_LOCK, NULL, "locking deployments", NULL, err) : BATON_OK;
     params a = {0};
     p_text(&a, hash);
     PGresult *r = NULL;
@@ -1018,8 +1018,7 @@ static baton_status pg_dep_list(baton_store *s, baton_row_fn fn, void *cookie, b
     PGresult *r = NULL;
     baton_status st = exec(p, PG_DEP_LIST, NULL, "listing deployments", &r, err);
     return st ? st
-              : list(p, r, (read_fn)read_deployment, sizeof(baton_deployment_row), fn, cookie,
-                     err);
+              : list(p, r, (read_fn)read_deployment, sizeof(baton_deployment_row), fn, cookie, err);
 }
 
 static baton_status pg_def_put(baton_store *s, const baton_definition_row *row, baton_error *err) {
@@ -1061,8 +1060,7 @@ static baton_status pg_def_list(baton_store *s, baton_row_fn fn, void *cookie, b
     PGresult *r = NULL;
     baton_status st = exec(p, PG_DEF_LIST, NULL, "listing definitions", &r, err);
     return st ? st
-              : list(p, r, (read_fn)read_definition, sizeof(baton_definition_row), fn, cookie,
-                     err);
+              : list(p, r, (read_fn)read_definition, sizeof(baton_definition_row), fn, cookie, err);
 }
 
 static baton_status mark_set(pg_store *p, int64_t instance, uint64_t last) {
@@ -1117,8 +1115,8 @@ static baton_status pg_inst_get(baton_store *s, int64_t id, baton_instance_row *
     params a = {0};
     p_int(&a, id);
     PGresult *r = NULL;
-    baton_status st = exec(p, p->in_tx ? PG_INST_GET_LOCK : PG_INST_GET, &a,
-                           "reading an instance", &r, err);
+    baton_status st =
+        exec(p, p->in_tx ? PG_INST_GET_LOCK : PG_INST_GET, &a, "reading an instance", &r, err);
     if (st)
         return st;
     if (PQntuples(r) == 0) {
@@ -1214,9 +1212,9 @@ static baton_status pg_hist_append(baton_store *s, int64_t instance, uint64_t se
         }
     }
     if (!st && seq != m->last + 1)
-        st = baton_error_set(err, BATON_CONFLICT, "history of instance %lld: record %llu after %llu",
-                             (long long)instance, (unsigned long long)seq,
-                             (unsigned long long)m->last);
+        st = baton_error_set(
+            err, BATON_CONFLICT, "history of instance %lld: record %llu after %llu",
+            (long long)instance, (unsigned long long)seq, (unsigned long long)m->last);
     if (!st) {
         char n1[24], n2[24], n3[24];
         snprintf(n1, sizeof n1, "%" PRId64, instance);
@@ -1312,8 +1310,7 @@ static baton_status pg_job_put(baton_store *s, const baton_job_row *row, baton_e
     return defer(p, PG_JOB_PUT, &a, "storing a job", err);
 }
 
-static baton_status pg_job_delete(baton_store *s, int64_t instance, int64_t key,
-                                  baton_error *err) {
+static baton_status pg_job_delete(baton_store *s, int64_t instance, int64_t key, baton_error *err) {
     params a = {0};
     p_int(&a, instance);
     p_int(&a, key);
@@ -1527,8 +1524,8 @@ static baton_status pg_sub_find(baton_store *s, int kind, const char *name, cons
     if (!kind)
         p_text(&a, correlation);
     PGresult *r = NULL;
-    baton_status st = exec(p, kind ? PG_SUB_FIND_SIG : PG_SUB_FIND_MSG, &a,
-                           "finding subscriptions", &r, err);
+    baton_status st =
+        exec(p, kind ? PG_SUB_FIND_SIG : PG_SUB_FIND_MSG, &a, "finding subscriptions", &r, err);
     return st ? st : list(p, r, (read_fn)read_sub, sizeof(baton_sub_row), fn, cookie, err);
 }
 
@@ -1617,8 +1614,8 @@ static baton_status pg_event_peek(baton_store *s, baton_event_row *out, baton_er
     pg_store *p = (pg_store *)s;
     CHECK(p, err);
     PGresult *r = NULL;
-    baton_status st = exec(p, p->in_tx ? PG_EVENT_PEEK_LOCK : PG_EVENT_PEEK, NULL,
-                           "reading the outbox", &r, err);
+    baton_status st =
+        exec(p, p->in_tx ? PG_EVENT_PEEK_LOCK : PG_EVENT_PEEK, NULL, "reading the outbox", &r, err);
     return st ? st : one(p, r, (read_fn)read_event, out, err);
 }
 
@@ -1736,8 +1733,8 @@ static baton_status pg_purge(baton_store *s, int64_t ended_before, int64_t now, 
                 st = oom(p, err);
         if (r)
             PQclear(r);
-        static const int deletes[] = {PG_PURGE_HISTORY, PG_PURGE_JOBS,      PG_PURGE_TIMERS,
-                                      PG_PURGE_SUBS,    PG_PURGE_TASKS,     PG_PURGE_INCIDENTS,
+        static const int deletes[] = {PG_PURGE_HISTORY,  PG_PURGE_JOBS,  PG_PURGE_TIMERS,
+                                      PG_PURGE_SUBS,     PG_PURGE_TASKS, PG_PURGE_INCIDENTS,
                                       PG_PURGE_INSTANCES};
         const char *lit = !st && n > 0 ? arr_end(&ids) : NULL;
         if (!st && n > 0 && !lit)
@@ -1762,7 +1759,8 @@ static baton_status pg_purge(baton_store *s, int64_t ended_before, int64_t now, 
     return st;
 }
 
-/* ---- open/close ---------------------------------------------------------------------------------- */
+/* ---- open/close
+ * ---------------------------------------------------------------------------------- */
 
 static void pg_close(baton_store *s) {
     pg_store *p = (pg_store *)s;

@@ -51,116 +51,116 @@
 
 /* ---- statements --------------------------------------------------------------------- */
 
-#define INST_COLS                                                                            \
-    "id, deployment, process_id, version, state, business_key, parent_id, parent_key, "     \
+#define INST_COLS                                                                                  \
+    "id, deployment, process_id, version, state, business_key, parent_id, parent_key, "            \
     "started, ended, incidents, seq"
-#define JOB_COLS "instance, key, type, element, retries, available_at, worker, lock_expiry, created"
+#define JOB_COLS   "instance, key, type, element, retries, available_at, worker, lock_expiry, created"
 #define TIMER_COLS "instance, key, due, deployment, element, repeat"
-#define TASK_COLS "instance, key, element, name, process_id, assignee, details, created"
-#define INC_COLS "instance, key, element, kind, message, created"
-#define MSG_COLS "id, name, correlation, message_id, variables, expires"
+#define TASK_COLS  "instance, key, element, name, process_id, assignee, details, created"
+#define INC_COLS   "instance, key, element, kind, message, created"
+#define MSG_COLS   "id, name, correlation, message_id, variables, expires"
 
-#define SQL_MAP(X)                                                                               \
-    X(BEGIN, "BEGIN IMMEDIATE")                                                                  \
-    X(COMMIT, "COMMIT")                                                                          \
-    X(ROLLBACK, "ROLLBACK")                                                                      \
-    X(DEP_FIND_HASH, "SELECT id FROM deployments WHERE hash = ?1")                               \
-    X(DEP_PUT, "INSERT INTO deployments (name, xml, hash, created) VALUES (?1, ?2, ?3, ?4)")     \
-    X(DEP_GET, "SELECT id, name, xml, hash, created FROM deployments WHERE id = ?1")             \
-    X(DEP_LIST, "SELECT id, name, xml, hash, created FROM deployments ORDER BY id")              \
-    X(DEF_PUT, "INSERT INTO definitions (process_id, version, deployment) VALUES (?1, ?2, ?3)")  \
-    X(DEF_LATEST, "SELECT process_id, version, deployment FROM definitions "                    \
-                  "WHERE process_id = ?1 ORDER BY version DESC LIMIT 1")                         \
-    X(DEF_GET, "SELECT process_id, version, deployment FROM definitions "                       \
-               "WHERE process_id = ?1 AND version = ?2")                                         \
-    X(DEF_LIST, "SELECT process_id, version, deployment FROM definitions ORDER BY id")          \
-    X(INST_NEW_ID, "UPDATE counters SET value = value + 1 WHERE name = 'instance' "              \
-                   "RETURNING value")                                                            \
-    X(INST_GET, "SELECT " INST_COLS ", state_json FROM instances WHERE id = ?1")                 \
-    X(INST_EXISTS, "SELECT 1 FROM instances WHERE id = ?1")                                      \
-    X(INST_PUT, "INSERT INTO instances (" INST_COLS ", state_json) VALUES "                      \
-                "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "                      \
-                "ON CONFLICT (id) DO UPDATE SET deployment = excluded.deployment, "             \
-                "process_id = excluded.process_id, version = excluded.version, "                \
-                "state = excluded.state, business_key = excluded.business_key, "                \
-                "parent_id = excluded.parent_id, parent_key = excluded.parent_key, "            \
-                "started = excluded.started, ended = excluded.ended, "                          \
-                "incidents = excluded.incidents, seq = excluded.seq, "                          \
-                "state_json = excluded.state_json")                                              \
-    X(INST_LIST, "SELECT " INST_COLS " FROM instances ORDER BY id")                              \
-    X(INST_CHILDREN, "SELECT " INST_COLS " FROM instances WHERE parent_id = ?1 "                 \
-                     "AND (?2 = 0 OR parent_key = ?2) ORDER BY id")                              \
-    X(HIST_APPEND, "INSERT INTO history (instance, seq, at, kind, element, record) "             \
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                            \
-    X(HIST_LAST, "SELECT EXISTS (SELECT 1 FROM instances WHERE id = ?1), "                       \
-                 "(SELECT seq FROM history WHERE instance = ?1 ORDER BY seq DESC LIMIT 1)")      \
-    X(HIST_READ, "SELECT seq, record FROM history WHERE instance = ?1 AND seq > ?2 "                  \
-                 "ORDER BY seq LIMIT ?3")                                                        \
-    X(JOB_PUT, "INSERT INTO jobs (" JOB_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "    \
-               "ON CONFLICT (instance, key) DO UPDATE SET type = excluded.type, "                \
-               "element = excluded.element, retries = excluded.retries, "                        \
-               "available_at = excluded.available_at, worker = excluded.worker, "                \
-               "lock_expiry = excluded.lock_expiry, created = excluded.created")                 \
-    X(JOB_DELETE, "DELETE FROM jobs WHERE instance = ?1 AND key = ?2")                           \
-    X(JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE instance = ?1 AND key = ?2")                 \
-    X(JOB_CANDIDATES, "SELECT id, " JOB_COLS " FROM jobs WHERE type = ?1 AND retries > 0 "       \
-                      "AND available_at <= ?2 AND (worker IS NULL OR lock_expiry <= ?2) "        \
-                      "ORDER BY id LIMIT ?3")                                                    \
-    X(JOB_LOCK, "UPDATE jobs SET worker = ?2, lock_expiry = ?3 WHERE id = ?1")                   \
-    X(JOB_LIST, "SELECT " JOB_COLS " FROM jobs ORDER BY id")                                     \
-    X(TIMER_PUT, "INSERT INTO timers (" TIMER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "          \
-                 "ON CONFLICT (instance, key) DO UPDATE SET due = excluded.due, "                \
-                 "deployment = excluded.deployment, element = excluded.element, "                \
-                 "repeat = excluded.repeat")                                                     \
-    X(TIMER_DELETE, "DELETE FROM timers WHERE instance = ?1 AND key = ?2")                       \
-    X(TIMER_DUE, "SELECT " TIMER_COLS " FROM timers WHERE due <= ?1 "                            \
-                 "ORDER BY due, instance, key LIMIT ?2")                                         \
-    X(TIMER_NEXT, "SELECT min(due) FROM timers")                                                 \
-    X(SUB_PUT, "INSERT INTO subscriptions (kind, instance, key, name, correlation, element) "    \
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, instance, key) DO UPDATE "    \
-               "SET name = excluded.name, correlation = excluded.correlation, "                  \
-               "element = excluded.element")                                                     \
-    X(SUB_DELETE, "DELETE FROM subscriptions WHERE kind = ?1 AND instance = ?2 AND key = ?3")    \
-    X(SUB_FIND_MSG, "SELECT instance, key, name, correlation, element, id FROM subscriptions "   \
-                    "WHERE kind = 0 AND name = ?1 AND correlation IS NULL UNION ALL "            \
-                    "SELECT instance, key, name, correlation, element, id FROM subscriptions "   \
-                    "WHERE kind = 0 AND name = ?1 AND correlation = ?2 ORDER BY 6")              \
-    X(SUB_FIND_SIG, "SELECT instance, key, name, correlation, element FROM subscriptions "       \
-                    "WHERE kind = 1 AND name = ?1 ORDER BY id")                                  \
-    X(TASK_PUT, "INSERT INTO user_tasks (" TASK_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) " \
-                "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "         \
-                "name = excluded.name, process_id = excluded.process_id, "                       \
-                "assignee = excluded.assignee, details = excluded.details, "                     \
-                "created = excluded.created")                                                    \
-    X(TASK_DELETE, "DELETE FROM user_tasks WHERE instance = ?1 AND key = ?2")                    \
-    X(TASK_LIST, "SELECT " TASK_COLS " FROM user_tasks ORDER BY id")                             \
-    X(INC_PUT, "INSERT INTO incidents (" INC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "           \
-               "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "          \
-               "kind = excluded.kind, message = excluded.message, created = excluded.created")  \
-    X(INC_DELETE, "DELETE FROM incidents WHERE instance = ?1 AND key = ?2")                      \
-    X(INC_LIST, "SELECT " INC_COLS " FROM incidents ORDER BY id")                                \
-    X(EVENT_PUSH, "INSERT INTO outbox (kind, instance, key, payload, created) "                  \
-                  "VALUES (?1, ?2, ?3, ?4, ?5)")                                                 \
-    X(EVENT_PEEK, "SELECT id, kind, instance, key, payload, created FROM outbox "                \
-                  "ORDER BY id LIMIT 1")                                                         \
-    X(EVENT_DELETE, "DELETE FROM outbox WHERE id = ?1")                                          \
-    X(MSG_PUT, "INSERT INTO messages (name, correlation, message_id, variables, expires) "       \
-               "VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
-    X(MSG_FIND, "SELECT " MSG_COLS " FROM messages WHERE name = ?1 AND correlation IS ?2 "       \
-                "AND expires > ?3 ORDER BY id LIMIT 1")                                          \
-    X(MSG_FIND_ID, "SELECT " MSG_COLS " FROM messages WHERE message_id = ?1 AND expires > ?2 "   \
-                   "ORDER BY id LIMIT 1")                                                        \
-    X(MSG_DELETE, "DELETE FROM messages WHERE id = ?1")                                          \
-    X(PURGE_MESSAGES, "DELETE FROM messages WHERE id IN (SELECT id FROM messages "               \
-                      "WHERE expires <= ?1 ORDER BY expires LIMIT ?2)")                          \
-    X(PURGE_PICK, "SELECT id FROM instances WHERE ended <> 0 AND ended < ?1 "                    \
-                  "ORDER BY ended LIMIT ?2")                                                     \
-    X(PURGE_HISTORY, "DELETE FROM history WHERE instance = ?1")                                  \
-    X(PURGE_JOBS, "DELETE FROM jobs WHERE instance = ?1")                                        \
-    X(PURGE_TIMERS, "DELETE FROM timers WHERE instance = ?1")                                    \
-    X(PURGE_SUBS, "DELETE FROM subscriptions WHERE instance = ?1")                               \
-    X(PURGE_TASKS, "DELETE FROM user_tasks WHERE instance = ?1")                                 \
-    X(PURGE_INCIDENTS, "DELETE FROM incidents WHERE instance = ?1")                              \
+#define SQL_MAP(X)                                                                                 \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(DEP_FIND_HASH, "SELECT id FROM deployments WHERE hash = ?1")                                 \
+    X(DEP_PUT, "INSERT INTO deployments (name, xml, hash, created) VALUES (?1, ?2, ?3, ?4)")       \
+    X(DEP_GET, "SELECT id, name, xml, hash, created FROM deployments WHERE id = ?1")               \
+    X(DEP_LIST, "SELECT id, name, xml, hash, created FROM deployments ORDER BY id")                \
+    X(DEF_PUT, "INSERT INTO definitions (process_id, version, deployment) VALUES (?1, ?2, ?3)")    \
+    X(DEF_LATEST, "SELECT process_id, version, deployment FROM definitions "                       \
+                  "WHERE process_id = ?1 ORDER BY version DESC LIMIT 1")                           \
+    X(DEF_GET, "SELECT process_id, version, deployment FROM definitions "                          \
+               "WHERE process_id = ?1 AND version = ?2")                                           \
+    X(DEF_LIST, "SELECT process_id, version, deployment FROM definitions ORDER BY id")             \
+    X(INST_NEW_ID, "UPDATE counters SET value = value + 1 WHERE name = 'instance' "                \
+                   "RETURNING value")                                                              \
+    X(INST_GET, "SELECT " INST_COLS ", state_json FROM instances WHERE id = ?1")                   \
+    X(INST_EXISTS, "SELECT 1 FROM instances WHERE id = ?1")                                        \
+    X(INST_PUT, "INSERT INTO instances (" INST_COLS ", state_json) VALUES "                        \
+                "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "                        \
+                "ON CONFLICT (id) DO UPDATE SET deployment = excluded.deployment, "                \
+                "process_id = excluded.process_id, version = excluded.version, "                   \
+                "state = excluded.state, business_key = excluded.business_key, "                   \
+                "parent_id = excluded.parent_id, parent_key = excluded.parent_key, "               \
+                "started = excluded.started, ended = excluded.ended, "                             \
+                "incidents = excluded.incidents, seq = excluded.seq, "                             \
+                "state_json = excluded.state_json")                                                \
+    X(INST_LIST, "SELECT " INST_COLS " FROM instances ORDER BY id")                                \
+    X(INST_CHILDREN, "SELECT " INST_COLS " FROM instances WHERE parent_id = ?1 "                   \
+                     "AND (?2 = 0 OR parent_key = ?2) ORDER BY id")                                \
+    X(HIST_APPEND, "INSERT INTO history (instance, seq, at, kind, element, record) "               \
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                              \
+    X(HIST_LAST, "SELECT EXISTS (SELECT 1 FROM instances WHERE id = ?1), "                         \
+                 "(SELECT seq FROM history WHERE instance = ?1 ORDER BY seq DESC LIMIT 1)")        \
+    X(HIST_READ, "SELECT seq, record FROM history WHERE instance = ?1 AND seq > ?2 "               \
+                 "ORDER BY seq LIMIT ?3")                                                          \
+    X(JOB_PUT, "INSERT INTO jobs (" JOB_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "      \
+               "ON CONFLICT (instance, key) DO UPDATE SET type = excluded.type, "                  \
+               "element = excluded.element, retries = excluded.retries, "                          \
+               "available_at = excluded.available_at, worker = excluded.worker, "                  \
+               "lock_expiry = excluded.lock_expiry, created = excluded.created")                   \
+    X(JOB_DELETE, "DELETE FROM jobs WHERE instance = ?1 AND key = ?2")                             \
+    X(JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE instance = ?1 AND key = ?2")                   \
+    X(JOB_CANDIDATES, "SELECT id, " JOB_COLS " FROM jobs WHERE type = ?1 AND retries > 0 "         \
+                      "AND available_at <= ?2 AND (worker IS NULL OR lock_expiry <= ?2) "          \
+                      "ORDER BY id LIMIT ?3")                                                      \
+    X(JOB_LOCK, "UPDATE jobs SET worker = ?2, lock_expiry = ?3 WHERE id = ?1")                     \
+    X(JOB_LIST, "SELECT " JOB_COLS " FROM jobs ORDER BY id")                                       \
+    X(TIMER_PUT, "INSERT INTO timers (" TIMER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "            \
+                 "ON CONFLICT (instance, key) DO UPDATE SET due = excluded.due, "                  \
+                 "deployment = excluded.deployment, element = excluded.element, "                  \
+                 "repeat = excluded.repeat")                                                       \
+    X(TIMER_DELETE, "DELETE FROM timers WHERE instance = ?1 AND key = ?2")                         \
+    X(TIMER_DUE, "SELECT " TIMER_COLS " FROM timers WHERE due <= ?1 "                              \
+                 "ORDER BY due, instance, key LIMIT ?2")                                           \
+    X(TIMER_NEXT, "SELECT min(due) FROM timers")                                                   \
+    X(SUB_PUT, "INSERT INTO subscriptions (kind, instance, key, name, correlation, element) "      \
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, instance, key) DO UPDATE "      \
+               "SET name = excluded.name, correlation = excluded.correlation, "                    \
+               "element = excluded.element")                                                       \
+    X(SUB_DELETE, "DELETE FROM subscriptions WHERE kind = ?1 AND instance = ?2 AND key = ?3")      \
+    X(SUB_FIND_MSG, "SELECT instance, key, name, correlation, element, id FROM subscriptions "     \
+                    "WHERE kind = 0 AND name = ?1 AND correlation IS NULL UNION ALL "              \
+                    "SELECT instance, key, name, correlation, element, id FROM subscriptions "     \
+                    "WHERE kind = 0 AND name = ?1 AND correlation = ?2 ORDER BY 6")                \
+    X(SUB_FIND_SIG, "SELECT instance, key, name, correlation, element FROM subscriptions "         \
+                    "WHERE kind = 1 AND name = ?1 ORDER BY id")                                    \
+    X(TASK_PUT, "INSERT INTO user_tasks (" TASK_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "  \
+                "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "           \
+                "name = excluded.name, process_id = excluded.process_id, "                         \
+                "assignee = excluded.assignee, details = excluded.details, "                       \
+                "created = excluded.created")                                                      \
+    X(TASK_DELETE, "DELETE FROM user_tasks WHERE instance = ?1 AND key = ?2")                      \
+    X(TASK_LIST, "SELECT " TASK_COLS " FROM user_tasks ORDER BY id")                               \
+    X(INC_PUT, "INSERT INTO incidents (" INC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "             \
+               "ON CONFLICT (instance, key) DO UPDATE SET element = excluded.element, "            \
+               "kind = excluded.kind, message = excluded.message, created = excluded.created")     \
+    X(INC_DELETE, "DELETE FROM incidents WHERE instance = ?1 AND key = ?2")                        \
+    X(INC_LIST, "SELECT " INC_COLS " FROM incidents ORDER BY id")                                  \
+    X(EVENT_PUSH, "INSERT INTO outbox (kind, instance, key, payload, created) "                    \
+                  "VALUES (?1, ?2, ?3, ?4, ?5)")                                                   \
+    X(EVENT_PEEK, "SELECT id, kind, instance, key, payload, created FROM outbox "                  \
+                  "ORDER BY id LIMIT 1")                                                           \
+    X(EVENT_DELETE, "DELETE FROM outbox WHERE id = ?1")                                            \
+    X(MSG_PUT, "INSERT INTO messages (name, correlation, message_id, variables, expires) "         \
+               "VALUES (?1, ?2, ?3, ?4, ?5)")                                                      \
+    X(MSG_FIND, "SELECT " MSG_COLS " FROM messages WHERE name = ?1 AND correlation IS ?2 "         \
+                "AND expires > ?3 ORDER BY id LIMIT 1")                                            \
+    X(MSG_FIND_ID, "SELECT " MSG_COLS " FROM messages WHERE message_id = ?1 AND expires > ?2 "     \
+                   "ORDER BY id LIMIT 1")                                                          \
+    X(MSG_DELETE, "DELETE FROM messages WHERE id = ?1")                                            \
+    X(PURGE_MESSAGES, "DELETE FROM messages WHERE id IN (SELECT id FROM messages "                 \
+                      "WHERE expires <= ?1 ORDER BY expires LIMIT ?2)")                            \
+    X(PURGE_PICK, "SELECT id FROM instances WHERE ended <> 0 AND ended < ?1 "                      \
+                  "ORDER BY ended LIMIT ?2")                                                       \
+    X(PURGE_HISTORY, "DELETE FROM history WHERE instance = ?1")                                    \
+    X(PURGE_JOBS, "DELETE FROM jobs WHERE instance = ?1")                                          \
+    X(PURGE_TIMERS, "DELETE FROM timers WHERE instance = ?1")                                      \
+    X(PURGE_SUBS, "DELETE FROM subscriptions WHERE instance = ?1")                                 \
+    X(PURGE_TASKS, "DELETE FROM user_tasks WHERE instance = ?1")                                   \
+    X(PURGE_INCIDENTS, "DELETE FROM incidents WHERE instance = ?1")                                \
     X(PURGE_INSTANCE, "DELETE FROM instances WHERE id = ?1")
 
 enum {
@@ -310,12 +310,12 @@ typedef struct sq_store {
     char *path;
     sq_file *file;
     sqlite3_stmt *stmt[SQ_COUNT];
-    bool in_tx;        /* BEGIN IMMEDIATE done, write_mu held */
+    bool in_tx; /* BEGIN IMMEDIATE done, write_mu held */
     bool failed;
-    bool group;        /* group commit: sync the WAL here */
+    bool group; /* group commit: sync the WAL here */
     int busy_ms;
-    char cause[256];   /* why the handle failed */
-    pool rows;         /* strings of rows handed out: valid until the next call */
+    char cause[256]; /* why the handle failed */
+    pool rows;       /* strings of rows handed out: valid until the next call */
     /* last history sequence number per instance appended to in the open transaction:
        the contiguity check asks the database once per instance and transaction */
     struct {
@@ -373,28 +373,28 @@ static baton_status sq_error(sq_store *q, int rc, const char *what, baton_error 
         return baton_error_set(err, BATON_BUSY, "sqlite store '%s': %s: database is locked",
                                q->path, what);
     case SQLITE_NOMEM:
-        return baton_error_set(err, BATON_NOMEM, "sqlite store '%s': %s: out of memory",
-                               q->path, what);
-    default:
-        return fail_with(q, err, "%s: %s (%s)", what, msg, sqlite3_errstr(rc));
+        return baton_error_set(err, BATON_NOMEM, "sqlite store '%s': %s: out of memory", q->path,
+                               what);
+    default: return fail_with(q, err, "%s: %s (%s)", what, msg, sqlite3_errstr(rc));
     }
 }
 
 static baton_status check(sq_store *q, baton_error *err) {
     pool_reset(&q->rows);
     if (q->failed)
-        return baton_error_set(err, BATON_STORE, "sqlite store '%s': failed earlier (%s); reopen it",
-                               q->path, q->cause);
+        return baton_error_set(err, BATON_STORE,
+                               "sqlite store '%s': failed earlier (%s); reopen it", q->path,
+                               q->cause);
     if (q->file->sync_errno)
         return fail_with(q, err, "syncing the log failed: %s", strerror(q->file->sync_errno));
     return BATON_OK;
 }
 
-#define CHECK(q, err)                                                                          \
-    do {                                                                                       \
-        baton_status st_ = check(q, err);                                                      \
-        if (st_)                                                                               \
-            return st_;                                                                        \
+#define CHECK(q, err)                                                                              \
+    do {                                                                                           \
+        baton_status st_ = check(q, err);                                                          \
+        if (st_)                                                                                   \
+            return st_;                                                                            \
     } while (0)
 
 static baton_status oom(sq_store *q, baton_error *err) {
@@ -405,8 +405,8 @@ static baton_status oom(sq_store *q, baton_error *err) {
 static sqlite3_stmt *stmt(sq_store *q, int which, baton_error *err, baton_status *st) {
     sqlite3_stmt *s = q->stmt[which];
     if (!s) {
-        int rc = sqlite3_prepare_v3(q->db, sql_text[which], -1, SQLITE_PREPARE_PERSISTENT, &s,
-                                    NULL);
+        int rc =
+            sqlite3_prepare_v3(q->db, sql_text[which], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
         if (rc != SQLITE_OK) {
             *st = sq_error(q, rc, "preparing a statement", err);
             return NULL;
@@ -539,25 +539,25 @@ static void sq_rollback(baton_store *s) {
  * opens one if none is open; AUTO_END commits it (or rolls it back on
  * failure) and leaves the status in st.
  */
-#define AUTO_BEGIN(q, err)                                                                     \
-    bool auto_ = !(q)->in_tx;                                                                  \
-    if (auto_) {                                                                               \
-        baton_status ab_ = sq_begin(&(q)->base, err);                                          \
-        if (ab_)                                                                               \
-            return ab_;                                                                        \
+#define AUTO_BEGIN(q, err)                                                                         \
+    bool auto_ = !(q)->in_tx;                                                                      \
+    if (auto_) {                                                                                   \
+        baton_status ab_ = sq_begin(&(q)->base, err);                                              \
+        if (ab_)                                                                                   \
+            return ab_;                                                                            \
     }
 
-#define AUTO_END(q, st, err)                                                                   \
-    do {                                                                                       \
-        if (auto_) {                                                                           \
-            if (st == BATON_OK || st == BATON_NOTFOUND) {                                      \
-                baton_status ae_ = sq_commit(&(q)->base, err);                                 \
-                if (ae_)                                                                       \
-                    st = ae_;                                                                  \
-            } else {                                                                           \
-                sq_rollback(&(q)->base);                                                       \
-            }                                                                                  \
-        }                                                                                      \
+#define AUTO_END(q, st, err)                                                                       \
+    do {                                                                                           \
+        if (auto_) {                                                                               \
+            if (st == BATON_OK || st == BATON_NOTFOUND) {                                          \
+                baton_status ae_ = sq_commit(&(q)->base, err);                                     \
+                if (ae_)                                                                           \
+                    st = ae_;                                                                      \
+            } else {                                                                               \
+                sq_rollback(&(q)->base);                                                           \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 /* ---- deployments --------------------------------------------------------------------------- */
@@ -672,8 +672,8 @@ static baton_status sq_dep_list(baton_store *s, baton_row_fn fn, void *cookie, b
     sqlite3_stmt *x = stmt(q, SQ_DEP_LIST, err, &st);
     if (!x)
         return st;
-    return list(q, x, (read_fn)read_deployment, sizeof(baton_deployment_row),
-                "listing deployments", fn, cookie, err);
+    return list(q, x, (read_fn)read_deployment, sizeof(baton_deployment_row), "listing deployments",
+                fn, cookie, err);
 }
 
 static baton_status sq_def_put(baton_store *s, const baton_definition_row *row, baton_error *err) {
@@ -749,8 +749,8 @@ static baton_status sq_def_list(baton_store *s, baton_row_fn fn, void *cookie, b
     sqlite3_stmt *x = stmt(q, SQ_DEF_LIST, err, &st);
     if (!x)
         return st;
-    return list(q, x, (read_fn)read_definition, sizeof(baton_definition_row),
-                "listing definitions", fn, cookie, err);
+    return list(q, x, (read_fn)read_definition, sizeof(baton_definition_row), "listing definitions",
+                fn, cookie, err);
 }
 
 /* ---- instances and history ------------------------------------------------------------------ */
@@ -774,8 +774,7 @@ static baton_status sq_inst_new_id(baton_store *s, int64_t *id_out, baton_error 
     return st;
 }
 
-static baton_status read_instance(sq_store *q, sqlite3_stmt *x, pool *p,
-                                  baton_instance_row *out) {
+static baton_status read_instance(sq_store *q, sqlite3_stmt *x, pool *p, baton_instance_row *out) {
     (void)q;
     bool oom_ = false;
     out->id = sqlite3_column_int64(x, 0);
@@ -917,10 +916,9 @@ static baton_status sq_hist_append(baton_store *s, int64_t instance, uint64_t se
         }
     }
     if (!st && seq != q->marks[m].last + 1)
-        st = baton_error_set(err, BATON_CONFLICT,
-                             "history of instance %lld: record %llu after %llu",
-                             (long long)instance, (unsigned long long)seq,
-                             (unsigned long long)q->marks[m].last);
+        st = baton_error_set(
+            err, BATON_CONFLICT, "history of instance %lld: record %llu after %llu",
+            (long long)instance, (unsigned long long)seq, (unsigned long long)q->marks[m].last);
     sqlite3_stmt *x = st ? NULL : stmt(q, SQ_HIST_APPEND, err, &st);
     if (x) {
         sqlite3_bind_int64(x, 1, instance);
@@ -987,7 +985,8 @@ static baton_status sq_hist_read(baton_store *s, int64_t instance, uint64_t afte
     return st;
 }
 
-/* ---- jobs -------------------------------------------------------------------------------------- */
+/* ---- jobs --------------------------------------------------------------------------------------
+ */
 
 static baton_status read_job(sq_store *q, sqlite3_stmt *x, pool *p, baton_job_row *out) {
     (void)q;
@@ -1048,8 +1047,7 @@ static baton_status delete_keyed(sq_store *q, int which, int64_t a, int64_t b, i
     return st;
 }
 
-static baton_status sq_job_delete(baton_store *s, int64_t instance, int64_t key,
-                                  baton_error *err) {
+static baton_status sq_job_delete(baton_store *s, int64_t instance, int64_t key, baton_error *err) {
     return delete_keyed((sq_store *)s, SQ_JOB_DELETE, instance, key, 0, 2, "deleting a job", err);
 }
 
@@ -1157,7 +1155,8 @@ static baton_status sq_job_list(baton_store *s, baton_row_fn fn, void *cookie, b
     return list(q, x, (read_fn)read_job, sizeof(baton_job_row), "listing jobs", fn, cookie, err);
 }
 
-/* ---- timers --------------------------------------------------------------------------------------- */
+/* ---- timers
+ * --------------------------------------------------------------------------------------- */
 
 static baton_status read_timer(sq_store *q, sqlite3_stmt *x, pool *p, baton_timer_row *out) {
     (void)q;
@@ -1219,14 +1218,16 @@ static baton_status sq_timer_next(baton_store *s, int64_t *due_out, baton_error 
         return st;
     int rc = sqlite3_step(x);
     if (rc == SQLITE_ROW)
-        *due_out = sqlite3_column_type(x, 0) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(x, 0);
+        *due_out =
+            sqlite3_column_type(x, 0) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(x, 0);
     else
         st = sq_error(q, rc, "reading the next timer", err);
     done(x);
     return st;
 }
 
-/* ---- subscriptions, user tasks, incidents ------------------------------------------------------- */
+/* ---- subscriptions, user tasks, incidents -------------------------------------------------------
+ */
 
 static baton_status read_sub(sq_store *q, sqlite3_stmt *x, pool *p, baton_sub_row *out) {
     (void)q;
@@ -1276,8 +1277,8 @@ static baton_status sq_sub_find(baton_store *s, int kind, const char *name, cons
     bind_text(x, 1, name);
     if (!kind)
         bind_text(x, 2, correlation);
-    return list(q, x, (read_fn)read_sub, sizeof(baton_sub_row), "finding subscriptions", fn,
-                cookie, err);
+    return list(q, x, (read_fn)read_sub, sizeof(baton_sub_row), "finding subscriptions", fn, cookie,
+                err);
 }
 
 static baton_status read_task(sq_store *q, sqlite3_stmt *x, pool *p, baton_task_row *out) {
@@ -1332,8 +1333,7 @@ static baton_status sq_task_list(baton_store *s, baton_row_fn fn, void *cookie, 
                 err);
 }
 
-static baton_status read_incident(sq_store *q, sqlite3_stmt *x, pool *p,
-                                  baton_incident_row *out) {
+static baton_status read_incident(sq_store *q, sqlite3_stmt *x, pool *p, baton_incident_row *out) {
     (void)q;
     bool oom_ = false;
     out->instance = sqlite3_column_int64(x, 0);
@@ -1383,7 +1383,8 @@ static baton_status sq_incident_list(baton_store *s, baton_row_fn fn, void *cook
                 cookie, err);
 }
 
-/* ---- outbox and buffered messages ---------------------------------------------------------------- */
+/* ---- outbox and buffered messages
+ * ---------------------------------------------------------------- */
 
 static baton_status sq_event_push(baton_store *s, baton_event_row *row, baton_error *err) {
     sq_store *q = (sq_store *)s;
@@ -1496,7 +1497,8 @@ static baton_status sq_msg_delete(baton_store *s, int64_t id, baton_error *err) 
                         err);
 }
 
-/* ---- failure, retention ---------------------------------------------------------------------------- */
+/* ---- failure, retention
+ * ---------------------------------------------------------------------------- */
 
 static baton_status sq_wait_drop(baton_store *s, int kind, int64_t instance, int64_t key,
                                  baton_error *err) {
@@ -1548,8 +1550,8 @@ static baton_status sq_purge(baton_store *s, int64_t ended_before, int64_t now, 
             st = sq_error(q, rc, "choosing instances to remove", err);
         done(x);
     }
-    static const int deletes[] = {SQ_PURGE_HISTORY, SQ_PURGE_JOBS,      SQ_PURGE_TIMERS,
-                                  SQ_PURGE_SUBS,    SQ_PURGE_TASKS,     SQ_PURGE_INCIDENTS,
+    static const int deletes[] = {SQ_PURGE_HISTORY, SQ_PURGE_JOBS,  SQ_PURGE_TIMERS,
+                                  SQ_PURGE_SUBS,    SQ_PURGE_TASKS, SQ_PURGE_INCIDENTS,
                                   SQ_PURGE_INSTANCE};
     for (size_t i = 0; !st && i < n; i++) {
         for (size_t k = 0; !st && k < sizeof deletes / sizeof *deletes; k++) {
@@ -1569,7 +1571,8 @@ static baton_status sq_purge(baton_store *s, int64_t ended_before, int64_t now, 
     return st;
 }
 
-/* ---- open/close -------------------------------------------------------------------------------------- */
+/* ---- open/close
+ * -------------------------------------------------------------------------------------- */
 
 static void sq_close(baton_store *s) {
     sq_store *q = (sq_store *)s;
@@ -1730,8 +1733,8 @@ baton_status baton_store_open_sqlite(const char *path, const char *options, bato
         st = baton_error_set(err, BATON_NOMEM, "out of memory");
         goto fail;
     }
-    int rc = sqlite3_open_v2(path, &q->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         st = baton_error_set(err, BATON_STORE, "sqlite store '%s': cannot open: %s", path,
                              q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));

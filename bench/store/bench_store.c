@@ -110,16 +110,18 @@ static int sqlite_commit(const char *dir, int threads, double seconds) {
 
 /* ---- Baton ----------------------------------------------------------------------------- */
 
-#define DEFS "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" " \
-             "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"bench\">"
-#define TASK(id) "<serviceTask id=\"" id "\"><extensionElements><zeebe:taskDefinition " \
-                 "type=\"work\"/></extensionElements></serviceTask>"
+#define DEFS                                                                                       \
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                          \
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"bench\">"
+#define TASK(id)                                                                                   \
+    "<serviceTask id=\"" id "\"><extensionElements><zeebe:taskDefinition "                         \
+    "type=\"work\"/></extensionElements></serviceTask>"
 #define FLOW(id, a, b) "<sequenceFlow id=\"" id "\" sourceRef=\"" a "\" targetRef=\"" b "\"/>"
 
 static const char model[] =
     DEFS "<process id=\"three\" isExecutable=\"true\"><startEvent id=\"s\"/>" TASK("a") TASK("b")
-         TASK("c") "<endEvent id=\"e\"/>" FLOW("f1", "s", "a") FLOW("f2", "a", "b")
-         FLOW("f3", "b", "c") FLOW("f4", "c", "e") "</process></definitions>";
+        TASK("c") "<endEvent id=\"e\"/>" FLOW("f1", "s", "a") FLOW("f2", "a", "b")
+            FLOW("f3", "b", "c") FLOW("f4", "c", "e") "</process></definitions>";
 
 #define BATCH 8 /* instances a driver starts at a time; jobs a worker activates at a time */
 
@@ -130,7 +132,7 @@ typedef struct drv {
     int index;
     double until, interval; /* pacing: seconds between steps, 0 = none */
     long steps, instances;
-    double *lat;            /* step latencies in seconds */
+    double *lat; /* step latencies in seconds */
     size_t n_lat, cap_lat;
 } drv;
 

@@ -25,8 +25,9 @@
 #include "common/alloc.h"
 #include "runtime/engine.h"
 
-#define DEFS "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" " \
-             "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"crash-defs\">"
+#define DEFS                                                                                       \
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                          \
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"crash-defs\">"
 #define FLOW(id, a, b) "<sequenceFlow id=\"" id "\" sourceRef=\"" a "\" targetRef=\"" b "\"/>"
 
 static const char model[] =
@@ -39,11 +40,10 @@ static const char model[] =
          "</timeDuration></timerEventDefinition></intermediateCatchEvent>"
          "<parallelGateway id=\"join\"/>"
          "<serviceTask id=\"pay\"><extensionElements><zeebe:taskDefinition type=\"pay\"/>"
-         "</extensionElements></serviceTask><endEvent id=\"e\"/>"
-         FLOW("f1", "s", "fork") FLOW("f2", "fork", "work") FLOW("f3", "fork", "approve")
-         FLOW("f4", "fork", "wait") FLOW("f5", "work", "join") FLOW("f6", "approve", "join")
-         FLOW("f7", "wait", "join") FLOW("f8", "join", "pay") FLOW("f9", "pay", "e")
-         "</process></definitions>";
+         "</extensionElements></serviceTask><endEvent id=\"e\"/>" FLOW("f1", "s", "fork")
+             FLOW("f2", "fork", "work") FLOW("f3", "fork", "approve") FLOW("f4", "fork", "wait")
+                 FLOW("f5", "work", "join") FLOW("f6", "approve", "join") FLOW("f7", "wait", "join")
+                     FLOW("f8", "join", "pay") FLOW("f9", "pay", "e") "</process></definitions>";
 
 static baton_engine *eng;
 static int total;

@@ -113,7 +113,7 @@ typedef struct hist {
     uint64_t n;
     bool gap;
     int ended;
-    int completed[4];          /* work, approve, wait, pay */
+    int completed[4]; /* work, approve, wait, pay */
     int64_t job_keys[8];
     int n_jobs;
     int64_t trig_keys[64];
@@ -242,8 +242,9 @@ int main(int argc, char **argv) {
     const char *driver = argv[2];
     int n = getenv("BATON_CRASH_INSTANCES") ? atoi(getenv("BATON_CRASH_INSTANCES")) : 1000;
     int kills = getenv("BATON_CRASH_KILLS") ? atoi(getenv("BATON_CRASH_KILLS")) : 24;
-    unsigned seed = getenv("BATON_CRASH_SEED") ? (unsigned)strtoul(getenv("BATON_CRASH_SEED"), NULL, 10)
-                                               : (unsigned)time(NULL) ^ (unsigned)getpid();
+    unsigned seed = getenv("BATON_CRASH_SEED")
+                        ? (unsigned)strtoul(getenv("BATON_CRASH_SEED"), NULL, 10)
+                        : (unsigned)time(NULL) ^ (unsigned)getpid();
     srand(seed);
     tap_case = db.kind;
     printf("# store %s, %d instances, %d kills, seed %u\n", db.url, n, kills, seed);

@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 typedef struct test_db {
-    char kind[16];     /* memory, sqlite, postgres */
-    char url[1024];    /* what baton_store_open takes */
-    char dir[512];     /* SQLite: the temporary directory */
-    char pg_name[64];  /* PostgreSQL: the database created for the test */
+    char kind[16];    /* memory, sqlite, postgres */
+    char url[1024];   /* what baton_store_open takes */
+    char dir[512];    /* SQLite: the temporary directory */
+    char pg_name[64]; /* PostgreSQL: the database created for the test */
     char pg_admin[1024];
 } test_db;
 

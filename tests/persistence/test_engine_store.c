@@ -25,43 +25,49 @@ static int64_t fake_clock(void *cookie) {
     return __atomic_load_n(&fake_now, __ATOMIC_SEQ_CST);
 }
 
-#define DEFS "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" " \
-             "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
-#define TASK(id, type) "<serviceTask id=\"" id "\"><extensionElements><zeebe:taskDefinition " \
-                       "type=\"" type "\"/></extensionElements></serviceTask>"
+#define DEFS                                                                                       \
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                          \
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+#define TASK(id, type)                                                                             \
+    "<serviceTask id=\"" id "\"><extensionElements><zeebe:taskDefinition "                         \
+    "type=\"" type "\"/></extensionElements></serviceTask>"
 #define FLOW(id, a, b) "<sequenceFlow id=\"" id "\" sourceRef=\"" a "\" targetRef=\"" b "\"/>"
 
-static const char *order_xml =
-    DEFS "<message id=\"m\" name=\"paid\"><extensionElements><zeebe:subscription "
-         "correlationKey=\"= orderId\"/></extensionElements></message>"
-         "<process id=\"order\" isExecutable=\"true\"><startEvent id=\"s\"/>" TASK("charge", "charge")
-         "<receiveTask id=\"wait\" messageRef=\"m\"/><endEvent id=\"e\"/>" FLOW("f1", "s", "charge")
-         FLOW("f2", "charge", "wait") FLOW("f3", "wait", "e") "</process></definitions>";
+static const char *order_xml = DEFS
+    "<message id=\"m\" name=\"paid\"><extensionElements><zeebe:subscription "
+    "correlationKey=\"= orderId\"/></extensionElements></message>"
+    "<process id=\"order\" isExecutable=\"true\"><startEvent id=\"s\"/>" TASK(
+        "charge",
+        "charge") "<receiveTask id=\"wait\" messageRef=\"m\"/><endEvent id=\"e\"/>" FLOW("f1", "s",
+                                                                                         "charge")
+        FLOW("f2", "charge", "wait") FLOW("f3", "wait", "e") "</process></definitions>";
 
 static const char *parent_xml =
     DEFS "<process id=\"parent\" isExecutable=\"true\"><startEvent id=\"s\"/>"
          "<callActivity id=\"call\"><extensionElements><zeebe:calledElement processId=\"child\"/>"
          "</extensionElements></callActivity><endEvent id=\"e\"/>" FLOW("f1", "s", "call")
-         FLOW("f2", "call", "e") "</process>"
-         "<process id=\"child\" isExecutable=\"true\"><startEvent id=\"cs\"/>"
-         "<userTask id=\"review\"/><endEvent id=\"ce\"/>" FLOW("c1", "cs", "review")
-         FLOW("c2", "review", "ce") "</process></definitions>";
+             FLOW("f2", "call",
+                  "e") "</process>"
+                       "<process id=\"child\" isExecutable=\"true\"><startEvent id=\"cs\"/>"
+                       "<userTask id=\"review\"/><endEvent id=\"ce\"/>" FLOW("c1", "cs", "review")
+                           FLOW("c2", "review", "ce") "</process></definitions>";
 
 static const char *timer_xml =
     DEFS "<process id=\"wait\" isExecutable=\"true\"><startEvent id=\"s\"/>"
          "<intermediateCatchEvent id=\"t\"><timerEventDefinition><timeDuration>PT1H</timeDuration>"
          "</timerEventDefinition></intermediateCatchEvent><endEvent id=\"e\"/>" FLOW("f1", "s", "t")
-         FLOW("f2", "t", "e") "</process></definitions>";
+             FLOW("f2", "t", "e") "</process></definitions>";
 
-static const char *cycle_xml =
-    DEFS "<process id=\"tick\" isExecutable=\"true\"><startEvent id=\"s\"><timerEventDefinition>"
-         "<timeCycle>R/PT1M</timeCycle></timerEventDefinition></startEvent><endEvent id=\"e\"/>"
-         FLOW("f1", "s", "e") "</process></definitions>";
+static const char *cycle_xml = DEFS
+    "<process id=\"tick\" isExecutable=\"true\"><startEvent id=\"s\"><timerEventDefinition>"
+    "<timeCycle>R/PT1M</timeCycle></timerEventDefinition></startEvent><endEvent id=\"e\"/>" FLOW(
+        "f1", "s", "e") "</process></definitions>";
 
 static const char *three_xml =
     DEFS "<process id=\"three\" isExecutable=\"true\"><startEvent id=\"s\"/>" TASK("a", "work")
-         TASK("b", "work") TASK("c", "work") "<endEvent id=\"e\"/>" FLOW("f1", "s", "a")
-         FLOW("f2", "a", "b") FLOW("f3", "b", "c") FLOW("f4", "c", "e") "</process></definitions>";
+        TASK("b", "work") TASK("c", "work") "<endEvent id=\"e\"/>" FLOW("f1", "s", "a")
+            FLOW("f2", "a", "b") FLOW("f3", "b", "c")
+                FLOW("f4", "c", "e") "</process></definitions>";
 
 static baton_engine *open_engine(unsigned sessions) {
     baton_error err;
@@ -246,8 +252,8 @@ static void test_complete_and_correlate(void) {
     baton_correlation c;
     baton_error err;
     baton_error_clear(&err);
-    TAP_EQ_INT(baton_engine_correlate(e, "paid", "A-1", NULL, "pay-1", 60000, 0, &c, &err), BATON_OK,
-               "correlate after a restart");
+    TAP_EQ_INT(baton_engine_correlate(e, "paid", "A-1", NULL, "pay-1", 60000, 0, &c, &err),
+               BATON_OK, "correlate after a restart");
     TAP_EQ_INT(c.kind, 1, "delivered to the waiting instance");
     baton_error_clear(&err);
     TAP_EQ_INT(baton_engine_correlate(e, "paid", "A-1", NULL, "pay-1", 60000, 0, &c, &err),
@@ -341,8 +347,8 @@ static void test_cycle_after_restart(void) {
     TAP_EQ_INT(fired, 1, "and the cycle goes on");
     /* stop the ticking: a new version without the timer */
     static const char *plain =
-        DEFS "<process id=\"tick\" isExecutable=\"true\"><startEvent id=\"s\"/><endEvent id=\"e\"/>"
-             FLOW("f1", "s", "e") "</process></definitions>";
+        DEFS "<process id=\"tick\" isExecutable=\"true\"><startEvent id=\"s\"/><endEvent "
+             "id=\"e\"/>" FLOW("f1", "s", "e") "</process></definitions>";
     baton_engine_deploy(e, "tick.bpmn", plain, strlen(plain), NULL, NULL, &err);
     baton_engine_close(e);
 }

@@ -30,16 +30,18 @@
 #include "tests/persistence/helpers.h"
 #include "tests/tap.h"
 
-#define DEFS "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" " \
-             "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
-#define TASK(id) "<serviceTask id=\"" id "\"><extensionElements><zeebe:taskDefinition " \
-                 "type=\"work\"/></extensionElements></serviceTask>"
+#define DEFS                                                                                       \
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                          \
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+#define TASK(id)                                                                                   \
+    "<serviceTask id=\"" id "\"><extensionElements><zeebe:taskDefinition "                         \
+    "type=\"work\"/></extensionElements></serviceTask>"
 #define FLOW(id, a, b) "<sequenceFlow id=\"" id "\" sourceRef=\"" a "\" targetRef=\"" b "\"/>"
 
 static const char three_xml[] =
     DEFS "<process id=\"three\" isExecutable=\"true\"><startEvent id=\"s\"/>" TASK("a") TASK("b")
-         TASK("c") "<endEvent id=\"e\"/>" FLOW("f1", "s", "a") FLOW("f2", "a", "b")
-         FLOW("f3", "b", "c") FLOW("f4", "c", "e") "</process></definitions>";
+        TASK("c") "<endEvent id=\"e\"/>" FLOW("f1", "s", "a") FLOW("f2", "a", "b")
+            FLOW("f3", "b", "c") FLOW("f4", "c", "e") "</process></definitions>";
 
 static char url[1200];
 
@@ -48,14 +50,14 @@ static char url[1200];
 #define MAX_ACK 20000
 
 typedef struct acks {
-    int64_t started[MAX_ACK];   /* acknowledged starts */
+    int64_t started[MAX_ACK]; /* acknowledged starts */
     atomic_int n_started;
     int64_t done_inst[MAX_ACK], done_key[MAX_ACK]; /* acknowledged job completions */
     int n_done;
-    atomic_int errors;          /* commands that failed */
-    int clear_errors;           /* ... with BATON_STORE and a message naming the store */
+    atomic_int errors; /* commands that failed */
+    int clear_errors;  /* ... with BATON_STORE and a message naming the store */
     char first_error[512];
-    int ok_after;               /* commands that succeeded after the last failure */
+    int ok_after; /* commands that succeeded after the last failure */
 } acks;
 
 typedef struct jobs {
@@ -216,7 +218,8 @@ static void fault_commits(void) {
     check_acks(&A);
 }
 
-/* ---- PostgreSQL restarted under load ---------------------------------------------------------- */
+/* ---- PostgreSQL restarted under load ----------------------------------------------------------
+ */
 
 static atomic_int running;
 
@@ -266,7 +269,8 @@ static void fault_restart(const char *dir) {
     check_acks(&A);
 }
 
-/* ---- a full disk ------------------------------------------------------------------------------- */
+/* ---- a full disk -------------------------------------------------------------------------------
+ */
 
 static int fill(const char *path, size_t max) {
     FILE *f = fopen(path, "wb");
@@ -319,8 +323,8 @@ static void fault_full(const char *dir) {
     printf("# %d failures, e.g.: %s\n", (int)A.errors, A.first_error);
     TAP_OK(A.errors > 0, "commands fail once the disk is full (%d)", (int)A.errors);
     TAP_EQ_INT(A.clear_errors, A.errors, "each failure: BATON_STORE naming the store");
-    TAP_OK(strstr(A.first_error, "full") || strstr(A.first_error, "I/O"),
-           "the cause: %s", A.first_error);
+    TAP_OK(strstr(A.first_error, "full") || strstr(A.first_error, "I/O"), "the cause: %s",
+           A.first_error);
     /* space comes back */
     if (mounted && remove(filler) != 0)
         printf("# removing the filler: %s\n", strerror(errno));
@@ -336,7 +340,8 @@ static void fault_full(const char *dir) {
         printf("# after: %s\n", A.first_error);
         char cmd[1400];
         snprintf(cmd, sizeof cmd, "df -k '%s'; ls -la '%s'", mnt, mnt);
-        if (system(cmd)) {}
+        if (system(cmd)) {
+        }
     }
     baton_engine_close(eng);
     check_acks(&A);

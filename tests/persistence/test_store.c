@@ -335,8 +335,8 @@ static void test_jobs(void) {
     baton_job_row j1 = {i1, 10, "charge", "task1", 3, 0, NULL, 0, 1};
     baton_job_row j2 = {i1, 11, "charge", "task2", 3, 0, NULL, 0, 2};
     baton_job_row j3 = {i1, 12, "ship", "task3", 3, 0, NULL, 0, 3};
-    baton_job_row j4 = {i1, 13, "charge", "task4", 0, 0, NULL, 0, 4};      /* no retries */
-    baton_job_row j5 = {i1, 14, "charge", "task5", 2, 5000, NULL, 0, 5};   /* backoff */
+    baton_job_row j4 = {i1, 13, "charge", "task4", 0, 0, NULL, 0, 4};    /* no retries */
+    baton_job_row j5 = {i1, 14, "charge", "task5", 2, 5000, NULL, 0, 5}; /* backoff */
     O->begin(S, ERR);
     TAP_EQ_INT(O->job_put(S, &j1, ERR), BATON_OK, "put");
     O->job_put(S, &j2, ERR);
@@ -595,8 +595,7 @@ static void test_outbox_messages(void) {
     TAP_EQ_INT(O->message_find(S, "paid", "41", 1000, &f, ERR), BATON_NOTFOUND, "other key");
     TAP_EQ_INT(O->message_find_id(S, "msg-1", 1000, &f, ERR), BATON_OK, "by message id");
     TAP_EQ_INT(f.id, m1.id, "that one");
-    TAP_EQ_INT(O->message_find_id(S, "msg-1", 5000, &f, ERR), BATON_NOTFOUND,
-               "not once expired");
+    TAP_EQ_INT(O->message_find_id(S, "msg-1", 5000, &f, ERR), BATON_NOTFOUND, "not once expired");
     O->begin(S, ERR);
     TAP_EQ_INT(O->message_delete(S, m2.id, ERR), BATON_OK, "delete");
     TAP_EQ_INT(O->message_delete(S, m2.id, ERR), BATON_NOTFOUND, "delete again");
@@ -727,7 +726,8 @@ static void test_failed_handle(void) {
     TAP_OK(!O->failed(S), "a reopened handle works");
     TAP_EQ_INT(O->job_get(S, id, 60, &g, ERR), BATON_NOTFOUND, "the failed commit wrote nothing");
     baton_instance_row r;
-    TAP_EQ_INT(O->instance_get(S, id, &r, NULL, ERR), BATON_OK, "what was committed before is there");
+    TAP_EQ_INT(O->instance_get(S, id, &r, NULL, ERR), BATON_OK,
+               "what was committed before is there");
 }
 
 static void test_open_errors(void) {
@@ -743,9 +743,9 @@ static void test_open_errors(void) {
         snprintf(url, sizeof url, "%s?synchronous=sometimes", db.url);
         TAP_EQ_INT(baton_store_open(url, &s, &err), BATON_INVALID, "a bad option");
     } else {
-        TAP_EQ_INT(baton_store_open("postgresql://nobody@/nodb?host=/nonexistent-dir&port=1", &s,
-                                    &err),
-                   BATON_STORE, "no server there");
+        TAP_EQ_INT(
+            baton_store_open("postgresql://nobody@/nodb?host=/nonexistent-dir&port=1", &s, &err),
+            BATON_STORE, "no server there");
         TAP_CONTAINS(err.message, "postgresql store", "the error names the store");
     }
 }

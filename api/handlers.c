@@ -34,7 +34,7 @@ const char *api_time(int64_t ms, char buf[32]) {
     return buf;
 }
 
-static void add_time(cJSON *o, const char *k, int64_t ms) {
+void api_add_time(cJSON *o, const char *k, int64_t ms) {
     char b[32];
     if (ms > 0)
         cJSON_AddStringToObject(o, k, api_time(ms, b));
@@ -42,14 +42,14 @@ static void add_time(cJSON *o, const char *k, int64_t ms) {
         cJSON_AddNullToObject(o, k);
 }
 
-static void add_str(cJSON *o, const char *k, const char *v) {
+void api_add_str(cJSON *o, const char *k, const char *v) {
     if (v)
         cJSON_AddStringToObject(o, k, v);
     else
         cJSON_AddNullToObject(o, k);
 }
 
-static bool parse_i64(const char *s, int64_t *out) {
+bool api_parse_i64(const char *s, int64_t *out) {
     if (!s || !*s || strlen(s) > 18)
         return false;
     int64_t v = 0;
@@ -66,28 +66,32 @@ static bool parse_i64(const char *s, int64_t *out) {
 
 /* Path capture `i` as an id (instances, deployments): 404 when it cannot be one. */
 static bool cap_id(api_req *r, uint32_t i, const char *what, int64_t *out) {
-    if (parse_i64(r->cap[i], out))
+    if (api_parse_i64(r->cap[i], out))
         return true;
     api_reply_errorf(r, BATON_NOTFOUND, "no %s '%s'", what, r->cap[i]);
     return false;
 }
 
+bool api_parse_pair(const char *s, int64_t *a_out, int64_t *b_out) {
+    const char *dash = s ? strchr(s, '-') : NULL;
+    char a[24];
+    if (!dash || (size_t)(dash - s) >= sizeof a)
+        return false;
+    memcpy(a, s, (size_t)(dash - s));
+    a[dash - s] = '\0';
+    return api_parse_i64(a, a_out) && api_parse_i64(dash + 1, b_out);
+}
+
 /* "<instance>-<key>" */
 static bool cap_task(api_req *r, uint32_t i, int64_t *inst, int64_t *key) {
-    const char *s = r->cap[i];
-    const char *dash = strchr(s, '-');
-    char a[24];
-    if (dash && (size_t)(dash - s) < sizeof a) {
-        memcpy(a, s, (size_t)(dash - s));
-        a[dash - s] = '\0';
-        if (parse_i64(a, inst) && parse_i64(dash + 1, key))
-            return true;
-    }
-    api_reply_errorf(r, BATON_NOTFOUND, "no user task '%s' (ids look like <instance>-<key>)", s);
+    if (api_parse_pair(r->cap[i], inst, key))
+        return true;
+    api_reply_errorf(r, BATON_NOTFOUND, "no user task '%s' (ids look like <instance>-<key>)",
+                     r->cap[i]);
     return false;
 }
 
-static bool query_int(api_req *r, const char *key, int64_t min, int64_t max, int64_t def,
+bool api_query_int(api_req *r, const char *key, int64_t min, int64_t max, int64_t def,
                       int64_t *out) {
     const char *v = api_query(r, key);
     if (!v) {
@@ -127,7 +131,7 @@ static bool query_time(api_req *r, const char *key, int64_t *out) {
     if (!v)
         return true;
     int64_t ms;
-    if (parse_i64(v, &ms)) {
+    if (api_parse_i64(v, &ms)) {
         *out = ms;
         return true;
     }
@@ -141,7 +145,7 @@ static bool query_time(api_req *r, const char *key, int64_t *out) {
 }
 
 /* The JSON body (NULL when empty and `optional`); false after an answer was queued. */
-static bool json_body(api_req *r, bool optional, cJSON **out) {
+bool api_json_body(api_req *r, bool optional, cJSON **out) {
     *out = NULL;
     if (r->body.len == 0) {
         if (optional)
@@ -159,7 +163,7 @@ static bool json_body(api_req *r, bool optional, cJSON **out) {
 }
 
 /* Check an object body: only `allowed` keys (NULL-terminated list). */
-static bool known_fields(api_req *r, const cJSON *o, const char *const *allowed) {
+bool api_known_fields(api_req *r, const cJSON *o, const char *const *allowed) {
     if (!cJSON_IsObject(o)) {
         api_reply_errorf(r, BATON_INVALID, "the body must be a JSON object");
         return false;
@@ -176,7 +180,7 @@ static bool known_fields(api_req *r, const cJSON *o, const char *const *allowed)
     return true;
 }
 
-static bool field_string(api_req *r, const cJSON *o, const char *key, bool required,
+bool api_field_string(api_req *r, const cJSON *o, const char *key, bool required,
                          const char **out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     *out = NULL;
@@ -196,7 +200,7 @@ static bool field_string(api_req *r, const cJSON *o, const char *key, bool requi
     return true;
 }
 
-static bool field_object(api_req *r, const cJSON *o, const char *key, const cJSON **out) {
+bool api_field_object(api_req *r, const cJSON *o, const char *key, const cJSON **out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     *out = NULL;
     if (!v || cJSON_IsNull(v))
@@ -206,6 +210,41 @@ static bool field_object(api_req *r, const cJSON *o, const char *key, const cJSO
         return false;
     }
     *out = v;
+    return true;
+}
+
+bool api_field_duration(api_req *r, const cJSON *o, const char *key, int64_t min, int64_t max,
+                        int64_t def, int64_t *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    int64_t ms = def;
+    if (cJSON_IsNumber(v)) {
+        if (v->valuedouble < (double)min || v->valuedouble > (double)max) {
+            api_reply_errorf(r, BATON_INVALID, "field '%s' must be %lld to %lld ms", key,
+                             (long long)min, (long long)max);
+            return false;
+        }
+        ms = (int64_t)v->valuedouble;
+    } else if (cJSON_IsString(v)) {
+        baton_duration d;
+        baton_error e;
+        baton_error_clear(&e);
+        if (baton_iso_parse_duration(v->valuestring, &d, &e) || d.months) {
+            api_reply_errorf(r, BATON_INVALID, "field '%s': %s", key,
+                             e.message[0] ? e.message : "durations in months are not allowed here");
+            return false;
+        }
+        if (d.ms < min || d.ms > max) {
+            api_reply_errorf(r, BATON_INVALID, "field '%s' must be %lld to %lld ms", key,
+                             (long long)min, (long long)max);
+            return false;
+        }
+        ms = d.ms;
+    } else if (v && !cJSON_IsNull(v)) {
+        api_reply_errorf(r, BATON_INVALID, "field '%s' must be milliseconds or an ISO 8601 "
+                         "duration", key);
+        return false;
+    }
+    *out = ms;
     return true;
 }
 
@@ -220,25 +259,6 @@ static void reply_engine_error(api_req *r, baton_status st, const baton_error *e
     api_reply_error(r, st, e);
 }
 
-/*
- * One engine command, timed for the step-latency histogram. A command the
- * store refused for a lock (BATON_BUSY: SQLite's single writer, a
- * PostgreSQL lock timeout) changed nothing, so it is tried again a few
- * times with a short backoff before the client sees 503.
- */
-#define TIMED(r, st, e, call)                                                                        \
-    do {                                                                                          \
-        for (int try_ = 0;; try_++) {                                                             \
-            baton_error_clear(&(e));                                                              \
-            int64_t t0_ = api_now_us();                                                           \
-            (st) = (call);                                                                        \
-            baton_metrics_command((r)->srv->metrics, api_now_us() - t0_);                         \
-            if ((st) != BATON_BUSY || try_ == 3)                                                  \
-                break;                                                                            \
-            struct timespec ts_ = {0, 2000000L << try_};                                          \
-            nanosleep(&ts_, NULL);                                                                \
-        }                                                                                         \
-    } while (0)
 
 /* ---- operations -------------------------------------------------------------------------- */
 
@@ -284,6 +304,11 @@ static void h_metrics(api_req *r) {
     }
     if (s->o.scheduler)
         baton_metrics_timers_fired(s->metrics, baton_scheduler_fired(s->o.scheduler));
+    if (s->o.httpjobs)
+        baton_metrics_http_job_calls(s->metrics, baton_httpjobs_calls(s->o.httpjobs));
+    int64_t incidents = 0;
+    if (api_count_incidents(s, &incidents) == BATON_OK)
+        baton_metrics_set_incidents(s->metrics, incidents);
     baton_buf b;
     baton_buf_init(&b, (size_t)8 << 20);
     if (baton_metrics_render(s->metrics, &b)) {
@@ -361,8 +386,8 @@ static cJSON *def_json(api_req *r, const def_item *d, bool latest) {
             tag = g->processes[p].version_tag;
         }
     }
-    add_str(o, "name", name);
-    add_str(o, "versionTag", tag);
+    api_add_str(o, "name", name);
+    api_add_str(o, "versionTag", tag);
     return o;
 }
 
@@ -445,7 +470,7 @@ static void h_deploy(api_req *r) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    TIMED(r, st, e, baton_engine_deploy(r->srv->engine, name, xml, len, &d, &res, &e));
+    API_TIMED(r, st, e, baton_engine_deploy(r->srv->engine, name, xml, len, &d, &res, &e));
     if (st == BATON_MODEL || st == BATON_PARSE || st == BATON_LIMIT || st == BATON_EXPR) {
         if (!d.n && e.where[0]) {
             /* not well-formed XML: one diagnostic from the error's position */
@@ -478,7 +503,7 @@ static void h_deploy(api_req *r) {
         const baton_diag *g = &d.items[i];
         cJSON *x = cJSON_CreateObject();
         cJSON_AddNumberToObject(x, "line", g->line);
-        add_str(x, "element", g->element);
+        api_add_str(x, "element", g->element);
         cJSON_AddStringToObject(x, "message", g->message ? g->message : "");
         cJSON_AddItemToArray(ws, x);
     }
@@ -498,9 +523,9 @@ typedef struct dep_list {
 static cJSON *dep_json(const baton_deployment_row *d) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)d->id);
-    add_str(o, "name", d->name);
-    add_str(o, "hash", d->hash);
-    add_time(o, "created", d->created);
+    api_add_str(o, "name", d->name);
+    api_add_str(o, "hash", d->hash);
+    api_add_time(o, "created", d->created);
     cJSON_AddNumberToObject(o, "size", (double)d->xml_len);
     return o;
 }
@@ -651,17 +676,17 @@ static void h_definition(api_req *r) {
 static cJSON *instance_json(const baton_instance_row *row) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)row->id);
-    add_str(o, "processId", row->process_id);
+    api_add_str(o, "processId", row->process_id);
     cJSON_AddNumberToObject(o, "version", row->version);
     cJSON_AddNumberToObject(o, "deploymentId", (double)row->deployment);
     cJSON_AddStringToObject(o, "state", state_name(row->state));
-    add_str(o, "businessKey", row->business_key);
+    api_add_str(o, "businessKey", row->business_key);
     if (row->parent_id)
         cJSON_AddNumberToObject(o, "parentId", (double)row->parent_id);
     else
         cJSON_AddNullToObject(o, "parentId");
-    add_time(o, "started", row->started);
-    add_time(o, "ended", row->ended);
+    api_add_time(o, "started", row->started);
+    api_add_time(o, "ended", row->ended);
     cJSON_AddNumberToObject(o, "incidents", row->incidents);
     return o;
 }
@@ -683,7 +708,7 @@ static baton_status row_as_json(void *cookie, baton_store *s, baton_error *err) 
 }
 
 /* The row of an instance as JSON (404 when unknown). */
-static cJSON *instance_row_json(api_req *r, int64_t id) {
+cJSON *api_instance_row_json(api_req *r, int64_t id) {
     row_query q = {id, NULL};
     baton_error e;
     baton_error_clear(&e);
@@ -703,15 +728,15 @@ static cJSON *instance_row_json(api_req *r, int64_t id) {
 static void h_start(api_req *r) {
     static const char *const allowed[] = {"variables", "businessKey", NULL};
     int64_t version;
-    if (!query_int(r, "version", 1, INT32_MAX, 0, &version))
+    if (!api_query_int(r, "version", 1, INT32_MAX, 0, &version))
         return;
     cJSON *body = NULL;
-    if (!json_body(r, true, &body))
+    if (!api_json_body(r, true, &body))
         return;
     const cJSON *vars = NULL;
     const char *bk = NULL;
-    if (body && (!known_fields(r, body, allowed) || !field_object(r, body, "variables", &vars) ||
-                 !field_string(r, body, "businessKey", false, &bk))) {
+    if (body && (!api_known_fields(r, body, allowed) || !api_field_object(r, body, "variables", &vars) ||
+                 !api_field_string(r, body, "businessKey", false, &bk))) {
         cJSON_Delete(body);
         return;
     }
@@ -719,14 +744,14 @@ static void h_start(api_req *r) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    TIMED(r, st, e, baton_engine_start(r->srv->engine, r->cap[0], (int32_t)version,
+    API_TIMED(r, st, e, baton_engine_start(r->srv->engine, r->cap[0], (int32_t)version,
                                                   vars, bk, &id, &e));
     cJSON_Delete(body);
     if (st) {
         reply_engine_error(r, st, &e);
         return;
     }
-    cJSON *o = instance_row_json(r, id);
+    cJSON *o = api_instance_row_json(r, id);
     if (!o)
         return;
     snprintf(r->location, sizeof r->location, "/v1/instances/%lld", (long long)id);
@@ -805,17 +830,17 @@ static void h_instances(api_req *r) {
         }
     }
     const char *cursor = api_query(r, "cursor");
-    if (cursor && !parse_i64(cursor, &after)) {
+    if (cursor && !api_parse_i64(cursor, &after)) {
         api_reply_errorf(r, BATON_INVALID, "cursor '%s' is not one this API gave out", cursor);
         return;
     }
-    if (!query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit) ||
+    if (!api_query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit) ||
         !query_time(r, "startedAfter", &f.started_after) ||
         !query_time(r, "startedBefore", &f.started_before) ||
         !query_time(r, "endedAfter", &f.ended_after) ||
         !query_time(r, "endedBefore", &f.ended_before) ||
         !query_bool(r, "hasIncident", &f.has_incident) ||
-        !query_int(r, "parentId", 0, INT64_MAX / 2, 0, &f.parent))
+        !api_query_int(r, "parentId", 0, INT64_MAX / 2, 0, &f.parent))
         return;
     f.process = api_query(r, "processId");
     f.business_key = api_query(r, "businessKey");
@@ -880,31 +905,31 @@ static cJSON *wait_json(const baton_instance *inst, const baton_wait *w) {
     char id[48];
     cJSON_AddNumberToObject(x, "key", (double)w->key);
     cJSON_AddStringToObject(x, "kind", baton_wait_kind_name((baton_wait_kind)w->kind));
-    add_str(x, "elementId", node_id(g, w->element));
-    add_time(x, "created", w->created);
+    api_add_str(x, "elementId", node_id(g, w->element));
+    api_add_time(x, "created", w->created);
     switch ((baton_wait_kind)w->kind) {
     case BATON_WAIT_USER_TASK:
         task_id(id, baton_instance_id(inst), w->key);
         cJSON_AddStringToObject(x, "taskId", id);
-        add_str(x, "assignee", w->text);
+        api_add_str(x, "assignee", w->text);
         break;
     case BATON_WAIT_JOB:
         task_id(id, baton_instance_id(inst), w->key);
         cJSON_AddStringToObject(x, "jobId", id);
-        add_str(x, "type", w->name);
+        api_add_str(x, "type", w->name);
         cJSON_AddNumberToObject(x, "retries", w->retries);
         break;
     case BATON_WAIT_TIMER:
-        add_time(x, "due", w->due);
+        api_add_time(x, "due", w->due);
         if (w->repeat)
             cJSON_AddNumberToObject(x, "repetitionsLeft", w->repeat);
         break;
     case BATON_WAIT_MESSAGE:
-        add_str(x, "messageName", w->name);
-        add_str(x, "correlationKey", w->text);
+        api_add_str(x, "messageName", w->name);
+        api_add_str(x, "correlationKey", w->text);
         break;
     case BATON_WAIT_SIGNAL:
-        add_str(x, "signalName", w->name);
+        api_add_str(x, "signalName", w->name);
         break;
     default:
         break;
@@ -916,7 +941,7 @@ static void h_instance(api_req *r) {
     int64_t id;
     if (!cap_id(r, 0, "instance", &id))
         return;
-    cJSON *o = instance_row_json(r, id);
+    cJSON *o = api_instance_row_json(r, id);
     if (!o)
         return;
     baton_instance *inst = NULL;
@@ -936,7 +961,7 @@ static void h_instance(api_req *r) {
             continue; /* the process itself */
         cJSON *x = cJSON_CreateObject();
         cJSON_AddNumberToObject(x, "key", (double)el->key);
-        add_str(x, "elementId", node_id(g, el->element));
+        api_add_str(x, "elementId", node_id(g, el->element));
         cJSON_AddStringToObject(x, "elementType",
                                 baton_node_kind_xml((baton_node_kind)g->nodes[el->element].kind));
         cJSON_AddStringToObject(x, "state", elem_state_name(el->state));
@@ -952,10 +977,10 @@ static void h_instance(api_req *r) {
         const baton_incident *in = baton_instance_incident_at(inst, i);
         cJSON *x = cJSON_CreateObject();
         cJSON_AddNumberToObject(x, "key", (double)in->key);
-        add_str(x, "elementId", node_id(g, in->element));
-        add_str(x, "kind", in->kind);
-        add_str(x, "message", in->message);
-        add_time(x, "created", in->at);
+        api_add_str(x, "elementId", node_id(g, in->element));
+        api_add_str(x, "kind", in->kind);
+        api_add_str(x, "message", in->message);
+        api_add_time(x, "created", in->at);
         cJSON_AddItemToArray(incs, x);
     }
     const cJSON *vars = baton_instance_root_vars(inst);
@@ -969,7 +994,7 @@ static bool apply(api_req *r, int64_t id, const baton_input *in) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    TIMED(r, st, e, baton_engine_apply(r->srv->engine, id, in, &e));
+    API_TIMED(r, st, e, baton_engine_apply(r->srv->engine, id, in, &e));
     if (st == BATON_NOTFOUND && !e.message[0])
         baton_error_set(&e, BATON_NOTFOUND, "no instance %lld", (long long)id);
     if (st) {
@@ -987,7 +1012,7 @@ static void h_cancel(api_req *r) {
     in.kind = BATON_IN_CANCEL;
     if (!apply(r, id, &in))
         return;
-    cJSON *o = instance_row_json(r, id);
+    cJSON *o = api_instance_row_json(r, id);
     if (o)
         api_reply_json(r, 200, o);
 }
@@ -1028,7 +1053,7 @@ static void set_vars(api_req *r, int64_t id, const cJSON *vars) {
 static void h_patch_variables(api_req *r) {
     int64_t id;
     cJSON *body = NULL;
-    if (!cap_id(r, 0, "instance", &id) || !json_body(r, false, &body))
+    if (!cap_id(r, 0, "instance", &id) || !api_json_body(r, false, &body))
         return;
     if (!cJSON_IsObject(body))
         api_reply_errorf(r, BATON_INVALID, "the body must be a JSON object of variables");
@@ -1040,7 +1065,7 @@ static void h_patch_variables(api_req *r) {
 static void h_put_variable(api_req *r) {
     int64_t id;
     cJSON *body = NULL;
-    if (!cap_id(r, 0, "instance", &id) || !json_body(r, false, &body))
+    if (!cap_id(r, 0, "instance", &id) || !api_json_body(r, false, &body))
         return;
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToObject(o, r->cap[1], body)) {
@@ -1082,15 +1107,15 @@ static int hist_item(void *cookie, const char *json) {
 
 static void h_history(api_req *r) {
     int64_t id, after, limit;
-    if (!cap_id(r, 0, "instance", &id) || !query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit))
+    if (!cap_id(r, 0, "instance", &id) || !api_query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit))
         return;
     const char *cursor = api_query(r, "cursor");
     after = 0;
-    if (cursor && !parse_i64(cursor, &after)) {
+    if (cursor && !api_parse_i64(cursor, &after)) {
         api_reply_errorf(r, BATON_INVALID, "cursor '%s' is not one this API gave out", cursor);
         return;
     }
-    cJSON *row = instance_row_json(r, id);
+    cJSON *row = api_instance_row_json(r, id);
     if (!row)
         return;
     cJSON *o = cJSON_CreateObject();
@@ -1122,17 +1147,25 @@ static void h_history(api_req *r) {
 }
 
 static void h_resolve(api_req *r) {
-    int64_t id, key;
-    if (!cap_id(r, 0, "instance", &id) || !cap_id(r, 1, "incident", &key))
+    static const char *const allowed[] = {"retries", NULL};
+    int64_t id, key, retries = 0;
+    cJSON *body = NULL;
+    if (!cap_id(r, 0, "instance", &id) || !cap_id(r, 1, "incident", &key) ||
+        !api_json_body(r, true, &body))
         return;
-    baton_input in = {0};
-    in.kind = BATON_IN_RESOLVE;
-    in.key = key;
-    if (!apply(r, id, &in))
-        return;
-    cJSON *o = instance_row_json(r, id);
-    if (o)
-        api_reply_json(r, 200, o);
+    const cJSON *rv = cJSON_GetObjectItemCaseSensitive(body, "retries");
+    if (body && !api_known_fields(r, body, allowed))
+        goto done;
+    if (rv && !cJSON_IsNull(rv)) {
+        if (!cJSON_IsNumber(rv) || rv->valuedouble < 1 || rv->valuedouble > 1000000) {
+            api_reply_errorf(r, BATON_INVALID, "field 'retries' must be 1 to 1000000");
+            goto done;
+        }
+        retries = (int64_t)rv->valuedouble;
+    }
+    api_resolve_incident(r, id, key, (int32_t)retries);
+done:
+    cJSON_Delete(body);
 }
 
 /* ---- messages and signals ---------------------------------------------------------------- */
@@ -1141,15 +1174,15 @@ static void h_message(api_req *r) {
     static const char *const allowed[] = {"name", "correlationKey", "variables", "messageId",
                                           "timeToLive", "instanceId", NULL};
     cJSON *body = NULL;
-    if (!json_body(r, false, &body))
+    if (!api_json_body(r, false, &body))
         return;
     const char *name = NULL, *mid = NULL, *corr = NULL;
     const cJSON *vars = NULL;
     char corr_buf[64];
     int64_t ttl = 3600000, only = 0;
-    if (!known_fields(r, body, allowed) || !field_string(r, body, "name", true, &name) ||
-        !field_string(r, body, "messageId", false, &mid) ||
-        !field_object(r, body, "variables", &vars))
+    if (!api_known_fields(r, body, allowed) || !api_field_string(r, body, "name", true, &name) ||
+        !api_field_string(r, body, "messageId", false, &mid) ||
+        !api_field_object(r, body, "variables", &vars))
         goto done;
     const cJSON *ck = cJSON_GetObjectItemCaseSensitive(body, "correlationKey");
     if (cJSON_IsNumber(ck)) {
@@ -1160,7 +1193,7 @@ static void h_message(api_req *r) {
         else
             snprintf(corr_buf, sizeof corr_buf, "%.17g", v);
         corr = corr_buf;
-    } else if (ck && !cJSON_IsNull(ck) && !field_string(r, body, "correlationKey", false, &corr)) {
+    } else if (ck && !cJSON_IsNull(ck) && !api_field_string(r, body, "correlationKey", false, &corr)) {
         goto done;
     }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "timeToLive");
@@ -1198,7 +1231,7 @@ static void h_message(api_req *r) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    TIMED(r, st, e, baton_engine_correlate(r->srv->engine, name, corr, vars, mid, ttl,
+    API_TIMED(r, st, e, baton_engine_correlate(r->srv->engine, name, corr, vars, mid, ttl,
                                                       only, &c, &e));
     if (st) {
         reply_engine_error(r, st, &e);
@@ -1218,7 +1251,7 @@ static void h_message(api_req *r) {
         cJSON_AddNumberToObject(o, "instanceId", (double)c.instance);
     else
         cJSON_AddNullToObject(o, "instanceId");
-    add_str(o, "messageId", mid);
+    api_add_str(o, "messageId", mid);
     api_reply_json(r, c.kind == 3 ? 202 : 200, o);
 done:
     cJSON_Delete(body);
@@ -1227,17 +1260,17 @@ done:
 static void h_signal(api_req *r) {
     static const char *const allowed[] = {"name", "variables", NULL};
     cJSON *body = NULL;
-    if (!json_body(r, false, &body))
+    if (!api_json_body(r, false, &body))
         return;
     const char *name = NULL;
     const cJSON *vars = NULL;
-    if (known_fields(r, body, allowed) && field_string(r, body, "name", true, &name) &&
-        field_object(r, body, "variables", &vars)) {
+    if (api_known_fields(r, body, allowed) && api_field_string(r, body, "name", true, &name) &&
+        api_field_object(r, body, "variables", &vars)) {
         uint32_t n = 0;
         baton_error e;
         baton_error_clear(&e);
         baton_status st;
-    TIMED(r, st, e, baton_engine_signal(r->srv->engine, name, vars, &n, &e));
+    API_TIMED(r, st, e, baton_engine_signal(r->srv->engine, name, vars, &n, &e));
         if (st) {
             reply_engine_error(r, st, &e);
         } else {
@@ -1281,10 +1314,10 @@ static cJSON *task_json(const baton_task_row *t, const cJSON *details) {
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddNumberToObject(o, "instanceId", (double)t->instance);
     cJSON_AddNumberToObject(o, "key", (double)t->key);
-    add_str(o, "elementId", t->element);
-    add_str(o, "name", t->name);
-    add_str(o, "processId", t->process_id);
-    add_str(o, "assignee", t->assignee);
+    api_add_str(o, "elementId", t->element);
+    api_add_str(o, "name", t->name);
+    api_add_str(o, "processId", t->process_id);
+    api_add_str(o, "assignee", t->assignee);
     static const char *const keys[] = {"candidateGroups", "candidateUsers", "dueDate",
                                        "followUpDate", "formKey"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
@@ -1296,7 +1329,7 @@ static cJSON *task_json(const baton_task_row *t, const cJSON *details) {
         else
             cJSON_AddNullToObject(o, keys[i]);
     }
-    add_time(o, "created", t->created);
+    api_add_time(o, "created", t->created);
     return o;
 }
 
@@ -1398,8 +1431,8 @@ static void run_task_query(api_req *r, task_filter *f, bool one) {
 static void h_tasks(api_req *r) {
     task_filter f = {0};
     int64_t limit;
-    if (!query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit) ||
-        !query_int(r, "instanceId", 0, INT64_MAX / 2, 0, &f.instance) ||
+    if (!api_query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit) ||
+        !api_query_int(r, "instanceId", 0, INT64_MAX / 2, 0, &f.instance) ||
         !query_bool(r, "assigned", &f.assigned))
         return;
     const char *cursor = api_query(r, "cursor");
@@ -1412,7 +1445,7 @@ static void h_tasks(api_req *r) {
         }
         memcpy(a, cursor, (size_t)(dash - cursor));
         a[dash - cursor] = '\0';
-        if (!parse_i64(a, &f.after_inst) || !parse_i64(dash + 1, &f.after_key)) {
+        if (!api_parse_i64(a, &f.after_inst) || !api_parse_i64(dash + 1, &f.after_key)) {
             api_reply_errorf(r, BATON_INVALID, "cursor '%s' is not one this API gave out", cursor);
             return;
         }
@@ -1481,11 +1514,11 @@ static void h_claim(api_req *r) {
     static const char *const allowed[] = {"assignee", NULL};
     int64_t inst, key;
     cJSON *body = NULL;
-    if (!cap_task(r, 0, &inst, &key) || !json_body(r, false, &body))
+    if (!cap_task(r, 0, &inst, &key) || !api_json_body(r, false, &body))
         return;
     const char *who = NULL;
     char *current = NULL;
-    if (!known_fields(r, body, allowed) || !field_string(r, body, "assignee", true, &who) ||
+    if (!api_known_fields(r, body, allowed) || !api_field_string(r, body, "assignee", true, &who) ||
         !open_task(r, inst, key, &current))
         goto done;
     if (current && strcmp(current, who) != 0) {
@@ -1520,10 +1553,10 @@ static void h_complete(api_req *r) {
     static const char *const allowed[] = {"variables", NULL};
     int64_t inst, key;
     cJSON *body = NULL;
-    if (!cap_task(r, 0, &inst, &key) || !json_body(r, true, &body))
+    if (!cap_task(r, 0, &inst, &key) || !api_json_body(r, true, &body))
         return;
     const cJSON *vars = NULL;
-    if ((body && (!known_fields(r, body, allowed) || !field_object(r, body, "variables", &vars))) ||
+    if ((body && (!api_known_fields(r, body, allowed) || !api_field_object(r, body, "variables", &vars))) ||
         !open_task(r, inst, key, NULL))
         goto done;
     baton_input in = {0};
@@ -1531,7 +1564,7 @@ static void h_complete(api_req *r) {
     in.key = key;
     in.variables = vars;
     if (apply(r, inst, &in)) {
-        cJSON *o = instance_row_json(r, inst);
+        cJSON *o = api_instance_row_json(r, inst);
         if (o) {
             cJSON *wrap = cJSON_CreateObject();
             cJSON_AddStringToObject(wrap, "completed", r->cap[0]);
@@ -1571,5 +1604,26 @@ const api_route api_routes[] = {
     {"POST", "/v1/user-tasks/{taskId}/claim", h_claim, API_BODY_JSON},
     {"POST", "/v1/user-tasks/{taskId}/unclaim", h_unclaim, API_BODY_JSON},
     {"POST", "/v1/user-tasks/{taskId}/complete", h_complete, API_BODY_JSON},
+    {"POST", "/v1/jobs/activate", api_h_jobs_activate, API_BODY_JSON},
+    {"GET", "/v1/jobs", api_h_jobs, API_BODY_NONE},
+    {"GET", "/v1/jobs/{jobId}", api_h_job, API_BODY_NONE},
+    {"POST", "/v1/jobs/{jobId}/complete", api_h_job_complete, API_BODY_JSON},
+    {"POST", "/v1/jobs/{jobId}/fail", api_h_job_fail, API_BODY_JSON},
+    {"POST", "/v1/jobs/{jobId}/error", api_h_job_error, API_BODY_JSON},
+    {"POST", "/v1/jobs/{jobId}/lock", api_h_job_lock, API_BODY_JSON},
+    {"POST", "/v1/jobs/{jobId}/unlock", api_h_job_unlock, API_BODY_JSON},
+    {"GET", "/v1/incidents", api_h_incidents, API_BODY_NONE},
+    {"GET", "/v1/incidents/{incidentId}", api_h_incident, API_BODY_NONE},
+    {"POST", "/v1/incidents/{incidentId}/resolve", api_h_incident_resolve, API_BODY_JSON},
+    /* Camunda 7's external-task worker API and what its clients call around it (c7.c) */
+    {"POST", "/engine-rest/external-task/fetchAndLock", api_h_c7_fetch, API_BODY_JSON},
+    {"POST", "/engine-rest/external-task/{id}/complete", api_h_c7_complete, API_BODY_JSON},
+    {"POST", "/engine-rest/external-task/{id}/failure", api_h_c7_failure, API_BODY_JSON},
+    {"POST", "/engine-rest/external-task/{id}/bpmnError", api_h_c7_bpmn_error, API_BODY_JSON},
+    {"POST", "/engine-rest/external-task/{id}/extendLock", api_h_c7_extend_lock, API_BODY_JSON},
+    {"POST", "/engine-rest/external-task/{id}/unlock", api_h_c7_unlock, API_BODY_JSON},
+    {"POST", "/engine-rest/message", api_h_c7_message, API_BODY_JSON},
+    {"POST", "/engine-rest/process-definition/key/{key}/start", api_h_c7_start, API_BODY_JSON},
+    {"POST", "/engine-rest/deployment/create", api_h_c7_deploy, API_BODY_DEPLOY},
 };
 const uint32_t api_n_routes = sizeof api_routes / sizeof api_routes[0];

@@ -25,6 +25,22 @@ typedef struct histogram {
     _Atomic uint64_t sum_us;
 } histogram;
 
+/* Job latency buckets in microseconds: jobs wait for workers, so up to an hour. */
+static const int64_t job_buckets_us[] = {1000, 5000, 10000, 25000, 50000, 100000, 250000,
+                                         500000, 1000000, 5000000, 30000000, 60000000,
+                                         300000000, 3600000000};
+#define N_JOB_BUCKETS (sizeof job_buckets_us / sizeof job_buckets_us[0])
+
+typedef struct job_histogram {
+    _Atomic uint64_t counts[N_JOB_BUCKETS + 1];
+    _Atomic uint64_t sum_us;
+} job_histogram;
+
+/* A recent job: (instance, key) and when it was created (step clock, ms). */
+typedef struct job_slot {
+    int64_t instance, key, created;
+} job_slot;
+
 typedef struct proc_counts {
     char id[128];
     uint64_t started, completed, cancelled;
@@ -42,6 +58,11 @@ struct baton_metrics {
     _Atomic int64_t active_base;
     _Atomic bool active_known;
     _Atomic uint64_t timers_fired;
+    _Atomic uint64_t jobs_created, jobs_activated, jobs_completed, jobs_failed, http_job_calls;
+    _Atomic int64_t incidents_open;
+    job_histogram job_latency;
+    pthread_mutex_t job_lock; /* job_slots */
+    job_slot *job_slots;      /* [BATON_METRICS_JOB_SLOTS] */
     pthread_mutex_t lock;    /* procs */
     proc_counts procs[BATON_METRICS_MAX_PROCESSES + 1]; /* last = "_other" */
     uint32_t n_procs;
@@ -59,11 +80,15 @@ baton_metrics *baton_metrics_new(const char *const *route_names, uint32_t n_rout
     m->routes = route_names;
     m->n_routes = n_routes;
     m->http = baton_calloc((size_t)(n_routes + 1) * (N_CODES + 1), sizeof *m->http);
-    if (!m->http) {
+    m->job_slots = baton_calloc(BATON_METRICS_JOB_SLOTS, sizeof *m->job_slots);
+    if (!m->http || !m->job_slots) {
+        baton_free((void *)m->http);
+        baton_free(m->job_slots);
         baton_free(m);
         return NULL;
     }
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->job_lock, NULL);
     baton_intmap_init(&m->owner);
     snprintf(m->procs[BATON_METRICS_MAX_PROCESSES].id, sizeof m->procs[0].id, "_other");
     return m;
@@ -73,6 +98,8 @@ void baton_metrics_free(baton_metrics *m) {
     if (!m)
         return;
     pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->job_lock);
+    baton_free(m->job_slots);
     baton_intmap_fini(&m->owner);
     baton_free((void *)m->http);
     baton_free(m);
@@ -109,6 +136,52 @@ void baton_metrics_set_active(baton_metrics *m, int64_t active) {
 
 void baton_metrics_timers_fired(baton_metrics *m, uint64_t total) {
     atomic_store(&m->timers_fired, total);
+}
+
+void baton_metrics_jobs_activated(baton_metrics *m, uint64_t n) {
+    atomic_fetch_add_explicit(&m->jobs_activated, n, memory_order_relaxed);
+}
+
+void baton_metrics_http_job_calls(baton_metrics *m, uint64_t total) {
+    atomic_store(&m->http_job_calls, total);
+}
+
+void baton_metrics_set_incidents(baton_metrics *m, int64_t open) {
+    atomic_store(&m->incidents_open, open);
+}
+
+static uint32_t job_slot_of(int64_t instance, int64_t key) {
+    uint64_t h = (uint64_t)instance * 0x9E3779B97F4A7C15ull ^ (uint64_t)key * 0xC2B2AE3D27D4EB4Full;
+    return (uint32_t)(h >> 40) & (BATON_METRICS_JOB_SLOTS - 1);
+}
+
+/* A job was created (remember when) or ended (time it, if remembered). */
+static void job_record(baton_metrics *m, int64_t instance, const baton_record *r) {
+    job_slot *js = &m->job_slots[job_slot_of(instance, r->key)];
+    if (r->kind == BATON_REC_JOB_CREATED) {
+        atomic_fetch_add_explicit(&m->jobs_created, 1, memory_order_relaxed);
+        pthread_mutex_lock(&m->job_lock);
+        *js = (job_slot){instance, r->key, r->at};
+        pthread_mutex_unlock(&m->job_lock);
+        return;
+    }
+    atomic_fetch_add_explicit(&m->jobs_completed, 1, memory_order_relaxed);
+    int64_t created = -1;
+    pthread_mutex_lock(&m->job_lock);
+    if (js->instance == instance && js->key == r->key) {
+        created = js->created;
+        js->instance = 0;
+    }
+    pthread_mutex_unlock(&m->job_lock);
+    if (created < 0)
+        return;
+    int64_t us = (r->at - created) * 1000;
+    size_t i = 0;
+    while (i < N_JOB_BUCKETS && us > job_buckets_us[i])
+        i++;
+    atomic_fetch_add_explicit(&m->job_latency.counts[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->job_latency.sum_us, (uint64_t)(us < 0 ? 0 : us),
+                              memory_order_relaxed);
 }
 
 static proc_counts *proc_slot(baton_metrics *m, const char *id) {
@@ -155,7 +228,12 @@ void baton_metrics_record(void *cookie, int64_t instance, const baton_model *mod
     atomic_fetch_add_explicit(&m->records, 1, memory_order_relaxed);
     if (baton_record_kind_flags((baton_record_kind)r->kind) & BATON_RF_TRANSITION)
         atomic_fetch_add_explicit(&m->transitions, 1, memory_order_relaxed);
-    if (r->kind == BATON_REC_INSTANCE_CREATED) {
+    if (r->kind == BATON_REC_JOB_CREATED ||
+        (r->kind == BATON_REC_WAIT_TRIGGERED && r->aux == BATON_WAIT_JOB)) {
+        job_record(m, instance, r);
+    } else if (r->kind == BATON_REC_JOB_FAILED) {
+        atomic_fetch_add_explicit(&m->jobs_failed, 1, memory_order_relaxed);
+    } else if (r->kind == BATON_REC_INSTANCE_CREATED) {
         const baton_graph *g = baton_model_graph(model);
         const char *id = r->element < g->n_processes ? g->processes[r->element].id : "_unknown";
         atomic_fetch_add(&m->started, 1);
@@ -247,6 +325,36 @@ baton_status baton_metrics_render(baton_metrics *m, baton_buf *b) {
     baton_buf_printf(b, "# HELP baton_timers_fired_total Timers fired by the scheduler.\n"
                         "# TYPE baton_timers_fired_total counter\nbaton_timers_fired_total %llu\n",
                      (unsigned long long)atomic_load(&m->timers_fired));
+    static const char *const jobs[4][2] = {
+        {"baton_jobs_created_total", "Jobs created for workers."},
+        {"baton_jobs_activated_total", "Jobs handed out to workers (HTTP APIs, built-in http)."},
+        {"baton_jobs_completed_total", "Jobs ended by their worker: completed or a BPMN error."},
+        {"baton_jobs_failed_total", "Job failures reported (each attempt)."},
+    };
+    uint64_t jv[4] = {atomic_load(&m->jobs_created),
+                      atomic_load(&m->jobs_activated) + atomic_load(&m->http_job_calls),
+                      atomic_load(&m->jobs_completed), atomic_load(&m->jobs_failed)};
+    for (int k = 0; k < 4; k++)
+        baton_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", jobs[k][0], jobs[k][1],
+                         jobs[k][0], jobs[k][0], (unsigned long long)jv[k]);
+    baton_buf_puts(b, "# HELP baton_job_latency_seconds Jobs from creation to completion.\n"
+                      "# TYPE baton_job_latency_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t i = 0; i <= N_JOB_BUCKETS; i++) {
+        cum += atomic_load_explicit(&m->job_latency.counts[i], memory_order_relaxed);
+        if (i < N_JOB_BUCKETS)
+            baton_buf_printf(b, "baton_job_latency_seconds_bucket{le=\"%g\"} %llu\n",
+                             (double)job_buckets_us[i] / 1e6, (unsigned long long)cum);
+        else
+            baton_buf_printf(b, "baton_job_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+                             (unsigned long long)cum);
+    }
+    baton_buf_printf(b, "baton_job_latency_seconds_sum %.6f\nbaton_job_latency_seconds_count "
+                        "%llu\n", (double)atomic_load(&m->job_latency.sum_us) / 1e6,
+                     (unsigned long long)cum);
+    baton_buf_printf(b, "# HELP baton_incidents_open Incidents waiting to be resolved.\n"
+                        "# TYPE baton_incidents_open gauge\nbaton_incidents_open %lld\n",
+                     (long long)atomic_load(&m->incidents_open));
     render_histogram(b, "baton_step_duration_seconds",
                      "One engine command: transaction(s), step(s), commit, outbox settled.",
                      &m->command_latency);

@@ -7,6 +7,11 @@
  * (instances started/completed/cancelled) takes a mutex, once per instance
  * start or end, never per transition. The table is bounded: processes
  * beyond BATON_METRICS_MAX_PROCESSES are counted under process="_other".
+ *
+ * Job latency (creation to completion) pairs a job's JOB_CREATED record with
+ * the record that ends it, through a direct-mapped table of recent jobs
+ * (BATON_METRICS_JOB_SLOTS): a job created before the server started, or
+ * whose slot a later job took, is counted but not timed.
  */
 #ifndef BATON_API_METRICS_H
 #define BATON_API_METRICS_H
@@ -18,6 +23,7 @@
 #include "models/model.h"
 
 #define BATON_METRICS_MAX_PROCESSES 256u
+#define BATON_METRICS_JOB_SLOTS 16384u
 
 typedef struct baton_metrics baton_metrics;
 
@@ -35,6 +41,11 @@ void baton_metrics_record(void *m, int64_t instance, const baton_model *model,
 /* Active instances found in the store at start-up (the gauge moves from there). */
 void baton_metrics_set_active(baton_metrics *m, int64_t active);
 void baton_metrics_timers_fired(baton_metrics *m, uint64_t total);
+/* Jobs handed out to workers (HTTP APIs); the built-in http worker's calls (a total). */
+void baton_metrics_jobs_activated(baton_metrics *m, uint64_t n);
+void baton_metrics_http_job_calls(baton_metrics *m, uint64_t total);
+/* Open incidents, counted from the store at scrape time. */
+void baton_metrics_set_incidents(baton_metrics *m, int64_t open);
 
 baton_status baton_metrics_render(baton_metrics *m, baton_buf *out);
 

@@ -385,7 +385,9 @@ static enum MHD_Result queue(api_req *r) {
     if (!resp)
         return MHD_NO;
     r->out = NULL; /* the response owns it now */
-    MHD_add_response_header(resp, "Content-Type", r->out_type ? r->out_type : "application/json");
+    if (r->status != 204) /* no body: a JSON type would make clients parse nothing */
+        MHD_add_response_header(resp, "Content-Type",
+                                r->out_type ? r->out_type : "application/json");
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -502,7 +504,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         api_reply_errorf(r, BATON_LIMIT, "request body larger than %zu bytes", r->body_limit);
         return queue(r);
     }
+    r->lp_rounds = 0;
     api_routes[r->route].fn(r);
+    if (r->parked)
+        return MHD_YES; /* suspended: the handler runs again when woken */
     if (!r->status)
         api_reply_errorf(r, BATON_INTERNAL, "handler gave no answer");
     if (strcmp(method, "HEAD") == 0) {
@@ -619,6 +624,8 @@ baton_status baton_server_start(baton_engine *engine, const baton_server_opts *o
         s->o.connection_timeout_s = 60;
     if (!s->o.drain_timeout_ms)
         s->o.drain_timeout_ms = 10000;
+    if (!s->o.job_poll_recheck_ms)
+        s->o.job_poll_recheck_ms = 5000;
     if (getrandom(&s->id_prefix, sizeof s->id_prefix, 0) != sizeof s->id_prefix)
         s->id_prefix = (uint32_t)time(NULL) ^ (uint32_t)getpid();
     s->route_names = baton_calloc(api_n_routes, sizeof *s->route_names);
@@ -653,10 +660,14 @@ baton_status baton_server_start(baton_engine *engine, const baton_server_opts *o
     if (gai || !ai) {
         st = baton_error_set(err, BATON_INVALID, "cannot resolve listen address '%s': %s",
                              s->o.host, gai_strerror(gai));
+        if (ai)
+            freeaddrinfo(ai);
         goto fail;
     }
+    if ((st = api_lp_start(s, err)))
+        goto fail;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
@@ -682,6 +693,7 @@ baton_status baton_server_start(baton_engine *engine, const baton_server_opts *o
     *out = s;
     return BATON_OK;
 fail:
+    api_lp_stop(s);
     baton_metrics_free(s->metrics);
     free_names(s);
     baton_free(s);
@@ -696,6 +708,8 @@ void baton_server_quiesce(baton_server *s) {
     if (!s || s->quiesced)
         return;
     s->quiesced = true;
+    /* parked job activations answer now (with what they have) and no new one parks */
+    api_lp_shutdown(s);
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -711,7 +725,9 @@ void baton_server_stop(baton_server *s) {
     if (!s)
         return;
     baton_server_quiesce(s);
+    api_lp_shutdown(s);
     MHD_stop_daemon(s->daemon);
+    api_lp_stop(s);
     baton_metrics_free(s->metrics);
     free_names(s);
     baton_free(s);

@@ -26,6 +26,7 @@
 
 #include "common/error.h"
 #include "runtime/engine.h"
+#include "runtime/httpjobs.h"
 #include "runtime/scheduler.h"
 
 typedef struct baton_server baton_server;
@@ -42,6 +43,10 @@ typedef struct baton_server_opts {
     unsigned connection_timeout_s; /* idle keep-alive connections close after (default 60) */
     unsigned drain_timeout_ms;  /* quiesce waits this long for in-flight requests (default 10000) */
     const baton_scheduler *scheduler; /* optional, borrowed: its counter goes to /metrics */
+    const baton_httpjobs *httpjobs;   /* optional, borrowed: its calls count as activations */
+    unsigned job_poll_recheck_ms; /* a parked job activation looks again after (default 5000):
+                                     for what no commit here announces (other nodes' lock
+                                     expiries and backoffs, backoffs from before a restart) */
 } baton_server_opts;
 
 /* Bind and start answering. The engine is borrowed for the server's life. */
@@ -56,6 +61,12 @@ uint16_t baton_server_port(const baton_server *s);
 void baton_server_quiesce(baton_server *s);
 /* Quiesce if not done, stop the workers, free. NULL is fine. */
 void baton_server_stop(baton_server *s);
+
+/*
+ * Commit hook input (baton_engine_set_commit_hook, through the caller's
+ * hook): wakes long-polling job activations waiting for the new jobs' types.
+ */
+void baton_server_notify(baton_server *s, const baton_commit_info *info);
 
 /* Record observer for the engine (metrics): baton_engine_set_observer(e, this, server). */
 void baton_server_on_record(void *server, int64_t instance, const baton_model *m,

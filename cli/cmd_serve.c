@@ -5,7 +5,8 @@
  *   parse options (config file first, then the command line on top)
  *     -> open the engine on the store URL (recovery: the outbox is settled)
  *     -> deploy --deploy files (identical XML is recognised: no new version)
- *     -> start the scheduler (woken by the engine's commit hook)
+ *     -> start the scheduler and the built-in http job workers (both woken by
+ *        the engine's commit hook, as are long-polling job activations)
  *     -> start the HTTP server, print where it listens
  *     -> wait for SIGTERM/SIGINT (blocked in every thread, taken by sigwait)
  *     -> stop accepting, let in-flight requests finish, stop the scheduler
@@ -13,6 +14,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #include "common/log.h"
 #include "parser/bpmn.h"
 #include "runtime/engine.h"
+#include "runtime/httpjobs.h"
 #include "runtime/scheduler.h"
 
 #define MAX_DEPLOY 64
@@ -57,8 +60,18 @@ typedef struct serve_cfg {
     baton_log_level level;
     unsigned sessions;
     int64_t scheduler_max_sleep_ms;
+    bool http_jobs_off;
+    baton_httpjobs_opts httpjobs;
     baton_server_opts http;
 } serve_cfg;
+
+/* Who hears about commits: the scheduler, the http job workers, parked job activations. */
+typedef struct hooks {
+    baton_scheduler *sched;
+    baton_httpjobs *httpjobs;
+    pthread_rwlock_t srv_lock; /* the server is stopped first: commits go on meanwhile */
+    baton_server *srv;
+} hooks;
 
 static bool parse_level(const char *s, baton_log_level *out) {
     static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -134,6 +147,16 @@ static bool apply_setting(serve_cfg *c, const char *key, const char *value, char
     } else if (strcmp(key, "scheduler_max_sleep_ms") == 0 && parse_uint(value, 86400000, &v) &&
                v) {
         c->scheduler_max_sleep_ms = (int64_t)v;
+    } else if (strcmp(key, "http_jobs") == 0 && (!strcmp(value, "on") || !strcmp(value, "off"))) {
+        c->http_jobs_off = strcmp(value, "off") == 0;
+    } else if (strcmp(key, "http_jobs_threads") == 0 && parse_uint(value, 64, &v) && v) {
+        c->httpjobs.threads = (unsigned)v;
+    } else if (strcmp(key, "http_jobs_plain_http") == 0 &&
+               (!strcmp(value, "on") || !strcmp(value, "off"))) {
+        c->httpjobs.allow_plain_http = strcmp(value, "on") == 0;
+    } else if (strcmp(key, "job_poll_recheck_ms") == 0 && parse_uint(value, 3600000, &v) &&
+               v >= 10) {
+        c->http.job_poll_recheck_ms = (unsigned)v;
     } else {
         snprintf(why, why_len, "unknown setting or bad value: %s = %s", key, value);
         return false;
@@ -222,7 +245,12 @@ static void trim_memory(void *cookie, baton_engine *e) {
 }
 
 static void commit_hook(void *cookie, const baton_commit_info *info) {
-    baton_scheduler_notify(cookie, info);
+    hooks *h = cookie;
+    baton_scheduler_notify(h->sched, info);
+    baton_httpjobs_notify(h->httpjobs, info);
+    pthread_rwlock_rdlock(&h->srv_lock);
+    baton_server_notify(h->srv, info);
+    pthread_rwlock_unlock(&h->srv_lock);
 }
 
 static int deploy_file(baton_engine *eng, const char *path) {
@@ -265,11 +293,14 @@ int baton_cmd_serve(int argc, char **argv) {
     memset(&c, 0, sizeof c);
     baton_engine *eng = NULL;
     baton_scheduler *sched = NULL;
+    baton_httpjobs *httpjobs = NULL;
     baton_server *srv = NULL;
+    hooks hk = {NULL, NULL, PTHREAD_RWLOCK_INITIALIZER, NULL};
     char host[256];
     snprintf(c.db, sizeof c.db, "baton.db");
     snprintf(c.listen, sizeof c.listen, "127.0.0.1:8080");
     c.level = BATON_LOG_INFO;
+    c.httpjobs.allow_plain_http = true;
     int rc = BATON_EXIT_OK;
     /* the config file first, so options given on the command line win */
     for (int i = 1; i < argc; i++) {
@@ -350,20 +381,31 @@ int baton_cmd_serve(int argc, char **argv) {
         rc = baton_cli_error(&err);
         goto out;
     }
-    baton_engine_set_commit_hook(eng, commit_hook, sched);
+    if (!c.http_jobs_off && baton_httpjobs_start(eng, &c.httpjobs, &httpjobs, &err)) {
+        rc = baton_cli_error(&err);
+        goto out;
+    }
+    hk.sched = sched;
+    hk.httpjobs = httpjobs;
+    baton_engine_set_commit_hook(eng, commit_hook, &hk);
     c.http.scheduler = sched;
+    c.http.httpjobs = httpjobs;
     if (baton_server_start(eng, &c.http, &srv, &err)) {
         rc = baton_cli_error(&err);
         goto out;
     }
+    pthread_rwlock_wrlock(&hk.srv_lock);
+    hk.srv = srv;
+    pthread_rwlock_unlock(&hk.srv_lock);
     baton_engine_set_observer(eng, baton_server_on_record, srv);
     bool v6 = strchr(host, ':') != NULL;
     printf("baton: listening on http://%s%s%s:%u (store %s; stop with Ctrl-C)\n", v6 ? "[" : "",
            host, v6 ? "]" : "", (unsigned)baton_server_port(srv), c.db);
     fflush(stdout);
     baton_log(BATON_LOG_INFO, "msg=\"listening\" host=%s port=%u store=\"%s\" http_threads=%u "
-              "store_sessions=%u", host, (unsigned)baton_server_port(srv),
-              baton_engine_store(eng)->ops->name, c.http.threads, c.sessions);
+              "store_sessions=%u http_job_threads=%u", host, (unsigned)baton_server_port(srv),
+              baton_engine_store(eng)->ops->name, c.http.threads, c.sessions,
+              httpjobs ? (c.httpjobs.threads ? c.httpjobs.threads : 2) : 0);
 
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0)
@@ -371,11 +413,16 @@ int baton_cmd_serve(int argc, char **argv) {
     baton_log(BATON_LOG_INFO, "msg=\"stopping\" signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     baton_server_quiesce(srv);
 out:
-    /* order: no new requests, then no timers, then the observers go, then the store */
+    /* order: no new requests, then no timers or http calls, then the observers go, then the
+       store */
+    pthread_rwlock_wrlock(&hk.srv_lock);
+    hk.srv = NULL;
+    pthread_rwlock_unlock(&hk.srv_lock);
     baton_server_stop(srv);
     if (eng) {
         baton_engine_set_commit_hook(eng, NULL, NULL);
     }
+    baton_httpjobs_stop(httpjobs);
     baton_scheduler_stop(sched);
     if (eng)
         baton_engine_set_observer(eng, NULL, NULL);

@@ -1504,8 +1504,10 @@ static cJSON *describe_job(session *e, const baton_job_row *j, const baton_job_a
     const char *state = NULL;
     if (e->ops->instance_get(e->store, j->instance, &row, &state, err))
         return NULL;
-    baton_model *m = model_of(e, row.deployment, err);
-    cJSON *sj = m && state ? cJSON_Parse(state) : NULL;
+    /* parse before model_of: the state text is the store's until its next call, and loading
+       a model the cache does not hold yet (after a restart) is one */
+    cJSON *sj = state ? cJSON_Parse(state) : NULL;
+    baton_model *m = sj ? model_of(e, row.deployment, err) : NULL;
     baton_instance *inst = NULL;
     if (!sj || baton_instance_from_json(m, sj, &inst, err)) {
         cJSON_Delete(sj);

@@ -1509,7 +1509,7 @@ static cJSON *describe_job(session *e, const baton_job_row *j, const baton_job_a
     cJSON *sj = state ? cJSON_Parse(state) : NULL;
     baton_model *m = sj ? model_of(e, row.deployment, err) : NULL;
     baton_instance *inst = NULL;
-    if (!sj || baton_instance_from_json(m, sj, &inst, err)) {
+    if (!sj || !m || baton_instance_from_json(m, sj, &inst, err)) {
         cJSON_Delete(sj);
         if (err && !err->code)
             baton_error_set(err, BATON_STORE, "instance %lld: unreadable state",

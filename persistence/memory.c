@@ -859,6 +859,43 @@ static baton_status mem_msg_delete(baton_store *s, int64_t id, baton_error *err)
     return BATON_NOTFOUND;
 }
 
+static baton_status mem_msg_waiting(baton_store *s, int64_t now, uint32_t limit, baton_row_fn fn,
+                                    void *cookie, baton_error *err) {
+    mem_store *m = (mem_store *)s;
+    CHECK(m, err);
+    /* copy the matches first: the callback may change the tables */
+    size_t n = 0, cap = 0;
+    baton_sub_row *rows = NULL;
+    for (size_t i = 0; i < m->messages.n && (!limit || n < limit); i++) {
+        const mem_msg *x = AT(m->messages, mem_msg, i);
+        if (x->row.expires <= now)
+            continue;
+        for (size_t k = 0; k < m->subs[0].n && (!limit || n < limit); k++) {
+            const mem_sub *sub = AT(m->subs[0], mem_sub, k);
+            if (strcmp(sub->row.name, x->row.name) != 0 ||
+                (sub->row.correlation &&
+                 (!x->row.correlation || strcmp(sub->row.correlation, x->row.correlation) != 0)))
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                baton_sub_row *r = baton_realloc(rows, cap * sizeof *r);
+                if (!r) {
+                    baton_free(rows);
+                    return nomem(m, err);
+                }
+                rows = r;
+            }
+            rows[n++] = (baton_sub_row){sub->row.instance, sub->row.key, x->row.name,
+                                        x->row.correlation, NULL};
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (fn(cookie, &rows[i]))
+            break;
+    baton_free(rows);
+    return BATON_OK;
+}
+
 /* ---- failure and retention ------------------------------------------------------------- */
 
 static baton_status mem_wait_drop(baton_store *s, int kind, int64_t instance, int64_t key,
@@ -1038,6 +1075,7 @@ static const baton_store_ops memory_ops = {
     .message_find = mem_msg_find,
     .message_find_id = mem_msg_find_id,
     .message_delete = mem_msg_delete,
+    .message_waiting = mem_msg_waiting,
     .wait_drop = mem_wait_drop,
     .failed = mem_failed,
     .purge = mem_purge,

@@ -163,6 +163,10 @@
     X(MSG_FIND_ID, "SELECT " MSG_COLS " FROM messages WHERE message_id = $1 AND expires > $2 "     \
                    "ORDER BY id LIMIT 1")                                                          \
     X(MSG_DELETE, "DELETE FROM messages WHERE id = $1")                                            \
+    X(MSG_WAITING,                                                                                 \
+      "SELECT s.instance, s.key, m.name, m.correlation, NULL FROM messages m JOIN subscriptions s " \
+      "ON s.kind = 0 AND s.name = m.name AND (s.correlation IS NULL OR s.correlation = "           \
+      "m.correlation) WHERE m.expires > $1 ORDER BY m.id, s.id LIMIT $2")                          \
     X(PURGE_MESSAGES, "DELETE FROM messages WHERE id IN (SELECT id FROM messages "                 \
                       "WHERE expires <= $1 ORDER BY expires LIMIT $2 FOR UPDATE SKIP LOCKED)")     \
     X(PURGE_PICK, "SELECT id FROM instances WHERE ended <> 0 AND ended < $1 "                      \
@@ -1674,6 +1678,21 @@ static baton_status pg_msg_delete(baton_store *s, int64_t id, baton_error *err) 
     return delete_by((pg_store *)s, PG_MSG_DELETE, &a, "deleting a buffered message", err);
 }
 
+static baton_status pg_msg_waiting(baton_store *s, int64_t now, uint32_t limit, baton_row_fn fn,
+                                   void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    params a = {0};
+    p_int(&a, now);
+    if (limit)
+        p_int(&a, limit);
+    else
+        p_text(&a, NULL);
+    PGresult *r = NULL;
+    baton_status st = exec(p, PG_MSG_WAITING, &a, "matching buffered messages", &r, err);
+    return st ? st : list(p, r, (read_fn)read_sub, sizeof(baton_sub_row), fn, cookie, err);
+}
+
 /* The DELETE goes out with the next statement or the commit: nobody waits for its answer. */
 static baton_status pg_wait_drop(baton_store *s, int kind, int64_t instance, int64_t key,
                                  baton_error *err) {
@@ -1828,6 +1847,7 @@ static const baton_store_ops postgres_ops = {
     .message_find = pg_msg_find,
     .message_find_id = pg_msg_find_id,
     .message_delete = pg_msg_delete,
+    .message_waiting = pg_msg_waiting,
     .wait_drop = pg_wait_drop,
     .failed = pg_failed,
     .purge = pg_purge,

@@ -151,6 +151,10 @@
     X(MSG_FIND_ID, "SELECT " MSG_COLS " FROM messages WHERE message_id = ?1 AND expires > ?2 "     \
                    "ORDER BY id LIMIT 1")                                                          \
     X(MSG_DELETE, "DELETE FROM messages WHERE id = ?1")                                            \
+    X(MSG_WAITING,                                                                                 \
+      "SELECT s.instance, s.key, m.name, m.correlation, NULL FROM messages m JOIN subscriptions s " \
+      "ON s.kind = 0 AND s.name = m.name AND (s.correlation IS NULL OR s.correlation = "           \
+      "m.correlation) WHERE m.expires > ?1 ORDER BY m.id, s.id LIMIT ?2")                          \
     X(PURGE_MESSAGES, "DELETE FROM messages WHERE id IN (SELECT id FROM messages "                 \
                       "WHERE expires <= ?1 ORDER BY expires LIMIT ?2)")                            \
     X(PURGE_PICK, "SELECT id FROM instances WHERE ended <> 0 AND ended < ?1 "                      \
@@ -1497,6 +1501,20 @@ static baton_status sq_msg_delete(baton_store *s, int64_t id, baton_error *err) 
                         err);
 }
 
+static baton_status sq_msg_waiting(baton_store *s, int64_t now, uint32_t limit, baton_row_fn fn,
+                                   void *cookie, baton_error *err) {
+    sq_store *q = (sq_store *)s;
+    CHECK(q, err);
+    baton_status st = BATON_OK;
+    sqlite3_stmt *x = stmt(q, SQ_MSG_WAITING, err, &st);
+    if (!x)
+        return st;
+    sqlite3_bind_int64(x, 1, now);
+    sqlite3_bind_int64(x, 2, limit ? (sqlite3_int64)limit : -1);
+    return list(q, x, (read_fn)read_sub, sizeof(baton_sub_row), "matching buffered messages", fn,
+                cookie, err);
+}
+
 /* ---- failure, retention
  * ---------------------------------------------------------------------------- */
 
@@ -1636,6 +1654,7 @@ static const baton_store_ops sqlite_ops = {
     .message_find = sq_msg_find,
     .message_find_id = sq_msg_find_id,
     .message_delete = sq_msg_delete,
+    .message_waiting = sq_msg_waiting,
     .wait_drop = sq_wait_drop,
     .failed = sq_failed,
     .purge = sq_purge,

@@ -267,6 +267,16 @@ typedef struct baton_store_ops {
     baton_status (*message_find_id)(baton_store *s, const char *message_id, int64_t now,
                                     baton_message_row *out, baton_error *err);
     baton_status (*message_delete)(baton_store *s, int64_t id, baton_error *err);
+    /*
+     * Live buffered messages that a message subscription matches (name, and
+     * the subscription's correlation key or none), oldest message first, at
+     * most limit: a message published while the subscription was being
+     * opened by a concurrent transaction can be left buffered (PostgreSQL).
+     * fn gets a baton_sub_row: the subscription's instance and key, and the
+     * message's name and correlation key.
+     */
+    baton_status (*message_waiting)(baton_store *s, int64_t now, uint32_t limit, baton_row_fn fn,
+                                    void *cookie, baton_error *err);
 
     /*
      * Remove the row a closed wait leaves (kind: BATON_WAIT_JOB, _USER_TASK,

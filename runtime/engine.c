@@ -1086,20 +1086,6 @@ baton_status baton_engine_settle(baton_engine *eng, baton_error *err) {
     return st;
 }
 
-/* Retention: one bounded batch in a short transaction of its own (engine.h). */
-baton_status baton_engine_sweep(baton_engine *eng, int64_t max_age_ms, uint32_t batch,
-                                uint32_t *removed_out, baton_error *err) {
-    session *e = acquire(eng);
-    int64_t now = now_of(e);
-    uint32_t removed = 0;
-    baton_status st = e->ops->purge(e->store, max_age_ms < 0 ? INT64_MIN : now - max_age_ms, now,
-                                    batch ? batch : 100, &removed, err);
-    release(e);
-    if (!st && removed_out)
-        *removed_out = removed;
-    return st;
-}
-
 /* Run the statements in a transaction (commit on success), then settle (settle_after). */
 #define TX(e, err, ...)                                                                           \
     do {                                                                                          \
@@ -1114,6 +1100,77 @@ baton_status baton_engine_sweep(baton_engine *eng, int64_t max_age_ms, uint32_t 
         if (!st)                                                                                  \
             st = settle_after(e, err);                                                            \
     } while (0)
+
+typedef struct waiting_msgs {
+    int64_t inst[64], key[64];
+    char *name[64], *corr[64];
+    uint32_t n;
+    bool nomem;
+} waiting_msgs;
+
+static int take_waiting(void *cookie, const void *row) {
+    waiting_msgs *w = cookie;
+    const baton_sub_row *r = row;
+    if (w->n == 64)
+        return 1;
+    w->inst[w->n] = r->instance;
+    w->key[w->n] = r->key;
+    w->name[w->n] = baton_strdup(r->name ? r->name : "");
+    w->corr[w->n] = r->correlation ? baton_strdup(r->correlation) : NULL;
+    if (!w->name[w->n] || (r->correlation && !w->corr[w->n]))
+        w->nomem = true;
+    w->n++;
+    return 0;
+}
+
+/*
+ * Buffered messages that a waiting subscription matches. On PostgreSQL a
+ * message published while a concurrent transaction opened the subscription
+ * is buffered, and neither transaction saw the other's row. Their delivery
+ * is queued in the outbox (DELIVER_BUFFERED, as when a subscription opens);
+ * a delivery that finds the message gone or the wait closed does nothing, so
+ * queueing one twice is harmless. Done at open and with every sweep.
+ */
+static baton_status queue_waiting_messages(session *e, uint32_t limit, baton_error *err) {
+    waiting_msgs w;
+    w.n = 0;
+    w.nomem = false;
+    baton_status st = e->ops->message_waiting(e->store, now_of(e), limit < 64 ? limit : 64,
+                                              take_waiting, &w, err);
+    if (!st && w.nomem)
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+    for (uint32_t i = 0; !st && i < w.n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        if (!p || !cJSON_AddStringToObject(p, "name", w.name[i]) ||
+            (w.corr[i] && !cJSON_AddStringToObject(p, "correlation", w.corr[i]))) {
+            cJSON_Delete(p);
+            st = baton_error_set(err, BATON_NOMEM, "out of memory");
+            break;
+        }
+        st = push_event(e, BATON_OUTBOX_DELIVER_BUFFERED, w.inst[i], w.key[i], p, err);
+    }
+    for (uint32_t i = 0; i < w.n; i++) {
+        baton_free(w.name[i]);
+        baton_free(w.corr[i]);
+    }
+    return st;
+}
+
+/* Retention: one bounded batch in a short transaction of its own (engine.h). */
+baton_status baton_engine_sweep(baton_engine *eng, int64_t max_age_ms, uint32_t batch,
+                                uint32_t *removed_out, baton_error *err) {
+    session *e = acquire(eng);
+    int64_t now = now_of(e);
+    uint32_t removed = 0;
+    baton_status st = e->ops->purge(e->store, max_age_ms < 0 ? INT64_MIN : now - max_age_ms, now,
+                                    batch ? batch : 100, &removed, err);
+    if (!st)
+        TX(e, err, { st = queue_waiting_messages(e, batch ? batch : 100, err); });
+    release(e);
+    if (!st && removed_out)
+        *removed_out = removed;
+    return st;
+}
 
 /* ---- deployments ----------------------------------------------------------------------- */
 
@@ -1877,10 +1934,13 @@ baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out
         s->next_free = e->free_list;
         e->free_list = s;
     }
-    /* deliver what a previous run left in the outbox: recovery is the normal start */
+    /* deliver what a previous run left in the outbox, and buffered messages a waiting
+       subscription matches: recovery is the normal start */
     if (!opts->skip_settle) {
         session *s = acquire(e);
         st = settle(s, err);
+        if (!st)
+            TX(s, err, { st = queue_waiting_messages(s, 64, err); });
         release(s);
         if (st)
             goto fail;

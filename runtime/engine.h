@@ -135,7 +135,9 @@ baton_status baton_engine_settle(baton_engine *e, baton_error *err);
  * max_age_ms < 0 keeps history forever (only expired messages go). Call it
  * again while *removed_out > 0; each call holds one session briefly, and
  * instances other transactions hold are skipped, so the engine's work goes
- * on around the sweep.
+ * on around the sweep. Each call also delivers buffered messages that a
+ * waiting subscription matches (left by a race between two nodes), as the
+ * engine does at open.
  */
 baton_status baton_engine_sweep(baton_engine *e, int64_t max_age_ms, uint32_t batch,
                                 uint32_t *removed_out, baton_error *err);

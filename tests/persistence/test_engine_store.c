@@ -287,6 +287,53 @@ static void test_buffered_message(void) {
     baton_engine_close(e);
 }
 
+/* A message left buffered while a subscription waits (a race between two nodes on
+   PostgreSQL, made here by writing the row directly) is delivered by the sweep and at open. */
+static baton_status buffer_fn(void *cookie, baton_store *s, baton_error *err) {
+    baton_message_row m = {
+        0, "paid", (const char *)cookie, NULL, "{\"late\":true}", fake_clock(NULL) + 3600000};
+    return s->ops->message_put(s, &m, err);
+}
+
+static void test_buffered_meets_waiting(void) {
+    baton_engine *e = open_engine(2);
+    baton_error err;
+    baton_error_clear(&err);
+    int64_t ids[2] = {0, 0};
+    const char *keys[2] = {"R-1", "R-2"};
+    for (int i = 0; i < 2; i++) {
+        char v[64];
+        snprintf(v, sizeof v, "{\"orderId\":\"%s\"}", keys[i]);
+        cJSON *vars = cJSON_Parse(v);
+        baton_engine_start(e, "order", 0, vars, NULL, &ids[i], &err);
+        cJSON_Delete(vars);
+        jobs j = activate(e, "charge");
+        for (int k = 0; k < j.n; k++)
+            complete(e, j.inst[k], j.key[k], NULL);
+        baton_engine_query(e, buffer_fn, (void *)keys[i], &err);
+    }
+    TAP_EQ_INT(state_of(e, ids[0]), BATON_INSTANCE_ACTIVE, "a message is buffered while it waits");
+    uint32_t removed = 0;
+    TAP_EQ_INT(baton_engine_sweep(e, -1, 10, &removed, &err), BATON_OK, "sweep");
+    TAP_EQ_INT(state_of(e, ids[0]), BATON_INSTANCE_COMPLETED, "the sweep delivered it");
+    TAP_EQ_INT(state_of(e, ids[1]), BATON_INSTANCE_COMPLETED, "and the other one");
+    baton_engine_close(e);
+    /* and at open */
+    e = open_engine(2);
+    cJSON *vars = cJSON_Parse("{\"orderId\":\"R-3\"}");
+    int64_t id = 0;
+    baton_engine_start(e, "order", 0, vars, NULL, &id, &err);
+    cJSON_Delete(vars);
+    jobs j = activate(e, "charge");
+    for (int k = 0; k < j.n; k++)
+        complete(e, j.inst[k], j.key[k], NULL);
+    baton_engine_query(e, buffer_fn, (void *)"R-3", &err);
+    baton_engine_close(e);
+    e = open_engine(2);
+    TAP_EQ_INT(state_of(e, id), BATON_INSTANCE_COMPLETED, "opening the store delivered it");
+    baton_engine_close(e);
+}
+
 static void test_timer_after_restart(void) {
     baton_engine *e = open_engine(2);
     baton_error err;
@@ -621,6 +668,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_deploy_and_start);
     TAP_RUN(test_complete_and_correlate);
     TAP_RUN(test_buffered_message);
+    TAP_RUN(test_buffered_meets_waiting);
     TAP_RUN(test_timer_after_restart);
     TAP_RUN(test_cycle_after_restart);
     TAP_RUN(test_call_activity);

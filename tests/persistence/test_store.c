@@ -602,6 +602,56 @@ static void test_outbox_messages(void) {
     O->commit(S, ERR);
 }
 
+typedef struct pairs {
+    int n;
+    char s[16][64];
+} pairs;
+
+static int take_pair(void *c, const void *row) {
+    pairs *p = c;
+    const baton_sub_row *r = row;
+    if (p->n < 16)
+        snprintf(p->s[p->n++], 64, "%lld/%s", (long long)r->instance,
+                 r->correlation ? r->correlation : "-");
+    return 0;
+}
+
+static void test_message_waiting(void) {
+    baton_sub_row k1 = {901, 1, "w", "k1", "e"}, any = {902, 1, "w", NULL, "e"};
+    baton_sub_row other = {903, 1, "v", "k1", "e"};
+    baton_message_row m1 = {0, "w", "k1", NULL, NULL, 9000};
+    baton_message_row m2 = {0, "w", "k2", NULL, NULL, 9000};
+    baton_message_row m3 = {0, "w", NULL, NULL, NULL, 9000};
+    baton_message_row old = {0, "w", "k1", NULL, NULL, 10};
+    O->begin(S, ERR);
+    O->sub_put(S, 0, &k1, ERR);
+    O->sub_put(S, 0, &any, ERR);
+    O->sub_put(S, 0, &other, ERR);
+    O->message_put(S, &old, ERR);
+    O->message_put(S, &m1, ERR);
+    O->message_put(S, &m2, ERR);
+    O->message_put(S, &m3, ERR);
+    O->commit(S, ERR);
+    pairs p = {0};
+    TAP_EQ_INT(O->message_waiting(S, 1000, 0, take_pair, &p, ERR), BATON_OK, "message_waiting");
+    TAP_EQ_INT(p.n, 4, "live messages a subscription matches");
+    TAP_OK(p.n == 4 && strcmp(p.s[0], "901/k1") == 0 && strcmp(p.s[1], "902/k1") == 0 &&
+               strcmp(p.s[2], "902/k2") == 0 && strcmp(p.s[3], "902/-") == 0,
+           "by message, then subscription: %s %s %s %s", p.s[0], p.s[1], p.s[2], p.s[3]);
+    pairs q = {0};
+    O->message_waiting(S, 1000, 2, take_pair, &q, ERR);
+    TAP_EQ_INT(q.n, 2, "limit");
+    O->begin(S, ERR);
+    O->sub_delete(S, 0, 901, 1, ERR);
+    O->sub_delete(S, 0, 902, 1, ERR);
+    O->sub_delete(S, 0, 903, 1, ERR);
+    O->message_delete(S, old.id, ERR);
+    O->message_delete(S, m1.id, ERR);
+    O->message_delete(S, m2.id, ERR);
+    O->message_delete(S, m3.id, ERR);
+    O->commit(S, ERR);
+}
+
 /* A listing's callback may call the store: rows are not invalidated under it. */
 typedef struct reenter {
     int n;
@@ -1054,6 +1104,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_tasks_incidents);
     TAP_RUN(test_wait_drop);
     TAP_RUN(test_outbox_messages);
+    TAP_RUN(test_message_waiting);
     TAP_RUN(test_reentrant_listing);
     TAP_RUN(test_retention);
     TAP_RUN(test_history); /* last for memory: its refusals in a transaction fail the store */

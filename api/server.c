@@ -625,7 +625,7 @@ baton_status baton_server_start(baton_engine *engine, const baton_server_opts *o
     if (!s->o.drain_timeout_ms)
         s->o.drain_timeout_ms = 10000;
     if (!s->o.job_poll_recheck_ms)
-        s->o.job_poll_recheck_ms = 5000;
+        s->o.job_poll_recheck_ms = 1000;
     if (getrandom(&s->id_prefix, sizeof s->id_prefix, 0) != sizeof s->id_prefix)
         s->id_prefix = (uint32_t)time(NULL) ^ (uint32_t)getpid();
     s->route_names = baton_calloc(api_n_routes, sizeof *s->route_names);

@@ -44,7 +44,7 @@ typedef struct baton_server_opts {
     unsigned drain_timeout_ms;  /* quiesce waits this long for in-flight requests (default 10000) */
     const baton_scheduler *scheduler; /* optional, borrowed: its counter goes to /metrics */
     const baton_httpjobs *httpjobs;   /* optional, borrowed: its calls count as activations */
-    unsigned job_poll_recheck_ms; /* a parked job activation looks again after (default 5000):
+    unsigned job_poll_recheck_ms; /* a parked job activation looks again after (default 1000):
                                      for what no commit here announces (other nodes' lock
                                      expiries and backoffs, backoffs from before a restart) */
 } baton_server_opts;

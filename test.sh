@@ -12,6 +12,8 @@ cd "$(dirname "$0")"
 if [ -f tests/expr/oracle/package-lock.json ]; then
   npm ci --prefix tests/expr/oracle --no-audit --no-fund --loglevel=error
 fi
+# The Camunda 7 worker API is proven with Camunda's own client (pinned by its lock file).
+npm ci --prefix tests/c7client --no-audit --no-fund --loglevel=error
 
 corpus_opts="-Drequire_corpus=${BATON_CI:-false}"
 

@@ -60,6 +60,7 @@ typedef struct serve_cfg {
     baton_log_level level;
     unsigned sessions;
     int64_t scheduler_max_sleep_ms;
+    int64_t retention_ms;  /* history of ended instances kept this long; -1 = forever */
     bool http_jobs_off;
     baton_httpjobs_opts httpjobs;
     baton_server_opts http;
@@ -147,6 +148,9 @@ static bool apply_setting(serve_cfg *c, const char *key, const char *value, char
     } else if (strcmp(key, "scheduler_max_sleep_ms") == 0 && parse_uint(value, 86400000, &v) &&
                v) {
         c->scheduler_max_sleep_ms = (int64_t)v;
+    } else if (strcmp(key, "retention_days") == 0 &&
+               (!strcmp(value, "forever") || parse_uint(value, 36500, &v))) {
+        c->retention_ms = !strcmp(value, "forever") ? -1 : (int64_t)v * 86400000;
     } else if (strcmp(key, "http_jobs") == 0 && (!strcmp(value, "on") || !strcmp(value, "off"))) {
         c->http_jobs_off = strcmp(value, "off") == 0;
     } else if (strcmp(key, "http_jobs_threads") == 0 && parse_uint(value, 64, &v) && v) {
@@ -238,9 +242,26 @@ static bool split_listen(const char *s, char *host, size_t cap, uint16_t *port) 
 }
 
 /* Give freed memory back after a burst, so an idle server stays small (glibc keeps peaks). */
-static void trim_memory(void *cookie, baton_engine *e) {
-    (void)cookie;
-    (void)e;
+/*
+ * Housekeeping on the scheduler thread every 10 s: deliver outbox events
+ * another node sharing the database left, sweep old history in bounded
+ * batches (retention_days; never blocks the engine for long), and hand
+ * freed memory back to the system.
+ */
+static void housekeeping(void *cookie, baton_engine *e) {
+    const serve_cfg *c = cookie;
+    baton_error err;
+    baton_error_clear(&err);
+    if (baton_engine_settle(e, &err))
+        baton_log(BATON_LOG_WARN, "msg=\"outbox not settled\" error=\"%s\"", err.message);
+    uint32_t removed = 1;
+    for (int batch = 0; removed && batch < 10; batch++) {
+        baton_error_clear(&err);
+        if (baton_engine_sweep(e, c->retention_ms, 100, &removed, &err)) {
+            baton_log(BATON_LOG_WARN, "msg=\"retention sweep failed\" error=\"%s\"", err.message);
+            break;
+        }
+    }
     malloc_trim(0);
 }
 
@@ -300,6 +321,7 @@ int baton_cmd_serve(int argc, char **argv) {
     snprintf(c.db, sizeof c.db, "baton.db");
     snprintf(c.listen, sizeof c.listen, "127.0.0.1:8080");
     c.level = BATON_LOG_INFO;
+    c.retention_ms = -1; /* keep history forever unless configured */
     c.httpjobs.allow_plain_http = true;
     int rc = BATON_EXIT_OK;
     /* the config file first, so options given on the command line win */
@@ -375,7 +397,8 @@ int baton_cmd_serve(int argc, char **argv) {
         if ((rc = deploy_file(eng, c.deploy[i])))
             goto out;
     baton_scheduler_opts so = {.max_sleep_ms = c.scheduler_max_sleep_ms,
-                               .periodic = trim_memory,
+                               .periodic = housekeeping,
+                               .periodic_cookie = &c,
                                .period_ms = 10000};
     if (baton_scheduler_start(eng, &so, &sched, &err)) {
         rc = baton_cli_error(&err);

@@ -17,6 +17,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/log.h"
 #include "expr/cron.h"
 #include "expr/isotime.h"
 #include "parser/bpmn.h"
@@ -1069,14 +1070,26 @@ static baton_status settle(session *e, baton_error *err) {
  * nodes sharing one PostgreSQL database call baton_engine_settle now and
  * then for events another node left (the server's scheduler does).
  */
+/*
+ * After a command committed: deliver what it put in the outbox. The command
+ * itself succeeded once it committed, so a delivery that fails here is not
+ * the command's failure (a retried start would create a second instance):
+ * it is logged, the event stays in the outbox, and the next command, the
+ * next housekeeping settle or the next start delivers it.
+ */
 static baton_status settle_after(session *e, baton_error *err) {
+    (void)err;
     baton_engine *eng = e->eng;
     pthread_mutex_lock(&eng->pool_lock);
     bool owed = eng->settle_owed;
     pthread_mutex_unlock(&eng->pool_lock);
     if (!e->pushed && !owed)
         return BATON_OK;
-    return settle(e, err);
+    baton_error se;
+    baton_error_clear(&se);
+    if (settle(e, &se))
+        baton_log(BATON_LOG_WARN, "msg=\"outbox delivery deferred\" error=\"%s\"", se.message);
+    return BATON_OK;
 }
 
 baton_status baton_engine_settle(baton_engine *eng, baton_error *err) {

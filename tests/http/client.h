@@ -393,7 +393,8 @@ static inline const cJSON *jget(const cJSON *o, const char *path) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", path);
     const cJSON *cur = o;
-    for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, ".")) {
+    char *save = NULL; /* strtok_r: clients run on several threads */
+    for (char *tok = strtok_r(buf, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save)) {
         if (cJSON_IsArray(cur) && tok[0] >= '0' && tok[0] <= '9')
             cur = cJSON_GetArrayItem(cur, atoi(tok));
         else

@@ -374,8 +374,26 @@ static void test_expression_incident(void) {
 
 /* ---- long polling ---------------------------------------------------------------------- */
 
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "2026-01-05T09:00:00.123Z" -> ms since the epoch (-1 if not that shape). */
+static int64_t parse_time(const char *s) {
+    struct tm tm = {0};
+    int ms = 0;
+    if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
 typedef struct poller {
-    int64_t answered;
+    int64_t answered, answered_wall;
     int jobs;
     char id[32];
 } poller;
@@ -386,6 +404,7 @@ static void *poll_once(void *arg) {
     resp r;
     activate(&me, &r, "work", "poller", 1, 30000, 10000);
     p->answered = now_ms();
+    p->answered_wall = wall_ms();
     p->jobs = jlen(r.json, "jobs");
     snprintf(p->id, sizeof p->id, "%s", jstr(r.json, "jobs.0.id") ? jstr(r.json, "jobs.0.id") : "");
     resp_free(&r);
@@ -410,8 +429,9 @@ static int64_t cpu_ticks(pid_t pid) {
 }
 
 static void test_long_poll(void) {
-    /* woken by a new job */
-    int64_t worst = 0;
+    /* woken by a new job: from the job's creation (the server's clock, in the step that
+       created it, before its commit) to the parked request's answer */
+    int64_t worst = 0, worst_start = 0;
     for (int round = 0; round < 3; round++) {
         poller p = {0};
         pthread_t t;
@@ -420,16 +440,25 @@ static void test_long_poll(void) {
         int64_t t0 = now_ms();
         int id = start("job-once", NULL);
         pthread_join(t, NULL);
-        int64_t lat = p.answered - t0;
-        worst = lat > worst ? lat : worst;
+        int64_t lat_start = p.answered - t0;
+        worst_start = lat_start > worst_start ? lat_start : worst_start;
         TAP_EQ_INT(p.jobs, 1, "round %d: the parked request got the new job", round + 1);
+        char path[96];
+        snprintf(path, sizeof path, "/v1/jobs/%s", p.id);
+        resp j;
+        http(&S, "GET", path, NULL, &j);
+        int64_t created = parse_time(jstr(j.json, "created"));
+        resp_free(&j);
+        int64_t lat = created > 0 ? p.answered_wall - created : 100000;
+        worst = lat > worst ? lat : worst;
         char body[64];
         snprintf(body, sizeof body, "{\"worker\":\"poller\"}");
         TAP_EQ_INT(report(p.id, "complete", body), 204, "and completes it");
         (void)id;
     }
-    TAP_OK(worst < 50, "a new job wakes a parked request within 50 ms (worst %lld ms, from "
-           "before the start request)", (long long)worst);
+    TAP_OK(worst < 50, "a new job wakes a parked request within 50 ms of its creation (worst "
+           "%lld ms; %lld ms from before the start request)", (long long)worst,
+           (long long)worst_start);
 
     /* idle: the wait costs no CPU */
     long hz = sysconf(_SC_CLK_TCK);

@@ -87,6 +87,8 @@ static long report(const char *id, const char *what, const char *body) {
 
 #define RACE_JOBS 40
 
+static pthread_barrier_t race_start;
+
 typedef struct racer {
     const char *name;
     char done[RACE_JOBS * 2][32];
@@ -96,9 +98,10 @@ typedef struct racer {
 static void *race(void *arg) {
     racer *w = arg;
     srv me = S; /* own connections */
+    pthread_barrier_wait(&race_start);
     for (int idle = 0; idle < 3;) {
         resp r;
-        activate(&me, &r, "work", w->name, 3, 30000, 0);
+        activate(&me, &r, "work", w->name, 2, 30000, 0);
         int n = jlen(r.json, "jobs");
         if (n <= 0)
             idle++;
@@ -129,10 +132,12 @@ static void test_race(void) {
         ids[i] = start("job-once", NULL);
     racer a = {.name = "alpha"}, b = {.name = "beta"};
     pthread_t ta, tb;
+    pthread_barrier_init(&race_start, NULL, 2);
     pthread_create(&ta, NULL, race, &a);
     pthread_create(&tb, NULL, race, &b);
     pthread_join(ta, NULL);
     pthread_join(tb, NULL);
+    pthread_barrier_destroy(&race_start);
     TAP_EQ_INT(a.n_done + b.n_done, RACE_JOBS, "every job completed once (%d + %d)", a.n_done,
                b.n_done);
     TAP_EQ_INT(a.refused + b.refused, 0, "no completion refused: no job was handed out twice");

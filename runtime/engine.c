@@ -1596,13 +1596,15 @@ static cJSON *describe_job(session *e, const baton_job_row *j, const baton_job_a
     cJSON_AddNumberToObject(o, "instance", (double)j->instance);
     cJSON_AddNumberToObject(o, "key", (double)j->key);
     cJSON_AddStringToObject(o, "type", j->type);
-    cJSON_AddStringToObject(o, "processId", row.process_id);
+    /* the row's strings went with model_of's store call: the state has them too */
+    baton_idx proc = baton_instance_process(inst);
+    cJSON_AddStringToObject(o, "processId", proc < g->n_processes ? g->processes[proc].id : "");
     cJSON_AddNumberToObject(o, "processVersion", row.version);
     cJSON_AddStringToObject(o, "elementId", j->element);
     if (w && g->nodes[w->element].name)
         cJSON_AddStringToObject(o, "elementName", g->nodes[w->element].name);
-    if (row.business_key)
-        cJSON_AddStringToObject(o, "businessKey", row.business_key);
+    if (baton_instance_business_key(inst))
+        cJSON_AddStringToObject(o, "businessKey", baton_instance_business_key(inst));
     cJSON_AddNumberToObject(o, "retries", j->retries);
     cJSON_AddNumberToObject(o, "deadline", (double)j->lock_expiry);
     cJSON_AddStringToObject(o, "worker", j->worker);

@@ -17,9 +17,12 @@
  *      reported).
  *   2. Each file of the MIWG corpus (--corpus DIR or $BATON_CORPUS/miwg).
  *
- * Usage: bench-load [--reps N] [--corpus DIR] [--write FILE]
+ * Usage: bench-load [--reps N] [--corpus DIR] [--write FILE] [--elements N] [--json]
+ *   --elements N  generate N flow elements instead of 1,000 (bench/run's scale table)
+ *   --json        one JSON line for the generated diagram, no corpus (bench/run parses it)
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,7 +358,8 @@ static void corpus(const char *dir, int reps) {
 }
 
 int main(int argc, char **argv) {
-    int reps = 500;
+    int reps = 500, elements = 1000;
+    bool json = false;
     const char *corpus_dir = NULL, *write_to = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
@@ -364,18 +368,25 @@ int main(int argc, char **argv) {
             corpus_dir = argv[++i];
         else if (strcmp(argv[i], "--write") == 0 && i + 1 < argc)
             write_to = argv[++i];
+        else if (strcmp(argv[i], "--elements") == 0 && i + 1 < argc)
+            elements = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--json") == 0)
+            json = true;
         else {
-            fprintf(stderr, "usage: bench-load [--reps N] [--corpus DIR] [--write FILE]\n");
+            fprintf(stderr, "usage: bench-load [--reps N] [--corpus DIR] [--write FILE] "
+                            "[--elements N] [--json]\n");
             return 2;
         }
     }
     if (reps < 1)
         reps = 1;
+    if (elements < 3)
+        elements = 3;
     xmlInitParser();
     xmlSetGenericErrorFunc(NULL, quiet); /* the baseline's encoding errors would print */
 
     size_t len = 0;
-    char *xml = generate(1000, &len);
+    char *xml = generate(elements, &len);
     if (!xml) {
         fprintf(stderr, "bench-load: out of memory\n");
         return 1;
@@ -393,6 +404,16 @@ int main(int argc, char **argv) {
                 baton_status_name(r.st));
         baton_free(xml);
         return 1;
+    }
+    if (json) {
+        printf("{\"elements\":%u,\"nodes\":%u,\"flows\":%u,\"bytes\":%zu,\"reps\":%d,"
+               "\"load_ms\":%.4f,\"load_min_ms\":%.4f,\"libxml2_ms\":%.4f,\"libxml2_min_ms\":%.4f,"
+               "\"model_bytes\":%zu,\"xml_bytes\":%zu}\n",
+               r.elements, r.nodes, r.flows, len, reps, r.load_ms, r.load_min, r.xml_ms, r.xml_min,
+               r.model_bytes, r.xml_bytes);
+        baton_free(xml);
+        xmlCleanupParser();
+        return 0;
     }
     printf("Generated diagram: %u flow elements (%u nodes, %u sequence flows), %zu bytes of XML\n",
            r.elements, r.nodes, r.flows, len);

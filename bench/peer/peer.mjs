@@ -1,10 +1,11 @@
 // peer.mjs - runs BPMN models in bpmn-engine (Node.js) for Baton's side-by-side
 // benchmarks. Usage:
-//   node peer.mjs MODEL.bpmn INSTANCES [--vars JSON] [--save FILE]
+//   node peer.mjs MODEL.bpmn INSTANCES [--vars JSON] [--save FILE] [--warmup N]
 // Prints one JSON line: instances/s, element completions/s and the elements the
 // first instance completed (so the harness can check both engines take one path).
 // --save FILE writes engine.getState() to FILE with fsync after every instance,
-// the durable baseline Baton's SQLite store is compared with.
+// the durable baseline Baton's SQLite store is compared with. --warmup N runs N
+// instances (default 20) before the timed ones, so V8 has compiled the hot paths.
 import { readFileSync, openSync, writeSync, fsyncSync, closeSync, ftruncateSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { Engine } from 'bpmn-engine';
@@ -15,9 +16,11 @@ const file = args[0];
 const instances = Number(args[1] ?? 100);
 let variables = {};
 let saveFile = null;
+let warmup = 20;
 for (let i = 2; i < args.length; i++) {
   if (args[i] === '--vars') variables = JSON.parse(args[++i]);
   else if (args[i] === '--save') saveFile = args[++i];
+  else if (args[i] === '--warmup') warmup = Math.max(1, Number(args[++i]));
 }
 const source = readFileSync(file, 'utf8');
 // parse once, as a server would: every instance starts from the parsed definitions
@@ -48,7 +51,8 @@ async function runOne(path) {
 }
 
 const path = [];
-await runOne(path); // warm-up and the path check
+await runOne(path); // the path check, and the first warm-up instance
+for (let i = 1; i < warmup; i++) await runOne(null);
 let elements = 0;
 const t0 = process.hrtime.bigint();
 for (let i = 0; i < instances; i++) elements += await runOne(null);

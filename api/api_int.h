@@ -20,11 +20,11 @@
 #include "common/diag.h"
 #include "common/log.h"
 
-#define API_MAX_SEGMENTS 8
-#define API_MAX_QUERY 24
+#define API_MAX_SEGMENTS   8
+#define API_MAX_QUERY      24
 #define API_REQUEST_ID_MAX 64
-#define API_LP_SLOTS 64       /* job types hash into this many wake-up slots */
-#define API_LP_HINTS 32       /* known future availability times kept per slot */
+#define API_LP_SLOTS       64 /* job types hash into this many wake-up slots */
+#define API_LP_HINTS       32 /* known future availability times kept per slot */
 
 typedef struct api_req api_req;
 typedef void (*api_handler)(api_req *r);
@@ -34,9 +34,9 @@ enum { API_BODY_NONE = 0, API_BODY_JSON, API_BODY_DEPLOY };
 
 typedef struct api_route {
     const char *method;
-    const char *pattern;   /* "/v1/instances/{id}/history": {x} matches one segment */
+    const char *pattern; /* "/v1/instances/{id}/history": {x} matches one segment */
     api_handler fn;
-    uint8_t body;          /* API_BODY_* */
+    uint8_t body; /* API_BODY_* */
 } api_route;
 
 extern const api_route api_routes[];
@@ -48,8 +48,8 @@ struct baton_server {
     struct MHD_Daemon *daemon;
     uint16_t port;
     baton_metrics *metrics;
-    const char **route_names;  /* "METHOD pattern" per route, for metrics */
-    uint32_t id_prefix;        /* random per process: request ids differ across restarts */
+    const char **route_names; /* "METHOD pattern" per route, for metrics */
+    uint32_t id_prefix;       /* random per process: request ids differ across restarts */
     _Atomic uint64_t next_id;
     _Atomic int64_t in_flight;
     _Atomic int active_counted;
@@ -59,9 +59,9 @@ struct baton_server {
     pthread_cond_t lp_cv;
     pthread_t lp_thread;
     bool lp_running, lp_stop;
-    api_req *lp_head;                       /* parked requests, doubly linked */
+    api_req *lp_head; /* parked requests, doubly linked */
     uint32_t lp_parked;
-    _Atomic uint64_t lp_gen[API_LP_SLOTS];  /* bumped when jobs of a slot may be available */
+    _Atomic uint64_t lp_gen[API_LP_SLOTS];       /* bumped when jobs of a slot may be available */
     int64_t lp_hint[API_LP_SLOTS][API_LP_HINTS]; /* wall ms a job may become available,
                                                     ascending; lp_n_hint[i] used */
     uint8_t lp_n_hint[API_LP_SLOTS];
@@ -76,14 +76,14 @@ struct api_req {
     struct MHD_Connection *conn;
     char id[API_REQUEST_ID_MAX + 1];
     int64_t t0_us;
-    char *raw_uri;            /* as received, bounded copy */
+    char *raw_uri; /* as received, bounded copy */
     const char *method;
-    int state;                /* 0 new, 1 reading body, 2 answered */
-    int route;                /* index into api_routes, -1 none */
-    baton_arena *arena;       /* everything of this request */
+    int state;                         /* 0 new, 1 reading body, 2 answered */
+    int route;                         /* index into api_routes, -1 none */
+    baton_arena *arena;                /* everything of this request */
     const char *seg[API_MAX_SEGMENTS]; /* decoded path segments */
     uint32_t n_seg;
-    const char *cap[4];       /* path captures ({x}) in order */
+    const char *cap[4]; /* path captures ({x}) in order */
     uint32_t n_cap;
     api_param query[API_MAX_QUERY];
     uint32_t n_query;
@@ -93,22 +93,22 @@ struct api_req {
     bool too_large;
     /* the answer */
     int status;
-    char *out;                /* body (baton_malloc'd), handed to libmicrohttpd */
+    char *out; /* body (baton_malloc'd), handed to libmicrohttpd */
     size_t out_len;
     const char *out_type;
     char location[128];
     char allow[64];
-    baton_status err_code;    /* logged */
+    baton_status err_code; /* logged */
     char err_msg[160];
     /* long polling: a parked request is suspended in libmicrohttpd; when woken its
        handler runs again (the body is still here) */
     bool parked;
-    bool lp_armed;            /* lp_deadline_us is set */
+    bool lp_armed; /* lp_deadline_us is set */
     api_req *lp_prev, *lp_next;
-    uint64_t lp_mask;         /* slots it waits on */
-    int64_t lp_deadline_us;   /* monotonic: answer (empty) at this time */
-    int64_t lp_recheck_us;    /* monotonic: look again (lock expiries on other nodes, ...) */
-    uint32_t lp_rounds;       /* activation attempts in this handler run */
+    uint64_t lp_mask;       /* slots it waits on */
+    int64_t lp_deadline_us; /* monotonic: answer (empty) at this time */
+    int64_t lp_recheck_us;  /* monotonic: look again (lock expiries on other nodes, ...) */
+    uint32_t lp_rounds;     /* activation attempts in this handler run */
 };
 
 /* ---- replies (server.c) ---- */
@@ -143,31 +143,29 @@ const char *api_time(int64_t ms, char buf[32]);
  * PostgreSQL lock timeout) changed nothing, so it is tried again a few
  * times with a short backoff before the client sees 503.
  */
-#define API_TIMED(r, st, e, call)                                                                    \
-    do {                                                                                          \
-        for (int try_ = 0;; try_++) {                                                             \
-            baton_error_clear(&(e));                                                              \
-            int64_t t0_ = api_now_us();                                                           \
-            (st) = (call);                                                                        \
-            baton_metrics_command((r)->srv->metrics, api_now_us() - t0_);                         \
-            if ((st) != BATON_BUSY || try_ == 3)                                                  \
-                break;                                                                            \
-            struct timespec ts_ = {0, 2000000L << try_};                                          \
-            nanosleep(&ts_, NULL);                                                                \
-        }                                                                                         \
+#define API_TIMED(r, st, e, call)                                                                  \
+    do {                                                                                           \
+        for (int try_ = 0;; try_++) {                                                              \
+            baton_error_clear(&(e));                                                               \
+            int64_t t0_ = api_now_us();                                                            \
+            (st) = (call);                                                                         \
+            baton_metrics_command((r)->srv->metrics, api_now_us() - t0_);                          \
+            if ((st) != BATON_BUSY || try_ == 3)                                                   \
+                break;                                                                             \
+            struct timespec ts_ = {0, 2000000L << try_};                                           \
+            nanosleep(&ts_, NULL);                                                                 \
+        }                                                                                          \
     } while (0)
 
-
 /* Shared input checks: each answers the error itself and returns false. */
-bool api_parse_i64(const char *s, int64_t *out);   /* a positive decimal integer */
+bool api_parse_i64(const char *s, int64_t *out); /* a positive decimal integer */
 /* "<a>-<b>", both positive integers (user tasks, jobs, incidents, external tasks). */
 bool api_parse_pair(const char *s, int64_t *a_out, int64_t *b_out);
 bool api_query_int(api_req *r, const char *key, int64_t min, int64_t max, int64_t def,
                    int64_t *out);
 bool api_json_body(api_req *r, bool optional, cJSON **out);
 bool api_known_fields(api_req *r, const cJSON *o, const char *const *allowed);
-bool api_field_string(api_req *r, const cJSON *o, const char *key, bool required,
-                      const char **out);
+bool api_field_string(api_req *r, const cJSON *o, const char *key, bool required, const char **out);
 bool api_field_object(api_req *r, const cJSON *o, const char *key, const cJSON **out);
 /* A duration field: milliseconds (a number) or an ISO 8601 duration; `def` when absent. */
 bool api_field_duration(api_req *r, const cJSON *o, const char *key, int64_t min, int64_t max,
@@ -205,7 +203,7 @@ void api_lp_hint(baton_server *s, const char *type, int64_t at_ms);
 typedef struct api_topic {
     const char *type;
     int64_t lock_ms;
-    const char *const *variables;  /* NULL: every visible variable */
+    const char *const *variables; /* NULL: every visible variable */
     uint32_t n_variables;
 } api_topic;
 
@@ -219,17 +217,17 @@ int api_jobs_poll(api_req *r, const char *worker, uint32_t max, const api_topic 
                   uint32_t n_topics, int64_t wait_ms, cJSON **jobs_out);
 
 typedef struct api_failure {
-    const char *worker;     /* NULL: no lock check */
-    int32_t retries;        /* retries left; -1: one fewer than the job has */
+    const char *worker; /* NULL: no lock check */
+    int32_t retries;    /* retries left; -1: one fewer than the job has */
     const char *message;
-    int64_t backoff_ms;     /* -1: the model's retry cycle period, else at once */
-    bool exponential;       /* backoff doubles with each earlier failure of the job */
+    int64_t backoff_ms; /* -1: the model's retry cycle period, else at once */
+    bool exponential;   /* backoff doubles with each earlier failure of the job */
     int64_t max_backoff_ms;
 } api_failure;
 
 typedef struct api_failed {
     int32_t retries;
-    int64_t available_at;   /* wall ms */
+    int64_t available_at; /* wall ms */
     bool incident;
 } api_failed;
 
@@ -237,8 +235,8 @@ typedef struct api_failed {
 baton_status api_job_fail(api_req *r, int64_t instance, int64_t key, const api_failure *f,
                           api_failed *out, baton_error *err);
 /* Complete or throw (in->kind), with the worker's lock check; wakes and counts. */
-baton_status api_job_input(api_req *r, int64_t instance, const baton_input *in,
-                           const char *worker, baton_error *err);
+baton_status api_job_input(api_req *r, int64_t instance, const baton_input *in, const char *worker,
+                           baton_error *err);
 /* Extend (lock_ms > 0) or release a lock; hints long polls. */
 baton_status api_job_lock(api_req *r, int64_t instance, int64_t key, const char *worker,
                           int64_t lock_ms, baton_error *err);

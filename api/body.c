@@ -175,8 +175,8 @@ static char *param(char *hdr, const char *key) {
 }
 
 baton_status baton_body_parse_multipart(char *body, size_t len, const char *content_type,
-                                        baton_form_part *parts, uint32_t max_parts,
-                                        uint32_t *n_out, baton_error *err) {
+                                        baton_form_part *parts, uint32_t max_parts, uint32_t *n_out,
+                                        baton_error *err) {
     /* boundary parameter of the Content-Type header */
     const char *b = content_type ? strcasestr(content_type, "boundary=") : NULL;
     if (!b)

@@ -20,7 +20,7 @@
 #include "common/error.h"
 
 #define BATON_BODY_DEFAULT_JSON_DEPTH 64u
-#define BATON_BODY_MAX_PARTS 16u
+#define BATON_BODY_MAX_PARTS          16u
 
 /* True when s[0..len) is well-formed UTF-8 without NUL bytes; else *bad_at_out = offset. */
 bool baton_body_utf8_valid(const char *s, size_t len, size_t *bad_at_out);
@@ -35,10 +35,10 @@ baton_status baton_body_parse_json(const char *s, size_t len, uint32_t max_depth
                                    baton_error *err);
 
 typedef struct baton_form_part {
-    const char *name;          /* form field name (NUL-terminated inside the body copy) */
-    const char *filename;      /* NULL for plain fields */
-    const char *content_type;  /* NULL when the part has none */
-    const char *data;          /* points into the body, not NUL-terminated */
+    const char *name;         /* form field name (NUL-terminated inside the body copy) */
+    const char *filename;     /* NULL for plain fields */
+    const char *content_type; /* NULL when the part has none */
+    const char *data;         /* points into the body, not NUL-terminated */
     size_t len;
 } baton_form_part;
 
@@ -49,7 +49,7 @@ typedef struct baton_form_part {
  * BATON_PARSE for a malformed form, BATON_LIMIT beyond max_parts.
  */
 baton_status baton_body_parse_multipart(char *body, size_t len, const char *content_type,
-                                        baton_form_part *parts, uint32_t max_parts,
-                                        uint32_t *n_out, baton_error *err);
+                                        baton_form_part *parts, uint32_t max_parts, uint32_t *n_out,
+                                        baton_error *err);
 
 #endif

@@ -35,8 +35,8 @@
 #include "persistence/store.h"
 
 #define C7_MAX_WAIT_MS 1800000
-#define C7_MAX_TOPICS 32
-#define C7_MAX_TASKS 1000
+#define C7_MAX_TOPICS  32
+#define C7_MAX_TASKS   1000
 #define C7_MAX_LOCK_MS (7LL * 86400000)
 #define C7_MAX_MATCHES 1000
 
@@ -47,10 +47,10 @@ static void c7_finish(api_req *r) {
     if (r->parked || r->status < 400 || !r->out)
         return;
     cJSON *b = cJSON_ParseWithLength(r->out, r->out_len);
-    const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "error"),
-                                                                "code"));
-    const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "error"),
-                                                               "message"));
+    const char *code =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "error"), "code"));
+    const char *msg =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "error"), "message"));
     if (!code) {
         cJSON_Delete(b);
         return; /* already Camunda 7's shape */
@@ -139,14 +139,14 @@ static bool vars_in(api_req *r, const cJSON *body, const char *field, cJSON **ou
         } else if (strcasecmp(type, "Boolean") == 0) {
             if (cJSON_IsBool(value))
                 plain = cJSON_Duplicate(value, 1);
-            else if (cJSON_IsString(value) && (!strcmp(value->valuestring, "true") ||
-                                               !strcmp(value->valuestring, "false")))
+            else if (cJSON_IsString(value) &&
+                     (!strcmp(value->valuestring, "true") || !strcmp(value->valuestring, "false")))
                 plain = cJSON_CreateBool(!strcmp(value->valuestring, "true"));
             else
                 why = "a Boolean value must be true or false";
         } else if (strcasecmp(type, "Integer") == 0 || strcasecmp(type, "Long") == 0 ||
                    strcasecmp(type, "Short") == 0 || strcasecmp(type, "Double") == 0) {
-            double d = cJSON_IsNumber(value) ? value->valuedouble
+            double d = cJSON_IsNumber(value)   ? value->valuedouble
                        : cJSON_IsString(value) ? strtod(value->valuestring, NULL)
                                                : 0;
             bool integral = strcasecmp(type, "Double") != 0;
@@ -296,10 +296,9 @@ static cJSON *c7_task(cJSON *j) {
     cJSON_AddNullToObject(o, "errorDetails");
     cJSON_AddStringToObject(o, "executionId", id ? id : "");
     cJSON_AddStringToObject(o, "id", id ? id : "");
-    cJSON_AddStringToObject(o, "lockExpirationTime",
-                            c7_time((int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j,
-                                                                                      "deadline")),
-                                    b));
+    cJSON_AddStringToObject(
+        o, "lockExpirationTime",
+        c7_time((int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "deadline")), b));
     snprintf(s, sizeof s, "%.60s:%.0f", pid ? pid : "", version);
     cJSON_AddStringToObject(o, "processDefinitionId", s);
     cJSON_AddStringToObject(o, "processDefinitionKey", pid ? pid : "");
@@ -320,10 +319,16 @@ static cJSON *c7_task(cJSON *j) {
 }
 
 void api_h_c7_fetch(api_req *r) {
-    static const char *const topic_unsupported[] = {
-        "businessKey", "processDefinitionId", "processDefinitionIdIn", "processDefinitionKey",
-        "processDefinitionKeyIn", "processDefinitionVersionTag", "processVariables", "tenantIdIn",
-        "localVariables", NULL};
+    static const char *const topic_unsupported[] = {"businessKey",
+                                                    "processDefinitionId",
+                                                    "processDefinitionIdIn",
+                                                    "processDefinitionKey",
+                                                    "processDefinitionKeyIn",
+                                                    "processDefinitionVersionTag",
+                                                    "processVariables",
+                                                    "tenantIdIn",
+                                                    "localVariables",
+                                                    NULL};
     cJSON *body = NULL;
     if (!body_object(r, false, &body))
         goto done;
@@ -580,7 +585,7 @@ typedef struct msg_start {
         char id[256];
         int32_t version;
         int64_t deployment;
-    } *defs;
+    } * defs;
     uint32_t n, cap;
 } msg_start;
 
@@ -624,8 +629,8 @@ static baton_status find_message_start(api_req *r, msg_start *m, baton_error *er
         baton_model *model = baton_engine_deployment_model(r->srv->engine, m->defs[i].deployment);
         if (!model) {
             int32_t v;
-            if (baton_engine_definition(r->srv->engine, m->defs[i].id, m->defs[i].version,
-                                        &model, &v, NULL))
+            if (baton_engine_definition(r->srv->engine, m->defs[i].id, m->defs[i].version, &model,
+                                        &v, NULL))
                 continue;
         }
         const baton_graph *g = baton_model_graph(model);
@@ -725,8 +730,10 @@ void api_h_c7_message(api_req *r) {
     bool result = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "resultEnabled"));
     int64_t only = 0;
     if (pi && !api_parse_i64(pi, &only)) {
-        c7_error(r, 400, "MismatchingMessageCorrelationException", "Cannot correlate message "
-                 "'%s': no process instance '%s'", name, pi);
+        c7_error(r, 400, "MismatchingMessageCorrelationException",
+                 "Cannot correlate message "
+                 "'%s': no process instance '%s'",
+                 name, pi);
         goto done;
     }
     /* the waiting instances that match, as Camunda 7 matches executions */
@@ -752,15 +759,17 @@ void api_h_c7_message(api_req *r) {
     }
     results = cJSON_CreateArray();
     if (n > 1 && !all) {
-        c7_error(r, 400, "MismatchingMessageCorrelationException", "Cannot correlate a message "
+        c7_error(r, 400, "MismatchingMessageCorrelationException",
+                 "Cannot correlate a message "
                  "with name '%s' to a single execution. %u executions match the correlation keys",
                  name, n);
         goto done;
     }
     for (uint32_t i = 0; i < n; i++) {
         baton_correlation c = {0, 0};
-        API_TIMED(r, st, e, baton_engine_correlate(r->srv->engine, name, NULL, vars, NULL, 0,
-                                                   q.hits.inst[i], &c, &e));
+        API_TIMED(r, st, e,
+                  baton_engine_correlate(r->srv->engine, name, NULL, vars, NULL, 0, q.hits.inst[i],
+                                         &c, &e));
         if (st) {
             api_reply_error(r, st, &e);
             goto done;
@@ -788,14 +797,17 @@ void api_h_c7_message(api_req *r) {
             goto done;
         }
         if (m.found > 1 && !all) {
-            c7_error(r, 400, "MismatchingMessageCorrelationException", "Cannot correlate message "
-                     "'%s': %u process definitions start with it", name, m.found);
+            c7_error(r, 400, "MismatchingMessageCorrelationException",
+                     "Cannot correlate message "
+                     "'%s': %u process definitions start with it",
+                     name, m.found);
             goto done;
         }
         if (m.found) {
             int64_t id = 0;
-            API_TIMED(r, st, e, baton_engine_start_at(r->srv->engine, m.process, m.version,
-                                                      m.event, vars, bk, &id, &e));
+            API_TIMED(r, st, e,
+                      baton_engine_start_at(r->srv->engine, m.process, m.version, m.event, vars, bk,
+                                            &id, &e));
             if (st) {
                 api_reply_error(r, st, &e);
                 goto done;
@@ -808,8 +820,10 @@ void api_h_c7_message(api_req *r) {
         }
     }
     if (!cJSON_GetArraySize(results)) {
-        c7_error(r, 400, "MismatchingMessageCorrelationException", "Cannot correlate message "
-                 "'%s': No process definition or execution matches the parameters", name);
+        c7_error(r, 400, "MismatchingMessageCorrelationException",
+                 "Cannot correlate message "
+                 "'%s': No process definition or execution matches the parameters",
+                 name);
         goto done;
     }
     if (result) {
@@ -844,8 +858,7 @@ void api_h_c7_start(api_req *r) {
     baton_status st;
     API_TIMED(r, st, e, baton_engine_start(r->srv->engine, r->cap[0], 0, vars, bk, &id, &e));
     if (st == BATON_NOTFOUND) {
-        c7_error(r, 404, "RestException", "No matching process definition with key: %s",
-                 r->cap[0]);
+        c7_error(r, 404, "RestException", "No matching process definition with key: %s", r->cap[0]);
         goto done;
     }
     if (st) {
@@ -870,7 +883,8 @@ done:
 static bool is_bpmn_name(const char *f) {
     size_t n = strlen(f);
     return (n > 5 && strcmp(f + n - 5, ".bpmn") == 0) ||
-           (n > 9 && strcmp(f + n - 9, ".bpmn20.xml") == 0) || (n > 4 && !strcmp(f + n - 4, ".xml"));
+           (n > 9 && strcmp(f + n - 9, ".bpmn20.xml") == 0) ||
+           (n > 4 && !strcmp(f + n - 4, ".xml"));
 }
 
 void api_h_c7_deploy(api_req *r) {
@@ -890,17 +904,21 @@ void api_h_c7_deploy(api_req *r) {
     const baton_form_part *file = NULL;
     const char *name = NULL, *source = NULL;
     for (uint32_t i = 0; i < n; i++) {
-        char *v = parts[i].filename ? NULL
-                                    : baton_arena_strndup(r->arena, parts[i].data, parts[i].len);
+        char *v =
+            parts[i].filename ? NULL : baton_arena_strndup(r->arena, parts[i].data, parts[i].len);
         if (parts[i].filename) {
             if (!is_bpmn_name(parts[i].filename)) {
-                c7_error(r, 400, "InvalidRequestException", "resource '%s': only BPMN files "
-                         "(.bpmn, .bpmn20.xml, .xml) are deployed here", parts[i].filename);
+                c7_error(r, 400, "InvalidRequestException",
+                         "resource '%s': only BPMN files "
+                         "(.bpmn, .bpmn20.xml, .xml) are deployed here",
+                         parts[i].filename);
                 goto done;
             }
             if (file) {
-                c7_error(r, 400, "InvalidRequestException", "one BPMN file per deployment "
-                         "(got '%s' and '%s')", file->filename, parts[i].filename);
+                c7_error(r, 400, "InvalidRequestException",
+                         "one BPMN file per deployment "
+                         "(got '%s' and '%s')",
+                         file->filename, parts[i].filename);
                 goto done;
             }
             file = &parts[i];
@@ -925,8 +943,8 @@ void api_h_c7_deploy(api_req *r) {
     baton_diags_init(&d, 0);
     baton_deploy_result res;
     baton_status st;
-    API_TIMED(r, st, e, baton_engine_deploy(r->srv->engine, name, file->data, file->len, &d,
-                                            &res, &e));
+    API_TIMED(r, st, e,
+              baton_engine_deploy(r->srv->engine, name, file->data, file->len, &d, &res, &e));
     if (st == BATON_MODEL || st == BATON_PARSE || st == BATON_LIMIT || st == BATON_EXPR) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "type", "ParseException");

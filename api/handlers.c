@@ -23,8 +23,8 @@
 #include "expr/isotime.h"
 #include "persistence/store.h"
 
-#define LIST_DEFAULT 100
-#define LIST_MAX 1000
+#define LIST_DEFAULT   100
+#define LIST_MAX       1000
 #define NAME_MAX_BYTES 255
 
 /* ---- helpers -------------------------------------------------------------------------- */
@@ -92,7 +92,7 @@ static bool cap_task(api_req *r, uint32_t i, int64_t *inst, int64_t *key) {
 }
 
 bool api_query_int(api_req *r, const char *key, int64_t min, int64_t max, int64_t def,
-                      int64_t *out) {
+                   int64_t *out) {
     const char *v = api_query(r, key);
     if (!v) {
         *out = def;
@@ -101,8 +101,10 @@ bool api_query_int(api_req *r, const char *key, int64_t min, int64_t max, int64_
     char *end;
     long long n = strtoll(v, &end, 10);
     if (!*v || *end || n < min || n > max) {
-        api_reply_errorf(r, BATON_INVALID, "query parameter '%s' must be an integer from %lld to "
-                         "%lld", key, (long long)min, (long long)max);
+        api_reply_errorf(r, BATON_INVALID,
+                         "query parameter '%s' must be an integer from %lld to "
+                         "%lld",
+                         key, (long long)min, (long long)max);
         return false;
     }
     *out = n;
@@ -181,7 +183,7 @@ bool api_known_fields(api_req *r, const cJSON *o, const char *const *allowed) {
 }
 
 bool api_field_string(api_req *r, const cJSON *o, const char *key, bool required,
-                         const char **out) {
+                      const char **out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     *out = NULL;
     if (!v || cJSON_IsNull(v)) {
@@ -192,8 +194,10 @@ bool api_field_string(api_req *r, const cJSON *o, const char *key, bool required
     }
     if (!cJSON_IsString(v) || strlen(v->valuestring) > NAME_MAX_BYTES ||
         (required && !v->valuestring[0])) {
-        api_reply_errorf(r, BATON_INVALID, "field '%s' must be a non-empty string of at most %d "
-                         "bytes", key, NAME_MAX_BYTES);
+        api_reply_errorf(r, BATON_INVALID,
+                         "field '%s' must be a non-empty string of at most %d "
+                         "bytes",
+                         key, NAME_MAX_BYTES);
         return false;
     }
     *out = v->valuestring;
@@ -240,8 +244,10 @@ bool api_field_duration(api_req *r, const cJSON *o, const char *key, int64_t min
         }
         ms = d.ms;
     } else if (v && !cJSON_IsNull(v)) {
-        api_reply_errorf(r, BATON_INVALID, "field '%s' must be milliseconds or an ISO 8601 "
-                         "duration", key);
+        api_reply_errorf(r, BATON_INVALID,
+                         "field '%s' must be milliseconds or an ISO 8601 "
+                         "duration",
+                         key);
         return false;
     }
     *out = ms;
@@ -249,8 +255,8 @@ bool api_field_duration(api_req *r, const cJSON *o, const char *key, int64_t min
 }
 
 static const char *state_name(int32_t st) {
-    return st == BATON_INSTANCE_ACTIVE      ? "active"
-           : st == BATON_INSTANCE_COMPLETED ? "completed"
+    return st == BATON_INSTANCE_ACTIVE       ? "active"
+           : st == BATON_INSTANCE_COMPLETED  ? "completed"
            : st == BATON_INSTANCE_TERMINATED ? "terminated"
                                              : "unknown";
 }
@@ -258,7 +264,6 @@ static const char *state_name(int32_t st) {
 static void reply_engine_error(api_req *r, baton_status st, const baton_error *e) {
     api_reply_error(r, st, e);
 }
-
 
 /* ---- operations -------------------------------------------------------------------------- */
 
@@ -331,8 +336,8 @@ typedef struct def_item {
 typedef struct def_items {
     def_item *items;
     uint32_t n, cap;
-    int64_t only_deployment;   /* 0 = all */
-    const char *only_process;  /* NULL = all */
+    int64_t only_deployment;  /* 0 = all */
+    const char *only_process; /* NULL = all */
     bool nomem;
 } def_items;
 
@@ -422,26 +427,28 @@ static bool form_file(api_req *r, const char **xml, size_t *len, const char **na
     for (uint32_t i = 0; i < n; i++) {
         if (parts[i].filename) {
             if (file) {
-                api_reply_errorf(r, BATON_INVALID, "one BPMN file per deployment (got '%s' and "
-                                 "'%s')", file->filename, parts[i].filename);
+                api_reply_errorf(r, BATON_INVALID,
+                                 "one BPMN file per deployment (got '%s' and "
+                                 "'%s')",
+                                 file->filename, parts[i].filename);
                 return false;
             }
             file = &parts[i];
         } else if (strcmp(parts[i].name, "deployment-name") == 0 ||
                    strcmp(parts[i].name, "name") == 0) {
             char *v = baton_arena_strndup(r->arena, parts[i].data, parts[i].len);
-            if (v && baton_body_utf8_valid(v, strlen(v), NULL) && strlen(v) <= NAME_MAX_BYTES &&
-                *v)
+            if (v && baton_body_utf8_valid(v, strlen(v), NULL) && strlen(v) <= NAME_MAX_BYTES && *v)
                 *name = v;
         }
     }
     if (!file) {
-        api_reply_errorf(r, BATON_INVALID, "the form has no file part (send the BPMN file as "
+        api_reply_errorf(r, BATON_INVALID,
+                         "the form has no file part (send the BPMN file as "
                          "a form field with a filename, e.g. curl -F file=@diagram.bpmn)");
         return false;
     }
-    if (!*name && file->filename[0] && baton_body_utf8_valid(file->filename,
-                                                             strlen(file->filename), NULL))
+    if (!*name && file->filename[0] &&
+        baton_body_utf8_valid(file->filename, strlen(file->filename), NULL))
         *name = file->filename;
     *xml = file->data;
     *len = file->len;
@@ -514,8 +521,8 @@ static void h_deploy(api_req *r) {
 
 typedef struct dep_list {
     cJSON *items;
-    int64_t only;       /* one deployment, with its XML size */
-    char *xml;          /* only: copy of the XML */
+    int64_t only; /* one deployment, with its XML size */
+    char *xml;    /* only: copy of the XML */
     size_t xml_len;
     bool found, nomem;
 } dep_list;
@@ -735,8 +742,9 @@ static void h_start(api_req *r) {
         return;
     const cJSON *vars = NULL;
     const char *bk = NULL;
-    if (body && (!api_known_fields(r, body, allowed) || !api_field_object(r, body, "variables", &vars) ||
-                 !api_field_string(r, body, "businessKey", false, &bk))) {
+    if (body &&
+        (!api_known_fields(r, body, allowed) || !api_field_object(r, body, "variables", &vars) ||
+         !api_field_string(r, body, "businessKey", false, &bk))) {
         cJSON_Delete(body);
         return;
     }
@@ -744,8 +752,8 @@ static void h_start(api_req *r) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    API_TIMED(r, st, e, baton_engine_start(r->srv->engine, r->cap[0], (int32_t)version,
-                                                  vars, bk, &id, &e));
+    API_TIMED(r, st, e,
+              baton_engine_start(r->srv->engine, r->cap[0], (int32_t)version, vars, bk, &id, &e));
     cJSON_Delete(body);
     if (st) {
         reply_engine_error(r, st, &e);
@@ -762,11 +770,11 @@ static void h_start(api_req *r) {
 
 typedef struct inst_filter {
     const char *process, *business_key;
-    int state;                      /* 0 = any */
+    int state; /* 0 = any */
     int64_t started_after, started_before, ended_after, ended_before;
-    int has_incident;               /* -1 any */
-    int64_t parent;                 /* 0 any */
-    int64_t after;                  /* cursor: ids > after */
+    int has_incident; /* -1 any */
+    int64_t parent;   /* 0 any */
+    int64_t after;    /* cursor: ids > after */
     uint32_t limit;
     /* result: the `limit + 1` smallest matching ids, ascending */
     cJSON **rows;
@@ -820,7 +828,7 @@ static void h_instances(api_req *r) {
     int64_t limit = 0, after = 0;
     const char *state = api_query(r, "state");
     if (state) {
-        f.state = strcmp(state, "active") == 0      ? BATON_INSTANCE_ACTIVE
+        f.state = strcmp(state, "active") == 0       ? BATON_INSTANCE_ACTIVE
                   : strcmp(state, "completed") == 0  ? BATON_INSTANCE_COMPLETED
                   : strcmp(state, "terminated") == 0 ? BATON_INSTANCE_TERMINATED
                                                      : -1;
@@ -850,8 +858,8 @@ static void h_instances(api_req *r) {
     f.ids = baton_calloc(f.limit + 1, sizeof *f.ids);
     baton_error e;
     baton_error_clear(&e);
-    baton_status st = f.rows && f.ids ? baton_engine_query(r->srv->engine, list_insts, &f, &e)
-                                      : BATON_NOMEM;
+    baton_status st =
+        f.rows && f.ids ? baton_engine_query(r->srv->engine, list_insts, &f, &e) : BATON_NOMEM;
     if (!st && f.nomem)
         st = BATON_NOMEM;
     cJSON *o = NULL;
@@ -928,11 +936,8 @@ static cJSON *wait_json(const baton_instance *inst, const baton_wait *w) {
         api_add_str(x, "messageName", w->name);
         api_add_str(x, "correlationKey", w->text);
         break;
-    case BATON_WAIT_SIGNAL:
-        api_add_str(x, "signalName", w->name);
-        break;
-    default:
-        break;
+    case BATON_WAIT_SIGNAL: api_add_str(x, "signalName", w->name); break;
+    default: break;
     }
     return x;
 }
@@ -1107,7 +1112,8 @@ static int hist_item(void *cookie, const char *json) {
 
 static void h_history(api_req *r) {
     int64_t id, after, limit;
-    if (!cap_id(r, 0, "instance", &id) || !api_query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit))
+    if (!cap_id(r, 0, "instance", &id) ||
+        !api_query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit))
         return;
     const char *cursor = api_query(r, "cursor");
     after = 0;
@@ -1124,8 +1130,8 @@ static void h_history(api_req *r) {
     h.items = cJSON_AddArrayToObject(o, "items");
     baton_error e;
     baton_error_clear(&e);
-    baton_status st = baton_engine_history(r->srv->engine, id, (uint64_t)after,
-                                           (uint32_t)limit + 1, hist_item, &h, &e);
+    baton_status st = baton_engine_history(r->srv->engine, id, (uint64_t)after, (uint32_t)limit + 1,
+                                           hist_item, &h, &e);
     if (!st && h.bad)
         st = baton_error_set(&e, BATON_STORE, "a stored history record is not JSON");
     if (st) {
@@ -1171,8 +1177,8 @@ done:
 /* ---- messages and signals ---------------------------------------------------------------- */
 
 static void h_message(api_req *r) {
-    static const char *const allowed[] = {"name", "correlationKey", "variables", "messageId",
-                                          "timeToLive", "instanceId", NULL};
+    static const char *const allowed[] = {"name",       "correlationKey", "variables", "messageId",
+                                          "timeToLive", "instanceId",     NULL};
     cJSON *body = NULL;
     if (!api_json_body(r, false, &body))
         return;
@@ -1193,7 +1199,8 @@ static void h_message(api_req *r) {
         else
             snprintf(corr_buf, sizeof corr_buf, "%.17g", v);
         corr = corr_buf;
-    } else if (ck && !cJSON_IsNull(ck) && !api_field_string(r, body, "correlationKey", false, &corr)) {
+    } else if (ck && !cJSON_IsNull(ck) &&
+               !api_field_string(r, body, "correlationKey", false, &corr)) {
         goto done;
     }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "timeToLive");
@@ -1215,7 +1222,8 @@ static void h_message(api_req *r) {
         }
         ttl = d.ms + (int64_t)d.months * 30 * 86400000LL;
     } else if (t && !cJSON_IsNull(t)) {
-        api_reply_errorf(r, BATON_INVALID, "timeToLive must be milliseconds or an ISO 8601 "
+        api_reply_errorf(r, BATON_INVALID,
+                         "timeToLive must be milliseconds or an ISO 8601 "
                          "duration");
         goto done;
     }
@@ -1231,22 +1239,25 @@ static void h_message(api_req *r) {
     baton_error e;
     baton_error_clear(&e);
     baton_status st;
-    API_TIMED(r, st, e, baton_engine_correlate(r->srv->engine, name, corr, vars, mid, ttl,
-                                                      only, &c, &e));
+    API_TIMED(r, st, e,
+              baton_engine_correlate(r->srv->engine, name, corr, vars, mid, ttl, only, &c, &e));
     if (st) {
         reply_engine_error(r, st, &e);
         goto done;
     }
     if (c.kind == 0) {
-        api_reply_errorf(r, BATON_NOTFOUND, "no instance waits for message '%s'%s%s%s and it was "
-                         "not buffered (timeToLive 0%s)", name, corr ? " with key '" : "",
-                         corr ? corr : "", corr ? "'" : "", only ? ", or instanceId given" : "");
+        api_reply_errorf(r, BATON_NOTFOUND,
+                         "no instance waits for message '%s'%s%s%s and it was "
+                         "not buffered (timeToLive 0%s)",
+                         name, corr ? " with key '" : "", corr ? corr : "", corr ? "'" : "",
+                         only ? ", or instanceId given" : "");
         goto done;
     }
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "result", c.kind == 1   ? "delivered"
-                                         : c.kind == 2 ? "started"
-                                                       : "buffered");
+    cJSON_AddStringToObject(o, "result",
+                            c.kind == 1   ? "delivered"
+                            : c.kind == 2 ? "started"
+                                          : "buffered");
     if (c.instance)
         cJSON_AddNumberToObject(o, "instanceId", (double)c.instance);
     else
@@ -1270,7 +1281,7 @@ static void h_signal(api_req *r) {
         baton_error e;
         baton_error_clear(&e);
         baton_status st;
-    API_TIMED(r, st, e, baton_engine_signal(r->srv->engine, name, vars, &n, &e));
+        API_TIMED(r, st, e, baton_engine_signal(r->srv->engine, name, vars, &n, &e));
         if (st) {
             reply_engine_error(r, st, &e);
         } else {
@@ -1286,8 +1297,8 @@ static void h_signal(api_req *r) {
 
 typedef struct task_filter {
     const char *assignee, *group, *user, *process;
-    int assigned;        /* -1 any */
-    int64_t instance;    /* 0 any */
+    int assigned;     /* -1 any */
+    int64_t instance; /* 0 any */
     int64_t after_inst, after_key;
     uint32_t limit;
     cJSON **rows;
@@ -1347,10 +1358,10 @@ static int filter_task(void *cookie, const void *row) {
         (f->assigned == 1 && !t->assignee) || (f->assigned == 0 && t->assignee))
         return 0;
     cJSON *details = t->details ? cJSON_Parse(t->details) : NULL;
-    if ((f->group && !list_has(cJSON_GetObjectItemCaseSensitive(details, "candidateGroups"),
-                               f->group)) ||
-        (f->user && !list_has(cJSON_GetObjectItemCaseSensitive(details, "candidateUsers"),
-                              f->user))) {
+    if ((f->group &&
+         !list_has(cJSON_GetObjectItemCaseSensitive(details, "candidateGroups"), f->group)) ||
+        (f->user &&
+         !list_has(cJSON_GetObjectItemCaseSensitive(details, "candidateUsers"), f->user))) {
         cJSON_Delete(details);
         return 0;
     }
@@ -1390,8 +1401,8 @@ static void run_task_query(api_req *r, task_filter *f, bool one) {
     f->keys = baton_calloc(f->limit + 1, sizeof *f->keys);
     baton_error e;
     baton_error_clear(&e);
-    baton_status st = f->rows && f->keys ? baton_engine_query(r->srv->engine, list_tasks, f, &e)
-                                         : BATON_NOMEM;
+    baton_status st =
+        f->rows && f->keys ? baton_engine_query(r->srv->engine, list_tasks, f, &e) : BATON_NOMEM;
     if (!st && f->nomem)
         st = BATON_NOMEM;
     cJSON *o = NULL;
@@ -1495,8 +1506,10 @@ static bool open_task(api_req *r, int64_t inst, int64_t key, char **assignee_out
         *assignee_out = w->text ? baton_strdup(w->text) : NULL;
     baton_instance_free(in);
     if (!ok)
-        api_reply_errorf(r, BATON_NOTFOUND, "no open user task '%s' (completed, cancelled, or "
-                         "never existed)", r->cap[0]);
+        api_reply_errorf(r, BATON_NOTFOUND,
+                         "no open user task '%s' (completed, cancelled, or "
+                         "never existed)",
+                         r->cap[0]);
     return ok;
 }
 
@@ -1556,7 +1569,8 @@ static void h_complete(api_req *r) {
     if (!cap_task(r, 0, &inst, &key) || !api_json_body(r, true, &body))
         return;
     const cJSON *vars = NULL;
-    if ((body && (!api_known_fields(r, body, allowed) || !api_field_object(r, body, "variables", &vars))) ||
+    if ((body &&
+         (!api_known_fields(r, body, allowed) || !api_field_object(r, body, "variables", &vars))) ||
         !open_task(r, inst, key, NULL))
         goto done;
     baton_input in = {0};

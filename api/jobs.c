@@ -28,14 +28,14 @@
 #include "expr/isotime.h"
 #include "persistence/store.h"
 
-#define LIST_DEFAULT 100
-#define LIST_MAX 1000
+#define LIST_DEFAULT            100
+#define LIST_MAX                1000
 #define MAX_JOBS_PER_ACTIVATION 1000
-#define MAX_WAIT_MS 1800000           /* a long poll waits at most 30 minutes */
-#define DEFAULT_LOCK_MS 300000
-#define MAX_LOCK_MS (7LL * 86400000)
-#define MAX_FETCH_VARIABLES 64
-#define ROUNDS_BEFORE_PARKING 8
+#define MAX_WAIT_MS             1800000 /* a long poll waits at most 30 minutes */
+#define DEFAULT_LOCK_MS         300000
+#define MAX_LOCK_MS             (7LL * 86400000)
+#define MAX_FETCH_VARIABLES     64
+#define ROUNDS_BEFORE_PARKING   8
 
 /* ---- activation and long polling ------------------------------------------------------ */
 
@@ -59,8 +59,8 @@ int api_jobs_poll(api_req *r, const char *worker, uint32_t max, const api_topic 
         uint32_t got = 0;
         for (uint32_t i = 0; i < n_topics && got < max; i++) {
             const api_topic *t = &topics[i];
-            baton_job_activation a = {t->type, worker, max - got, t->lock_ms, t->variables,
-                                      t->n_variables};
+            baton_job_activation a = {t->type,    worker,       max - got,
+                                      t->lock_ms, t->variables, t->n_variables};
             cJSON *jobs = NULL;
             baton_error e;
             baton_status st;
@@ -127,8 +127,10 @@ static bool names_field(api_req *r, const cJSON *o, const char *key, const char 
         return true;
     int n = cJSON_GetArraySize(v);
     if (!cJSON_IsArray(v) || n > MAX_FETCH_VARIABLES) {
-        api_reply_errorf(r, BATON_INVALID, "field '%s' must be an array of at most %d variable "
-                         "names", key, MAX_FETCH_VARIABLES);
+        api_reply_errorf(r, BATON_INVALID,
+                         "field '%s' must be an array of at most %d variable "
+                         "names",
+                         key, MAX_FETCH_VARIABLES);
         return false;
     }
     const char **names = baton_arena_alloc(r->arena, ((size_t)n + 1) * sizeof *names);
@@ -152,7 +154,7 @@ static bool names_field(api_req *r, const cJSON *o, const char *key, const char 
 }
 
 void api_h_jobs_activate(api_req *r) {
-    static const char *const allowed[] = {"type", "worker", "maxJobs", "timeout",
+    static const char *const allowed[] = {"type",           "worker",         "maxJobs", "timeout",
                                           "fetchVariables", "requestTimeout", NULL};
     cJSON *body = NULL;
     if (!api_json_body(r, false, &body))
@@ -194,8 +196,8 @@ done:
 
 /* ---- reports from workers -------------------------------------------------------------- */
 
-baton_status api_job_input(api_req *r, int64_t instance, const baton_input *in,
-                           const char *worker, baton_error *err) {
+baton_status api_job_input(api_req *r, int64_t instance, const baton_input *in, const char *worker,
+                           baton_error *err) {
     baton_status st;
     API_TIMED(r, st, *err, baton_engine_job_input(r->srv->engine, instance, in, worker, err));
     return st;
@@ -235,8 +237,10 @@ static bool read_job(api_req *r, int64_t instance, int64_t key, job_lookup *out)
 }
 
 static baton_status job_gone(baton_error *err, int64_t instance, int64_t key) {
-    return baton_error_set(err, BATON_NOTFOUND, "job %lld-%lld is not open: it was completed, "
-                           "cancelled, or never existed", (long long)instance, (long long)key);
+    return baton_error_set(err, BATON_NOTFOUND,
+                           "job %lld-%lld is not open: it was completed, "
+                           "cancelled, or never existed",
+                           (long long)instance, (long long)key);
 }
 
 typedef struct fail_count {
@@ -338,8 +342,7 @@ baton_status api_job_lock(api_req *r, int64_t instance, int64_t key, const char 
 static bool cap_job(api_req *r, int64_t *inst, int64_t *key) {
     if (api_parse_pair(r->cap[0], inst, key))
         return true;
-    api_reply_errorf(r, BATON_NOTFOUND, "no job '%s' (ids look like <instance>-<key>)",
-                     r->cap[0]);
+    api_reply_errorf(r, BATON_NOTFOUND, "no job '%s' (ids look like <instance>-<key>)", r->cap[0]);
     return false;
 }
 
@@ -372,8 +375,7 @@ void api_h_job_complete(api_req *r) {
 }
 
 void api_h_job_error(api_req *r) {
-    static const char *const allowed[] = {"worker", "errorCode", "errorMessage", "variables",
-                                          NULL};
+    static const char *const allowed[] = {"worker", "errorCode", "errorMessage", "variables", NULL};
     int64_t inst, key;
     cJSON *body = NULL;
     if (!cap_job(r, &inst, &key) || !api_json_body(r, false, &body))
@@ -397,8 +399,8 @@ void api_h_job_error(api_req *r) {
 }
 
 void api_h_job_fail(api_req *r) {
-    static const char *const allowed[] = {"worker", "retries", "errorMessage", "retryBackoff",
-                                          "backoff", "maxBackoff", NULL};
+    static const char *const allowed[] = {
+        "worker", "retries", "errorMessage", "retryBackoff", "backoff", "maxBackoff", NULL};
     int64_t inst, key;
     cJSON *body = NULL;
     if (!cap_job(r, &inst, &key) || !api_json_body(r, true, &body))
@@ -410,13 +412,13 @@ void api_h_job_fail(api_req *r) {
     if (body && (!api_known_fields(r, body, allowed) ||
                  !api_field_string(r, body, "worker", false, &f.worker) ||
                  !api_field_duration(r, body, "retryBackoff", 0, MAX_LOCK_MS, -1, &f.backoff_ms) ||
-                 !api_field_duration(r, body, "maxBackoff", 0, MAX_LOCK_MS, 0,
-                                     &f.max_backoff_ms) ||
+                 !api_field_duration(r, body, "maxBackoff", 0, MAX_LOCK_MS, 0, &f.max_backoff_ms) ||
                  !api_field_string(r, body, "backoff", false, &policy)))
         goto done;
     if (msg && !cJSON_IsNull(msg)) {
         if (!cJSON_IsString(msg) || strlen(msg->valuestring) > 4000) {
-            api_reply_errorf(r, BATON_INVALID, "field 'errorMessage' must be a string of at most "
+            api_reply_errorf(r, BATON_INVALID,
+                             "field 'errorMessage' must be a string of at most "
                              "4000 bytes");
             goto done;
         }
@@ -705,11 +707,11 @@ typedef struct inc_item {
 typedef struct inc_list {
     inc_item *items;
     uint32_t n, cap;
-    int64_t instance;            /* filters */
+    int64_t instance; /* filters */
     const char *kind, *element, *process;
-    int64_t only_key;            /* one incident (with instance) */
+    int64_t only_key; /* one incident (with instance) */
     bool nomem;
-    int64_t count;               /* count only */
+    int64_t count; /* count only */
     bool count_only;
 } inc_list;
 
@@ -800,7 +802,7 @@ static cJSON *incident_json(const inc_item *it, const char *process) {
 typedef struct proc_lookup {
     inc_list *l;
     page *p;
-    const char *want;            /* processId filter */
+    const char *want; /* processId filter */
 } proc_lookup;
 
 static baton_status page_incidents(void *cookie, baton_store *s, baton_error *err) {
@@ -889,8 +891,8 @@ void api_h_incident(api_req *r) {
         process = p < g->n_processes ? g->processes[p].id : NULL;
         for (uint32_t i = 0; i < baton_instance_incident_count(in); i++) {
             const baton_incident *x = baton_instance_incident_at(in, i);
-            const baton_wait *w = x->key == key && x->wait ? baton_instance_wait(in, x->wait)
-                                                           : NULL;
+            const baton_wait *w =
+                x->key == key && x->wait ? baton_instance_wait(in, x->wait) : NULL;
             if (w && w->kind == BATON_WAIT_JOB) {
                 snprintf(job, sizeof job, "%lld-%lld", (long long)inst, (long long)w->key);
                 retries = w->retries;
@@ -931,8 +933,8 @@ void api_resolve_incident(api_req *r, int64_t instance, int64_t key, int32_t ret
     if (baton_engine_load(eng, instance, &in, NULL) == BATON_OK) {
         for (uint32_t i = 0; i < baton_instance_incident_count(in); i++) {
             const baton_incident *x = baton_instance_incident_at(in, i);
-            const baton_wait *w = x->key == key && x->wait ? baton_instance_wait(in, x->wait)
-                                                           : NULL;
+            const baton_wait *w =
+                x->key == key && x->wait ? baton_instance_wait(in, x->wait) : NULL;
             if (w && w->kind == BATON_WAIT_JOB && w->name)
                 snprintf(type, sizeof type, "%s", w->name);
         }
@@ -952,9 +954,10 @@ void api_resolve_incident(api_req *r, int64_t instance, int64_t key, int32_t ret
         baton_error_clear(&he);
         baton_status hs = baton_engine_history(eng, instance, 0, 0, find_raised, &x, &he);
         if (hs == BATON_OK && x.seen)
-            api_reply_errorf(r, BATON_CONFLICT, "incident %lld-%lld no longer applies: it was "
-                             "resolved, or its element was left", (long long)instance,
-                             (long long)key);
+            api_reply_errorf(r, BATON_CONFLICT,
+                             "incident %lld-%lld no longer applies: it was "
+                             "resolved, or its element was left",
+                             (long long)instance, (long long)key);
         else if (hs == BATON_OK || hs == BATON_NOTFOUND)
             api_reply_errorf(r, BATON_NOTFOUND, "no incident %lld-%lld", (long long)instance,
                              (long long)key);

@@ -188,8 +188,7 @@ static void *run(void *arg) {
         int64_t next_us = INT64_MAX;
         for (api_req *r = s->lp_head, *next; r; r = next) {
             next = r->lp_next;
-            int64_t t = r->lp_deadline_us < r->lp_recheck_us ? r->lp_deadline_us
-                                                             : r->lp_recheck_us;
+            int64_t t = r->lp_deadline_us < r->lp_recheck_us ? r->lp_deadline_us : r->lp_recheck_us;
             if (t <= now_us)
                 resume(s, r);
             else if (t < next_us)

@@ -11,13 +11,13 @@
 #include "common/intmap.h"
 
 /* Status codes the API answers with; anything else counts as "other". */
-static const int codes[] = {200, 201, 202, 204, 400, 404, 405, 409, 413, 415, 422, 431, 500,
-                            503, 504};
+static const int codes[] = {200, 201, 202, 204, 400, 404, 405, 409,
+                            413, 415, 422, 431, 500, 503, 504};
 #define N_CODES (sizeof codes / sizeof codes[0])
 
 /* Latency buckets in microseconds (upper bounds), Prometheus renders them in seconds. */
-static const int64_t buckets_us[] = {250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
-                                     250000, 500000, 1000000, 2500000, 5000000};
+static const int64_t buckets_us[] = {250,   500,    1000,   2500,   5000,    10000,   25000,
+                                     50000, 100000, 250000, 500000, 1000000, 2500000, 5000000};
 #define N_BUCKETS (sizeof buckets_us / sizeof buckets_us[0])
 
 typedef struct histogram {
@@ -26,9 +26,9 @@ typedef struct histogram {
 } histogram;
 
 /* Job latency buckets in microseconds: jobs wait for workers, so up to an hour. */
-static const int64_t job_buckets_us[] = {1000, 5000, 10000, 25000, 50000, 100000, 250000,
-                                         500000, 1000000, 5000000, 30000000, 60000000,
-                                         300000000, 3600000000};
+static const int64_t job_buckets_us[] = {1000,     5000,     10000,     25000,     50000,
+                                         100000,   250000,   500000,    1000000,   5000000,
+                                         30000000, 60000000, 300000000, 3600000000};
 #define N_JOB_BUCKETS (sizeof job_buckets_us / sizeof job_buckets_us[0])
 
 typedef struct job_histogram {
@@ -49,7 +49,7 @@ typedef struct proc_counts {
 struct baton_metrics {
     const char *const *routes;
     uint32_t n_routes;
-    _Atomic uint64_t *http;  /* [(n_routes + 1) * (N_CODES + 1)] */
+    _Atomic uint64_t *http; /* [(n_routes + 1) * (N_CODES + 1)] */
     histogram http_latency;
     histogram command_latency;
     _Atomic uint64_t transitions;
@@ -61,9 +61,9 @@ struct baton_metrics {
     _Atomic uint64_t jobs_created, jobs_activated, jobs_completed, jobs_failed, http_job_calls;
     _Atomic int64_t incidents_open;
     job_histogram job_latency;
-    pthread_mutex_t job_lock; /* job_slots */
-    job_slot *job_slots;      /* [BATON_METRICS_JOB_SLOTS] */
-    pthread_mutex_t lock;    /* procs */
+    pthread_mutex_t job_lock;                           /* job_slots */
+    job_slot *job_slots;                                /* [BATON_METRICS_JOB_SLOTS] */
+    pthread_mutex_t lock;                               /* procs */
     proc_counts procs[BATON_METRICS_MAX_PROCESSES + 1]; /* last = "_other" */
     uint32_t n_procs;
     /* instance -> procs index + 1, for instances of models with several processes, whose
@@ -129,8 +129,7 @@ void baton_metrics_command(baton_metrics *m, int64_t micros) {
 
 void baton_metrics_set_active(baton_metrics *m, int64_t active) {
     /* the gauge is active_base + started - ended from here on */
-    atomic_store(&m->active_base,
-                 active - (atomic_load(&m->started) - atomic_load(&m->ended)));
+    atomic_store(&m->active_base, active - (atomic_load(&m->started) - atomic_load(&m->ended)));
     atomic_store(&m->active_known, true);
 }
 
@@ -284,8 +283,8 @@ static void render_histogram(baton_buf *b, const char *name, const char *help, h
         else
             baton_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
     }
-    baton_buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name,
-                     (double)atomic_load(&h->sum_us) / 1e6, name, (unsigned long long)cum);
+    baton_buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&h->sum_us) / 1e6,
+                     name, (unsigned long long)cum);
 }
 
 baton_status baton_metrics_render(baton_metrics *m, baton_buf *b) {
@@ -311,19 +310,23 @@ baton_status baton_metrics_render(baton_metrics *m, baton_buf *b) {
         }
     }
     pthread_mutex_unlock(&m->lock);
-    int64_t active = atomic_load(&m->active_base) + atomic_load(&m->started) -
-                     atomic_load(&m->ended);
-    baton_buf_printf(b, "# HELP baton_instances_active Process instances not yet ended.\n"
-                        "# TYPE baton_instances_active gauge\nbaton_instances_active %lld\n",
+    int64_t active =
+        atomic_load(&m->active_base) + atomic_load(&m->started) - atomic_load(&m->ended);
+    baton_buf_printf(b,
+                     "# HELP baton_instances_active Process instances not yet ended.\n"
+                     "# TYPE baton_instances_active gauge\nbaton_instances_active %lld\n",
                      (long long)(active < 0 ? 0 : active));
-    baton_buf_printf(b, "# HELP baton_transitions_total Token transitions applied.\n"
-                        "# TYPE baton_transitions_total counter\nbaton_transitions_total %llu\n",
+    baton_buf_printf(b,
+                     "# HELP baton_transitions_total Token transitions applied.\n"
+                     "# TYPE baton_transitions_total counter\nbaton_transitions_total %llu\n",
                      (unsigned long long)atomic_load(&m->transitions));
-    baton_buf_printf(b, "# HELP baton_records_total History records written.\n"
-                        "# TYPE baton_records_total counter\nbaton_records_total %llu\n",
+    baton_buf_printf(b,
+                     "# HELP baton_records_total History records written.\n"
+                     "# TYPE baton_records_total counter\nbaton_records_total %llu\n",
                      (unsigned long long)atomic_load(&m->records));
-    baton_buf_printf(b, "# HELP baton_timers_fired_total Timers fired by the scheduler.\n"
-                        "# TYPE baton_timers_fired_total counter\nbaton_timers_fired_total %llu\n",
+    baton_buf_printf(b,
+                     "# HELP baton_timers_fired_total Timers fired by the scheduler.\n"
+                     "# TYPE baton_timers_fired_total counter\nbaton_timers_fired_total %llu\n",
                      (unsigned long long)atomic_load(&m->timers_fired));
     static const char *const jobs[4][2] = {
         {"baton_jobs_created_total", "Jobs created for workers."},
@@ -349,11 +352,13 @@ baton_status baton_metrics_render(baton_metrics *m, baton_buf *b) {
             baton_buf_printf(b, "baton_job_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
                              (unsigned long long)cum);
     }
-    baton_buf_printf(b, "baton_job_latency_seconds_sum %.6f\nbaton_job_latency_seconds_count "
-                        "%llu\n", (double)atomic_load(&m->job_latency.sum_us) / 1e6,
-                     (unsigned long long)cum);
-    baton_buf_printf(b, "# HELP baton_incidents_open Incidents waiting to be resolved.\n"
-                        "# TYPE baton_incidents_open gauge\nbaton_incidents_open %lld\n",
+    baton_buf_printf(b,
+                     "baton_job_latency_seconds_sum %.6f\nbaton_job_latency_seconds_count "
+                     "%llu\n",
+                     (double)atomic_load(&m->job_latency.sum_us) / 1e6, (unsigned long long)cum);
+    baton_buf_printf(b,
+                     "# HELP baton_incidents_open Incidents waiting to be resolved.\n"
+                     "# TYPE baton_incidents_open gauge\nbaton_incidents_open %lld\n",
                      (long long)atomic_load(&m->incidents_open));
     render_histogram(b, "baton_step_duration_seconds",
                      "One engine command: transaction(s), step(s), commit, outbox settled.",
@@ -364,8 +369,8 @@ baton_status baton_metrics_render(baton_metrics *m, baton_buf *b) {
                       "# TYPE baton_http_requests_total counter\n");
     for (uint32_t r = 0; r <= m->n_routes; r++)
         for (size_t c = 0; c <= N_CODES; c++) {
-            uint64_t v = atomic_load_explicit(&m->http[r * (N_CODES + 1) + c],
-                                              memory_order_relaxed);
+            uint64_t v =
+                atomic_load_explicit(&m->http[r * (N_CODES + 1) + c], memory_order_relaxed);
             if (!v)
                 continue;
             baton_buf_puts(b, "baton_http_requests_total{route=\"");

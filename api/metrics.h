@@ -23,7 +23,7 @@
 #include "models/model.h"
 
 #define BATON_METRICS_MAX_PROCESSES 256u
-#define BATON_METRICS_JOB_SLOTS 16384u
+#define BATON_METRICS_JOB_SLOTS     16384u
 
 typedef struct baton_metrics baton_metrics;
 

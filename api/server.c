@@ -114,12 +114,13 @@ void api_reply_error(api_req *r, baton_status st, const baton_error *err) {
         st = BATON_INTERNAL;
     int http = baton_status_http(st);
     r->err_code = st;
-    snprintf(r->err_msg, sizeof r->err_msg, "%.159s", err && err->message[0] ? err->message
-                                                                          : baton_status_text(st));
+    snprintf(r->err_msg, sizeof r->err_msg, "%.159s",
+             err && err->message[0] ? err->message : baton_status_text(st));
     if (http >= 500)
-        baton_log(BATON_LOG_ERROR, "request_id=%s msg=\"request failed\" status=%s error=\"%s\" "
-                  "where=\"%s\"", r->id, baton_status_name(st), r->err_msg,
-                  err ? err->where : "");
+        baton_log(BATON_LOG_ERROR,
+                  "request_id=%s msg=\"request failed\" status=%s error=\"%s\" "
+                  "where=\"%s\"",
+                  r->id, baton_status_name(st), r->err_msg, err ? err->where : "");
     cJSON *body = error_object(r, st, err, http);
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
@@ -151,8 +152,8 @@ void api_reply_model_errors(api_req *r, const baton_error *err, const baton_diag
         cJSON *x = cJSON_CreateObject();
         if (!x)
             break;
-        cJSON_AddStringToObject(x, "severity", g->severity == BATON_SEV_ERROR ? "error"
-                                                                              : "warning");
+        cJSON_AddStringToObject(x, "severity",
+                                g->severity == BATON_SEV_ERROR ? "error" : "warning");
         if (g->line)
             cJSON_AddNumberToObject(x, "line", g->line);
         else
@@ -333,8 +334,7 @@ static int match_route(api_req *r) {
             return (int)i;
         }
         size_t al = strlen(r->allow);
-        snprintf(r->allow + al, sizeof r->allow - al, "%s%s", al ? ", " : "",
-                 api_routes[i].method);
+        snprintf(r->allow + al, sizeof r->allow - al, "%s%s", al ? ", " : "", api_routes[i].method);
     }
     return path_known ? -2 : -1;
 }
@@ -384,7 +384,7 @@ static enum MHD_Result queue(api_req *r) {
         r->out_len, r->out ? r->out : (void *)"", r->out ? free_response : NULL);
     if (!resp)
         return MHD_NO;
-    r->out = NULL; /* the response owns it now */
+    r->out = NULL;        /* the response owns it now */
     if (r->status != 204) /* no body: a JSON type would make clients parse nothing */
         MHD_add_response_header(resp, "Content-Type",
                                 r->out_type ? r->out_type : "application/json");
@@ -429,8 +429,8 @@ static bool check_head(api_req *r) {
     }
     if (r->route == -2) {
         r->route = -1;
-        api_reply_errorf(r, BATON_INVALID, "method %s is not allowed here (allowed: %s)",
-                         r->method, r->allow);
+        api_reply_errorf(r, BATON_INVALID, "method %s is not allowed here (allowed: %s)", r->method,
+                         r->allow);
         r->status = 405;
         return false;
     }
@@ -450,8 +450,10 @@ static bool check_head(api_req *r) {
           media_is(r->content_type, "application/bpmn+xml") ||
           media_is(r->content_type, "application/octet-stream") ||
           media_is(r->content_type, "multipart/form-data"))) {
-        api_reply_errorf(r, BATON_MEDIA, "send BPMN XML (application/xml) or multipart/form-data "
-                         "(got %s)", r->content_type ? r->content_type : "none");
+        api_reply_errorf(r, BATON_MEDIA,
+                         "send BPMN XML (application/xml) or multipart/form-data "
+                         "(got %s)",
+                         r->content_type ? r->content_type : "none");
         return false;
     }
     if (cl) {
@@ -468,9 +470,8 @@ static bool check_head(api_req *r) {
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls) {
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls) {
     (void)cls;
     (void)url;
     (void)version;
@@ -494,8 +495,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!r->too_large &&
-            baton_buf_append(&r->body, upload_data, *upload_data_size) != BATON_OK)
+        if (!r->too_large && baton_buf_append(&r->body, upload_data, *upload_data_size) != BATON_OK)
             r->too_large = true;
         *upload_data_size = 0;
         return MHD_YES;
@@ -537,8 +537,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
                 *p = '?';
         if (r->status >= 400)
-            baton_log(lvl, "request_id=%s method=%s path=\"%s\" route=\"%s\" status=%d us=%lld "
-                      "error=%s msg=\"%s\"", r->id, r->method ? r->method : "?", path,
+            baton_log(lvl,
+                      "request_id=%s method=%s path=\"%s\" route=\"%s\" status=%d us=%lld "
+                      "error=%s msg=\"%s\"",
+                      r->id, r->method ? r->method : "?", path,
                       r->route >= 0 ? s->route_names[r->route] : "-", r->status, (long long)us,
                       baton_status_name(r->err_code), r->err_msg);
         else
@@ -671,21 +673,19 @@ baton_status baton_server_start(baton_engine *engine, const baton_server_opts *o
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_cb, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->o.max_header_bytes,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->o.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)s->o.max_header_bytes, MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {
-        st = baton_error_set(err, BATON_IO, "cannot listen on %s:%u (address in use, or not "
-                             "permitted)", s->o.host, (unsigned)s->o.port);
+        st = baton_error_set(err, BATON_IO,
+                             "cannot listen on %s:%u (address in use, or not "
+                             "permitted)",
+                             s->o.host, (unsigned)s->o.port);
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);

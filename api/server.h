@@ -32,21 +32,21 @@
 typedef struct baton_server baton_server;
 
 typedef struct baton_server_opts {
-    const char *host;           /* address to bind (default "127.0.0.1"); "::1", "0.0.0.0" */
-    uint16_t port;              /* 0 = any free port (read it back with baton_server_port) */
-    unsigned threads;           /* HTTP worker threads (default 4: two per core on 2 cores) */
-    size_t max_body;            /* JSON request bodies (default 1 MiB) */
-    size_t max_deploy_body;     /* deployment uploads (default 16 MiB) */
-    uint32_t max_json_depth;    /* JSON nesting (default 64) */
-    size_t max_header_bytes;    /* request line + headers per connection (default 32 KiB) */
-    unsigned max_connections;   /* open connections (default 512) */
+    const char *host;              /* address to bind (default "127.0.0.1"); "::1", "0.0.0.0" */
+    uint16_t port;                 /* 0 = any free port (read it back with baton_server_port) */
+    unsigned threads;              /* HTTP worker threads (default 4: two per core on 2 cores) */
+    size_t max_body;               /* JSON request bodies (default 1 MiB) */
+    size_t max_deploy_body;        /* deployment uploads (default 16 MiB) */
+    uint32_t max_json_depth;       /* JSON nesting (default 64) */
+    size_t max_header_bytes;       /* request line + headers per connection (default 32 KiB) */
+    unsigned max_connections;      /* open connections (default 512) */
     unsigned connection_timeout_s; /* idle keep-alive connections close after (default 60) */
-    unsigned drain_timeout_ms;  /* quiesce waits this long for in-flight requests (default 10000) */
+    unsigned drain_timeout_ms; /* quiesce waits this long for in-flight requests (default 10000) */
     const baton_scheduler *scheduler; /* optional, borrowed: its counter goes to /metrics */
     const baton_httpjobs *httpjobs;   /* optional, borrowed: its calls count as activations */
-    unsigned job_poll_recheck_ms; /* a parked job activation looks again after (default 1000):
-                                     for what no commit here announces (other nodes' lock
-                                     expiries and backoffs, backoffs from before a restart) */
+    unsigned job_poll_recheck_ms;     /* a parked job activation looks again after (default 1000):
+                                         for what no commit here announces (other nodes' lock
+                                         expiries and backoffs, backoffs from before a restart) */
 } baton_server_opts;
 
 /* Bind and start answering. The engine is borrowed for the server's life. */

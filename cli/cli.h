@@ -13,8 +13,8 @@
 
 #include "common/error.h"
 
-#define BATON_EXIT_OK 0
-#define BATON_EXIT_FAIL 1
+#define BATON_EXIT_OK    0
+#define BATON_EXIT_FAIL  1
 #define BATON_EXIT_USAGE 2
 
 typedef int (*baton_cmd_fn)(int argc, char **argv);

@@ -3,8 +3,9 @@
  * expression against a JSON context, or many from JSON lines:
  *
  *   baton eval '= amount > 100' --context '{"amount": 150}'   -> true
- *   baton eval --json 'date("2026-01-01") + duration("P1D")'  -> {"type":"date","value":"2026-01-02"}
- *   baton eval --jsonl < cases.jsonl                         -> one result line per input line
+ *   baton eval --json 'date("2026-01-01") + duration("P1D")'  ->
+ * {"type":"date","value":"2026-01-02"} baton eval --jsonl < cases.jsonl                         ->
+ * one result line per input line
  *
  * The clock (now(), today()) is the wall clock unless --now is given, so
  * scripted checks can pin it. Exit 0 ok, 1 compile/evaluation error, 2 usage.
@@ -105,8 +106,8 @@ static baton_status eval_one(const char *text, size_t len, baton_expr_mode mode,
     baton_expr_env env = o->env;
     env.lookup = lookup;
     env.cookie = (void *)ctx;
-    st = baton_expr_eval_to_buf(e, &env, typed ? BATON_EXPR_OUT_TYPED : BATON_EXPR_OUT_JSON, b,
-                                err);
+    st =
+        baton_expr_eval_to_buf(e, &env, typed ? BATON_EXPR_OUT_TYPED : BATON_EXPR_OUT_JSON, b, err);
     baton_expr_free(e);
     return st;
 }
@@ -135,8 +136,8 @@ static int run_jsonl(const opts *o) {
         const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(c, "context");
         const cJSON *dia = cJSON_GetObjectItemCaseSensitive(c, "dialect");
         baton_expr_mode mode;
-        if (!cJSON_IsObject(c) || !cJSON_IsString(ex) || (ctx && !cJSON_IsObject(ctx) && !cJSON_IsNull(ctx)) ||
-            (dia && !cJSON_IsString(dia))) {
+        if (!cJSON_IsObject(c) || !cJSON_IsString(ex) ||
+            (ctx && !cJSON_IsObject(ctx) && !cJSON_IsNull(ctx)) || (dia && !cJSON_IsString(dia))) {
             baton_error_set(&err, BATON_PARSE,
                             "input line is not {\"expression\": string, \"context\": object}");
             error_json(&out, &err);
@@ -213,7 +214,8 @@ int baton_cmd_eval(int argc, char **argv) {
     if (o.dialect && !mode_of(o.dialect, "", &mode))
         return baton_cli_usage_error("eval", "--dialect must be feel, juel or auto");
     if (o.jsonl && (text || o.context))
-        return baton_cli_usage_error("eval", "--jsonl reads expressions and contexts from standard input");
+        return baton_cli_usage_error("eval",
+                                     "--jsonl reads expressions and contexts from standard input");
     if (!o.jsonl && !text)
         return baton_cli_usage_error("eval", "no expression given");
     baton_error err;

@@ -154,7 +154,9 @@ int baton_cmd_run(int argc, char **argv) {
     if (baton_cli_read_file(file, BATON_BPMN_DEFAULT_MAX_BYTES, &xml, &len, &err) ||
         baton_store_open_memory(&store, &err))
         goto out;
-    baton_engine_opts eo = {.store = store, .clock = virtual_clock, .clock_cookie = &ctx,
+    baton_engine_opts eo = {.store = store,
+                            .clock = virtual_clock,
+                            .clock_cookie = &ctx,
                             .unexecutable_as_warnings = true};
     if (baton_engine_open(&eo, &eng, &err))
         goto out;
@@ -223,11 +225,12 @@ int baton_cmd_run(int argc, char **argv) {
     if (baton_engine_instance_row(eng, id, &row, &err) == BATON_OK) {
         const char *state = row.state == BATON_INSTANCE_COMPLETED    ? "completed"
                             : row.state == BATON_INSTANCE_TERMINATED ? "terminated"
-                            : row.incidents                         ? "failed (incident)"
-                                                                    : "waiting";
+                            : row.incidents                          ? "failed (incident)"
+                                                                     : "waiting";
         if (!ctx.json)
             printf("instance %lld of '%s': %s\n", (long long)id, process, state);
-        rc = row.state == BATON_INSTANCE_COMPLETED || (!row.incidents && row.state == BATON_INSTANCE_ACTIVE)
+        rc = row.state == BATON_INSTANCE_COMPLETED ||
+                     (!row.incidents && row.state == BATON_INSTANCE_ACTIVE)
                  ? BATON_EXIT_OK
                  : BATON_EXIT_FAIL;
     }

@@ -32,7 +32,7 @@
 #include "runtime/httpjobs.h"
 #include "runtime/scheduler.h"
 
-#define MAX_DEPLOY 64
+#define MAX_DEPLOY       64
 #define CONFIG_MAX_BYTES (64 << 10)
 
 static const char usage_text[] =
@@ -60,7 +60,7 @@ typedef struct serve_cfg {
     baton_log_level level;
     unsigned sessions;
     int64_t scheduler_max_sleep_ms;
-    int64_t retention_ms;  /* history of ended instances kept this long; -1 = forever */
+    int64_t retention_ms; /* history of ended instances kept this long; -1 = forever */
     bool http_jobs_off;
     baton_httpjobs_opts httpjobs;
     baton_server_opts http;
@@ -145,8 +145,7 @@ static bool apply_setting(serve_cfg *c, const char *key, const char *value, char
         c->http.connection_timeout_s = (unsigned)v;
     } else if (strcmp(key, "drain_timeout_ms") == 0 && parse_uint(value, 600000, &v) && v) {
         c->http.drain_timeout_ms = (unsigned)v;
-    } else if (strcmp(key, "scheduler_max_sleep_ms") == 0 && parse_uint(value, 86400000, &v) &&
-               v) {
+    } else if (strcmp(key, "scheduler_max_sleep_ms") == 0 && parse_uint(value, 86400000, &v) && v) {
         c->scheduler_max_sleep_ms = (int64_t)v;
     } else if (strcmp(key, "retention_days") == 0 &&
                (!strcmp(value, "forever") || parse_uint(value, 36500, &v))) {
@@ -299,10 +298,11 @@ static int deploy_file(baton_engine *eng, const char *path) {
         rc = d.n ? BATON_EXIT_FAIL : baton_cli_error(&err);
     } else {
         for (uint32_t i = 0; i < res.n_processes; i++)
-            baton_log(BATON_LOG_INFO, "msg=\"deployed\" file=\"%s\" deployment=%lld process=%s "
-                      "version=%d duplicate=%s", path, (long long)res.deployment,
-                      res.processes[i].id, res.processes[i].version,
-                      res.duplicate ? "true" : "false");
+            baton_log(BATON_LOG_INFO,
+                      "msg=\"deployed\" file=\"%s\" deployment=%lld process=%s "
+                      "version=%d duplicate=%s",
+                      path, (long long)res.deployment, res.processes[i].id,
+                      res.processes[i].version, res.duplicate ? "true" : "false");
     }
     baton_diags_fini(&d);
     baton_free(xml);
@@ -350,7 +350,7 @@ int baton_cmd_serve(int argc, char **argv) {
         } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
             if (!parse_level(argv[++i], &c.level)) {
                 rc = baton_cli_usage_error("serve", "--log-level takes error, warn, info or "
-                                           "debug");
+                                                    "debug");
                 goto out;
             }
         } else {
@@ -425,9 +425,11 @@ int baton_cmd_serve(int argc, char **argv) {
     printf("baton: listening on http://%s%s%s:%u (store %s; stop with Ctrl-C)\n", v6 ? "[" : "",
            host, v6 ? "]" : "", (unsigned)baton_server_port(srv), c.db);
     fflush(stdout);
-    baton_log(BATON_LOG_INFO, "msg=\"listening\" host=%s port=%u store=\"%s\" http_threads=%u "
-              "store_sessions=%u http_job_threads=%u", host, (unsigned)baton_server_port(srv),
-              baton_engine_store(eng)->ops->name, c.http.threads, c.sessions,
+    baton_log(BATON_LOG_INFO,
+              "msg=\"listening\" host=%s port=%u store=\"%s\" http_threads=%u "
+              "store_sessions=%u http_job_threads=%u",
+              host, (unsigned)baton_server_port(srv), baton_engine_store(eng)->ops->name,
+              c.http.threads, c.sessions,
               httpjobs ? (c.httpjobs.threads ? c.httpjobs.threads : 2) : 0);
 
     int sig = 0;

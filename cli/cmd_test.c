@@ -89,13 +89,13 @@ typedef struct inst_ids {
 typedef struct hrec {
     int64_t instance;
     uint8_t kind;
-    char *process;  /* process id of the instance */
-    char *element;  /* element id (or flow id), NULL for the process */
+    char *process; /* process id of the instance */
+    char *element; /* element id (or flow id), NULL for the process */
     char *name;
     char *text;
     int64_t key;
     uint8_t node_kind;
-    bool top;       /* the element sits directly in its process (not in a subprocess) */
+    bool top; /* the element sits directly in its process (not in a subprocess) */
     uint64_t seq;
 } hrec;
 
@@ -110,16 +110,16 @@ typedef struct harness {
     baton_store *store;
     baton_engine *eng;
     int64_t clock;
-    int64_t instance;  /* the case's instance */
+    int64_t instance; /* the case's instance */
     const cJSON *case_vars;
     hrec *recs;
     uint32_t n_recs, cap_recs;
-    cJSON *log;        /* entries appended by log stubs */
-    baton_buf fail;    /* failure description */
+    cJSON *log;     /* entries appended by log stubs */
+    baton_buf fail; /* failure description */
     bool failed;
     bool verbose;
     bool waiting_for_start; /* start: by_timer_start_event / by_event, no instance yet */
-    inst_ids *tree;  /* the case's instances, for the final checks */
+    inst_ids *tree;         /* the case's instances, for the final checks */
 } harness;
 
 static int64_t harness_clock(void *cookie) {
@@ -231,8 +231,8 @@ static bool ref_matches(const harness *h, const hrec *x, const char *ref) {
         return x->process && strlen(x->process) == pl && strncmp(x->process, ref, pl) == 0 &&
                strcmp(x->element, colon + 1) == 0;
     }
-    return strcmp(x->element, ref) == 0 && (!x->process || strcmp(x->process, h->process) == 0 ||
-                                             x->instance == h->instance);
+    return strcmp(x->element, ref) == 0 &&
+           (!x->process || strcmp(x->process, h->process) == 0 || x->instance == h->instance);
 }
 
 static char *ref_of(const harness *h, int64_t instance, const char *process, const char *element) {
@@ -350,8 +350,8 @@ static cJSON *stub_vars(harness *h, const cJSON *stub, int64_t instance, int64_t
             baton_expr *e = NULL;
             baton_error err;
             baton_error_clear(&err);
-            if (baton_expr_compile(v->valuestring, strlen(v->valuestring), BATON_EXPR_MODE_FEEL,
-                                   &e, &err) == BATON_OK) {
+            if (baton_expr_compile(v->valuestring, strlen(v->valuestring), BATON_EXPR_MODE_FEEL, &e,
+                                   &err) == BATON_OK) {
                 baton_expr_env env = {0};
                 env.lookup = var_lookup;
                 env.cookie = &vc;
@@ -415,10 +415,10 @@ static void settle(harness *h) {
 /* ---- waiting elements -------------------------------------------------------------------- */
 
 typedef struct waiting {
-    char *ref;        /* element reference */
+    char *ref; /* element reference */
     int64_t instance;
-    int64_t key;      /* the wait */
-    int64_t owner;    /* element instance */
+    int64_t key;   /* the wait */
+    int64_t owner; /* element instance */
     int kind;
 } waiting;
 
@@ -454,12 +454,8 @@ static void collect_waiting(harness *h, waiting_list *out) {
             const baton_elem *owner = baton_instance_elem(inst, w->owner);
             bool list = false;
             switch (w->kind) {
-            case BATON_WAIT_JOB:
-                list = !cJSON_GetObjectItemCaseSensitive(h->stubs, n->id);
-                break;
-            case BATON_WAIT_USER_TASK:
-                list = true;
-                break;
+            case BATON_WAIT_JOB: list = !cJSON_GetObjectItemCaseSensitive(h->stubs, n->id); break;
+            case BATON_WAIT_USER_TASK: list = true; break;
             case BATON_WAIT_TIMER:
             case BATON_WAIT_MESSAGE:
             case BATON_WAIT_SIGNAL:
@@ -470,8 +466,7 @@ static void collect_waiting(harness *h, waiting_list *out) {
                     g->nodes[owner->element].kind != BATON_NODE_EVENT_BASED_GATEWAY)
                     list = false;
                 break;
-            default:
-                break;
+            default: break;
             }
             if (!list)
                 continue;
@@ -709,8 +704,8 @@ static void do_step(harness *h, const cJSON *step, int index) {
             baton_buf_init(&b, 0);
             for (int i = 0; i < wl.n; i++)
                 baton_buf_printf(&b, "%s%s", i ? ", " : "", wl.items[i].ref);
-            failf(h, "%s: complete '%s': no such job or user task is waiting (waiting: [%s])",
-                  what, ref ? ref : "?", baton_buf_str(&b));
+            failf(h, "%s: complete '%s': no such job or user task is waiting (waiting: [%s])", what,
+                  ref ? ref : "?", baton_buf_str(&b));
             baton_buf_fini(&b);
             waiting_free(&wl);
             return;
@@ -737,8 +732,8 @@ static void do_step(harness *h, const cJSON *step, int index) {
                     break;
         } else {
             baton_engine_correlate(h->eng, name ? name : "", key,
-                                   cJSON_GetObjectItemCaseSensitive(x, "payload"), NULL, 0, 0,
-                                   &res, &err);
+                                   cJSON_GetObjectItemCaseSensitive(x, "payload"), NULL, 0, 0, &res,
+                                   &err);
         }
         if (err.code)
             failf(h, "%s: message '%s': %s", what, name ? name : "", err.message);
@@ -772,7 +767,8 @@ static void do_step(harness *h, const cJSON *step, int index) {
     } else if ((x = cJSON_GetObjectItemCaseSensitive(step, "expect_subscriptions"))) {
         inst_list tree;
         case_tree(h, &tree);
-        cJSON *msgs = cJSON_CreateArray(), *sigs = cJSON_CreateArray(), *timers = cJSON_CreateArray();
+        cJSON *msgs = cJSON_CreateArray(), *sigs = cJSON_CreateArray(),
+              *timers = cJSON_CreateArray();
         cJSON *corrs = cJSON_CreateArray();
         for (int t = 0; t < tree.n; t++) {
             baton_instance *inst = NULL;
@@ -842,11 +838,14 @@ static void do_step(harness *h, const cJSON *step, int index) {
                 bool found = false;
                 const cJSON *c;
                 cJSON_ArrayForEach(c, corrs) {
-                    const char *nm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
-                    const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "key"));
+                    const char *nm =
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
+                    const char *k =
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "key"));
                     if (!k)
                         continue;
-                    if ((nm && strcmp(nm, entry->string) == 0 && by_msg && strcmp(k, by_msg) == 0) ||
+                    if ((nm && strcmp(nm, entry->string) == 0 && by_msg &&
+                         strcmp(k, by_msg) == 0) ||
                         strcmp(k, by_key) == 0)
                         found = true;
                 }
@@ -944,17 +943,18 @@ static void check_expect(harness *h, const cJSON *ex) {
     const cJSON *x;
     if ((x = cJSON_GetObjectItemCaseSensitive(ex, "state"))) {
         const char *want = cJSON_GetStringValue(x);
-        const char *got = incidents                                  ? "failed"
-                          : row.state == BATON_INSTANCE_COMPLETED    ? "completed"
-                          : row.state == BATON_INSTANCE_TERMINATED   ? "terminated"
-                                                                     : "waiting";
+        const char *got = incidents                                ? "failed"
+                          : row.state == BATON_INSTANCE_COMPLETED  ? "completed"
+                          : row.state == BATON_INSTANCE_TERMINATED ? "terminated"
+                                                                   : "waiting";
         if (want && strcmp(want, got) != 0) {
             /* describe open incidents */
             baton_buf b;
             baton_buf_init(&b, 0);
             for (uint32_t i = 0; i < h->n_recs; i++)
                 if (h->recs[i].kind == BATON_REC_INCIDENT_RAISED)
-                    baton_buf_printf(&b, " [incident at %s: %s]", h->recs[i].element ? h->recs[i].element : "?",
+                    baton_buf_printf(&b, " [incident at %s: %s]",
+                                     h->recs[i].element ? h->recs[i].element : "?",
                                      h->recs[i].text ? h->recs[i].text : "");
             failf(h, "%s: state: expected %s, engine had %s%s", what, want, got, baton_buf_str(&b));
             baton_buf_fini(&b);
@@ -1076,7 +1076,8 @@ static void check_expect(harness *h, const cJSON *ex) {
     }
 }
 
-/* ---- running a case ----------------------------------------------------------------------------- */
+/* ---- running a case -----------------------------------------------------------------------------
+ */
 
 static bool deploy_file(harness *h, const char *file) {
     char path[4096];
@@ -1129,7 +1130,8 @@ static bool run_case(harness *h, const cJSON *c, const char *label, bool expecte
     h->instance = 0;
     h->waiting_for_start = false;
     h->tree = NULL;
-    const char *clock = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h->scenario, "clock"));
+    const char *clock =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h->scenario, "clock"));
     h->clock = 0;
     if (clock && !parse_time(clock, &h->clock))
         failf(h, "scenario clock '%s' is not an ISO 8601 date-time", clock);
@@ -1149,7 +1151,8 @@ static bool run_case(harness *h, const cJSON *c, const char *label, bool expecte
         goto done;
     }
     baton_engine_set_observer(h->eng, observe, h);
-    const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h->scenario, "model"));
+    const char *model =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h->scenario, "model"));
     if (!model || !deploy_file(h, model))
         goto done;
     const cJSON *extra;
@@ -1158,7 +1161,8 @@ static bool run_case(harness *h, const cJSON *c, const char *label, bool expecte
         if (f && !deploy_file(h, f))
             goto done;
     }
-    const char *start = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h->scenario, "start"));
+    const char *start =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h->scenario, "start"));
     if (start && (strcmp(start, "by_timer_start_event") == 0 || strcmp(start, "by_event") == 0)) {
         /* the process's timer start event creates the instance when the clock passes it
            (by_event: or a message or signal start event, when a step publishes one) */
@@ -1211,23 +1215,22 @@ static bool run_case(harness *h, const cJSON *c, const char *label, bool expecte
             baton_free(diff);
         }
     }
-done:
-    {
-        bool ok = !h->failed;
-        printf("%s %s\n", expected_fail ? (ok ? "XPASS" : "XFAIL") : ok ? "PASS" : "FAIL", label);
-        if (!ok && !expected_fail) {
-            printf("    %s\n", baton_buf_str(&h->fail));
-            history_tail(h, stdout);
-        }
-        baton_engine_close(h->eng);
-        baton_store_close(h->store);
-        h->eng = NULL;
-        h->store = NULL;
-        free_recs(h);
-        cJSON_Delete(h->log);
-        h->log = NULL;
-        return ok;
+done : {
+    bool ok = !h->failed;
+    printf("%s %s\n", expected_fail ? (ok ? "XPASS" : "XFAIL") : ok ? "PASS" : "FAIL", label);
+    if (!ok && !expected_fail) {
+        printf("    %s\n", baton_buf_str(&h->fail));
+        history_tail(h, stdout);
     }
+    baton_engine_close(h->eng);
+    baton_store_close(h->store);
+    h->eng = NULL;
+    h->store = NULL;
+    free_recs(h);
+    cJSON_Delete(h->log);
+    h->log = NULL;
+    return ok;
+}
 }
 
 int baton_cmd_test(int argc, char **argv) {

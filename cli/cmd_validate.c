@@ -80,7 +80,8 @@ static cJSON *diags_json(const baton_diags *d) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
             break;
-        cJSON_AddStringToObject(o, "severity", dg->severity == BATON_SEV_ERROR ? "error" : "warning");
+        cJSON_AddStringToObject(o, "severity",
+                                dg->severity == BATON_SEV_ERROR ? "error" : "warning");
         cJSON_AddNumberToObject(o, "line", dg->line);
         if (dg->element)
             cJSON_AddStringToObject(o, "element", dg->element);
@@ -197,7 +198,8 @@ int baton_cmd_validate(int argc, char **argv) {
                 for (uint32_t p = 0; p < g->n_processes; p++) {
                     uint32_t n = process_elements(g, p);
                     printf("%s: ok: process '%s' (%u element%s)%s\n", file, g->processes[p].id, n,
-                           n == 1 ? "" : "s", g->processes[p].executable ? "" : " [not executable]");
+                           n == 1 ? "" : "s",
+                           g->processes[p].executable ? "" : " [not executable]");
                 }
                 if (g->n_processes == 0)
                     printf("%s: ok: no process\n", file);

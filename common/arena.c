@@ -14,7 +14,7 @@
 
 #include "common/alloc.h"
 
-#define ARENA_ALIGN (alignof(max_align_t))
+#define ARENA_ALIGN     (alignof(max_align_t))
 #define ARENA_MAX_BLOCK ((size_t)1 << 20)
 
 typedef struct block {

@@ -15,7 +15,7 @@
 #include "common/status.h"
 
 typedef struct baton_buf {
-    char *data;   /* NUL-terminated, NULL until the first append */
+    char *data; /* NUL-terminated, NULL until the first append */
     size_t len;
     size_t cap;
     size_t limit; /* maximum len; 0 = BATON_BUF_DEFAULT_LIMIT */

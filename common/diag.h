@@ -28,7 +28,7 @@ typedef struct baton_diag {
 typedef struct baton_diags {
     baton_diag *items;
     uint32_t n, cap;
-    uint32_t max;     /* stop recording after this many (counts go on) */
+    uint32_t max; /* stop recording after this many (counts go on) */
     uint32_t n_errors, n_warnings;
     bool out_of_memory;
 } baton_diags;

@@ -16,14 +16,14 @@
 
 #include "common/status.h"
 
-#define BATON_ERROR_MSG_MAX 512
+#define BATON_ERROR_MSG_MAX   512
 #define BATON_ERROR_WHERE_MAX 256
 
 typedef struct baton_error {
-    baton_status code;                    /* BATON_OK while nothing was set */
-    char message[BATON_ERROR_MSG_MAX];    /* human text, no trailing newline */
-    char where[BATON_ERROR_WHERE_MAX];    /* "file:line", element id, "col N", ... */
-    int64_t instance;                     /* instance id, 0 if none */
+    baton_status code;                 /* BATON_OK while nothing was set */
+    char message[BATON_ERROR_MSG_MAX]; /* human text, no trailing newline */
+    char where[BATON_ERROR_WHERE_MAX]; /* "file:line", element id, "col N", ... */
+    int64_t instance;                  /* instance id, 0 if none */
 } baton_error;
 
 #if defined(__GNUC__)

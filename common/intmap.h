@@ -15,9 +15,9 @@
 #include "common/status.h"
 
 typedef struct baton_intmap {
-    int64_t *keys;    /* 0 = empty */
+    int64_t *keys; /* 0 = empty */
     uint32_t *values;
-    uint32_t cap;     /* power of two, or 0 before the first put */
+    uint32_t cap; /* power of two, or 0 before the first put */
     uint32_t count;
 } baton_intmap;
 

@@ -121,7 +121,10 @@ static baton_status parse_as(ev *x, const fv *s, int want, fv *out) {
         return st;
     if (out->t == T_NULL)
         return NUL("'%.*s' is not a valid %s", (int)(s->n > 40 ? 40 : s->n), s->u.s,
-                   want == T_DATE ? "date" : want == T_TIME ? "time" : want == T_DT ? "date and time" : "duration");
+                   want == T_DATE   ? "date"
+                   : want == T_TIME ? "time"
+                   : want == T_DT   ? "date and time"
+                                    : "duration");
     return BATON_OK;
 }
 
@@ -174,8 +177,8 @@ BI(f_time) {
         return parse_as(x, &a[0], T_TIME, out);
     }
     int64_t h, m;
-    if (n < 3 || !get_int(&a[0], &h) || !get_int(&a[1], &m) || a[2].t != T_NUM || h < 0 ||
-        h > 23 || m < 0 || m > 59)
+    if (n < 3 || !get_int(&a[0], &h) || !get_int(&a[1], &m) || a[2].t != T_NUM || h < 0 || h > 23 ||
+        m < 0 || m > 59)
         return NUL("invalid time");
     _IDEC_flags f = 0;
     dec ns = bid128_round_integral_zero(baton_dec_scalbn(a[2].u.d, 9), &f);
@@ -279,7 +282,8 @@ BI(f_number) {
     const fv *grp = n > 1 ? &a[1] : NULL, *decs = n > 2 ? &a[2] : NULL;
     if (grp && grp->t != T_NULL && (grp->t != T_STR || grp->n != 1 || !strchr(" ,.", grp->u.s[0])))
         return NUL("invalid grouping separator");
-    if (decs && decs->t != T_NULL && (decs->t != T_STR || decs->n != 1 || !strchr(",.", decs->u.s[0])))
+    if (decs && decs->t != T_NULL &&
+        (decs->t != T_STR || decs->n != 1 || !strchr(",.", decs->u.s[0])))
         return NUL("invalid decimal separator");
     if (grp && decs && grp->t == T_STR && decs->t == T_STR && grp->u.s[0] == decs->u.s[0])
         return NUL("separators must differ");
@@ -349,7 +353,8 @@ BI(f_get_or_else) {
 
 BI(f_substring) {
     int64_t start, len = INT64_MAX;
-    if (a[0].t != T_STR || !get_int(&a[1], &start) || (n > 2 && a[2].t != T_NULL && !get_int(&a[2], &len)))
+    if (a[0].t != T_STR || !get_int(&a[1], &start) ||
+        (n > 2 && a[2].t != T_NULL && !get_int(&a[2], &len)))
         return NUL("substring() expects a string and integer positions");
     int64_t total = (int64_t)cp_count(a[0].u.s, a[0].n);
     if (start < 0)
@@ -381,15 +386,15 @@ BI(f_string_length) {
 /* Case mapping for ASCII, Latin-1, Greek and Cyrillic (no locale involved). */
 static uint32_t map_case(uint32_t c, bool up) {
     if (up) {
-        if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7) || (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) ||
-            (c >= 0x430 && c <= 0x44F))
+        if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7) ||
+            (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) || (c >= 0x430 && c <= 0x44F))
             return c - (c >= 0x430 ? 32 : c >= 0x3B1 ? 32 : 32);
         if (c >= 0x450 && c <= 0x45F)
             return c - 80;
         return c;
     }
-    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) ||
-        (c >= 0x410 && c <= 0x42F))
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) ||
+        (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) || (c >= 0x410 && c <= 0x42F))
         return c + 32;
     if (c >= 0x400 && c <= 0x40F)
         return c + 80;
@@ -485,8 +490,8 @@ BI(f_ends_with) {
     (void)n;
     if (!two_strings(a))
         return NUL("expected strings");
-    baton_feel_bool(out, a[1].n <= a[0].n &&
-                             memcmp(a[0].u.s + a[0].n - a[1].n, a[1].u.s, a[1].n) == 0);
+    baton_feel_bool(out,
+                    a[1].n <= a[0].n && memcmp(a[0].u.s + a[0].n - a[1].n, a[1].u.s, a[1].n) == 0);
     return BATON_OK;
 }
 
@@ -498,7 +503,8 @@ BI(f_trim) {
     size_t len = a[0].n;
     while (len && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
         s++, len--;
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
+    while (len &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
         len--;
     baton_feel_str(out, s, len);
     return BATON_OK;
@@ -919,13 +925,13 @@ static baton_status numbers(ev *x, fv *a, uint32_t n, const fv **items, uint32_t
     return BATON_OK;
 }
 
-#define NUMBERS(items, cnt)                                                                     \
-    do {                                                                                        \
-        baton_status st_ = numbers(x, a, n, &items, &cnt);                                      \
-        if (st_ == BATON_EVAL)                                                                  \
-            return NUL("expected numbers");                                                     \
-        if (st_)                                                                                \
-            return st_;                                                                         \
+#define NUMBERS(items, cnt)                                                                        \
+    do {                                                                                           \
+        baton_status st_ = numbers(x, a, n, &items, &cnt);                                         \
+        if (st_ == BATON_EVAL)                                                                     \
+            return NUL("expected numbers");                                                        \
+        if (st_)                                                                                   \
+            return st_;                                                                            \
     } while (0)
 
 static dec dsum(const fv *items, uint32_t cnt) {
@@ -1314,7 +1320,8 @@ BI(f_duplicate_values) {
     return BATON_OK;
 }
 
-static baton_status flatten_into(ev *x, const fv *l, fv **res, uint32_t *k, uint32_t *cap, int depth) {
+static baton_status flatten_into(ev *x, const fv *l, fv **res, uint32_t *k, uint32_t *cap,
+                                 int depth) {
     const fv *items;
     uint32_t cnt;
     baton_status st = items_of(x, l, &items, &cnt);
@@ -1477,7 +1484,10 @@ static baton_status round_to(ev *x, fv *a, uint32_t n, fv *out, int mode) {
     case RND_HALF_UP: r = bid128_quantize(v, q, BID_ROUNDING_TIES_AWAY, &f); break;
     case RND_UP: {
         dec t = bid128_quantize(v, q, BID_ROUNDING_TO_ZERO, &f);
-        r = bid128_quiet_equal(t, v, &f) ? t : bid128_quantize(v, q, bid128_isSigned(v) ? BID_ROUNDING_DOWN : BID_ROUNDING_UP, &f);
+        r = bid128_quiet_equal(t, v, &f)
+                ? t
+                : bid128_quantize(v, q, bid128_isSigned(v) ? BID_ROUNDING_DOWN : BID_ROUNDING_UP,
+                                  &f);
         break;
     }
     case RND_HALF_DOWN: {
@@ -1485,7 +1495,8 @@ static baton_status round_to(ev *x, fv *a, uint32_t n, fv *out, int mode) {
         dec t = bid128_quantize(v, q, BID_ROUNDING_TO_ZERO, &f);
         dec diff = bid128_abs(bid128_sub(v, t, DEC_RND, &f));
         dec half = baton_dec_scalbn(bid128_from_int64(5), (int)(-scale - 1));
-        r = bid128_quiet_equal(diff, half, &f) ? t : bid128_quantize(v, q, BID_ROUNDING_TIES_AWAY, &f);
+        r = bid128_quiet_equal(diff, half, &f) ? t
+                                               : bid128_quantize(v, q, BID_ROUNDING_TIES_AWAY, &f);
         break;
     }
     default: r = bid128_quantize(v, q, BID_ROUNDING_TO_NEAREST, &f); break;
@@ -1625,7 +1636,7 @@ BI(f_day_of_year) {
 
 BI(f_day_of_week) {
     (void)n;
-    static const char *const names[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
+    static const char *const names[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                         "Friday", "Saturday", "Sunday"};
     int64_t d;
     if (!day_of(&a[0], &d))
@@ -1637,9 +1648,9 @@ BI(f_day_of_week) {
 
 BI(f_month_of_year) {
     (void)n;
-    static const char *const names[] = {"January", "February", "March",     "April",
-                                        "May",     "June",     "July",      "August",
-                                        "September", "October", "November", "December"};
+    static const char *const names[] = {"January",   "February", "March",    "April",
+                                        "May",       "June",     "July",     "August",
+                                        "September", "October",  "November", "December"};
     int64_t d, y;
     int m, dd;
     if (!day_of(&a[0], &d))
@@ -1755,8 +1766,22 @@ static int C(const fv *a, const fv *b, bool *bad) {
     return c;
 }
 
-enum { R_BEFORE, R_AFTER, R_MEETS, R_MET_BY, R_OVERLAPS, R_OVERLAPS_BEFORE, R_OVERLAPS_AFTER,
-       R_FINISHES, R_FINISHED_BY, R_INCLUDES, R_DURING, R_STARTS, R_STARTED_BY, R_COINCIDES };
+enum {
+    R_BEFORE,
+    R_AFTER,
+    R_MEETS,
+    R_MET_BY,
+    R_OVERLAPS,
+    R_OVERLAPS_BEFORE,
+    R_OVERLAPS_AFTER,
+    R_FINISHES,
+    R_FINISHED_BY,
+    R_INCLUDES,
+    R_DURING,
+    R_STARTS,
+    R_STARTED_BY,
+    R_COINCIDES
+};
 
 static bool rel(int op, const rg *a, const rg *b, bool *bad) {
     switch (op) {
@@ -1773,7 +1798,8 @@ static bool rel(int op, const rg *a, const rg *b, bool *bad) {
     }
     case R_OVERLAPS_BEFORE: {
         int c1 = C(&a->s, &b->s, bad), c2 = C(&a->e, &b->s, bad), c3 = C(&a->e, &b->e, bad);
-        return (c1 < 0 || (c1 == 0 && a->si && !b->si)) && (c2 > 0 || (c2 == 0 && a->ei && b->si)) &&
+        return (c1 < 0 || (c1 == 0 && a->si && !b->si)) &&
+               (c2 > 0 || (c2 == 0 && a->ei && b->si)) &&
                (c3 < 0 || (c3 == 0 && (!a->ei || b->ei)));
     }
     case R_OVERLAPS_AFTER: return rel(R_OVERLAPS_BEFORE, b, a, bad);
@@ -1784,7 +1810,8 @@ static bool rel(int op, const rg *a, const rg *b, bool *bad) {
     case R_FINISHED_BY: return rel(R_FINISHES, b, a, bad);
     case R_INCLUDES: {
         int c1 = C(&a->s, &b->s, bad), c2 = C(&a->e, &b->e, bad);
-        return (c1 < 0 || (c1 == 0 && (a->si || !b->si))) && (c2 > 0 || (c2 == 0 && (a->ei || !b->ei)));
+        return (c1 < 0 || (c1 == 0 && (a->si || !b->si))) &&
+               (c2 > 0 || (c2 == 0 && (a->ei || !b->ei)));
     }
     case R_DURING: return rel(R_INCLUDES, b, a, bad);
     case R_STARTS: {
@@ -1843,10 +1870,10 @@ static baton_status range_fn(ev *x, fv *a, fv *out, int op) {
     return BATON_OK;
 }
 
-#define RANGE_BI(fname, op)                                                                     \
-    BI(fname) {                                                                                 \
-        (void)n;                                                                                \
-        return range_fn(x, a, out, op);                                                         \
+#define RANGE_BI(fname, op)                                                                        \
+    BI(fname) {                                                                                    \
+        (void)n;                                                                                   \
+        return range_fn(x, a, out, op);                                                            \
     }
 RANGE_BI(f_before, R_BEFORE)
 RANGE_BI(f_after, R_AFTER)
@@ -1977,7 +2004,8 @@ BI(f_context_merge) {
     for (uint32_t i = 0; i < cnt; i++) {
         if (items[i].t != T_CTX)
             return NUL("context merge() expects contexts");
-        total += items[i].k == REP_JSON ? (uint64_t)cJSON_GetArraySize(items[i].u.json) : items[i].n;
+        total +=
+            items[i].k == REP_JSON ? (uint64_t)cJSON_GetArraySize(items[i].u.json) : items[i].n;
     }
     if (total > BATON_EXPR_MAX_ITEMS)
         return baton_error_set(x->err, BATON_LIMIT, "context too large");
@@ -1988,7 +2016,8 @@ BI(f_context_merge) {
     for (uint32_t i = 0; i < cnt; i++) {
         const centry *src;
         uint32_t m;
-        if ((st = baton_feel_ctx_entries(x, &items[i], &src, &m)) || (st = charge(x, (uint64_t)m * (k + 1))))
+        if ((st = baton_feel_ctx_entries(x, &items[i], &src, &m)) ||
+            (st = charge(x, (uint64_t)m * (k + 1))))
             return st;
         for (uint32_t j = 0; j < m; j++)
             ctx_set(ents, &k, src[j].name, src[j].len, &src[j].v);
@@ -2146,7 +2175,8 @@ static size_t match_words(const char *nm, const char *s, size_t len) {
     }
     if (i < len) {
         unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80)
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '_' || c >= 0x80)
             return 0;
     }
     return i;

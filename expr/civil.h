@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define BATON_DAY_S INT64_C(86400)
+#define BATON_DAY_S    INT64_C(86400)
 #define BATON_MAX_YEAR 999999999
 
 static inline int64_t baton_floordiv(int64_t a, int64_t b) {

@@ -58,12 +58,12 @@ typedef struct field_spec {
     const char *const *names; /* names for min..., or NULL */
 } field_spec;
 
-static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
+static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+                                          "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
 static const char *const day_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
 
 static const field_spec specs[6] = {
-    {"second", 0, 59, NULL},       {"minute", 0, 59, NULL},     {"hour", 0, 23, NULL},
+    {"second", 0, 59, NULL},       {"minute", 0, 59, NULL},       {"hour", 0, 23, NULL},
     {"day of month", 1, 31, NULL}, {"month", 1, 12, month_names}, {"day of week", 0, 7, day_names},
 };
 
@@ -111,8 +111,8 @@ static bool at_end(const parser *ps) {
 static baton_status field(parser *ps, uint64_t *bits, baton_cron *c) {
     const field_spec *f = &specs[ps->field];
     *bits = 0;
-    if ((*ps->p == '*' || *ps->p == '?') && (ps->p[1] == '\0' || ps->p[1] == ' ' ||
-                                             ps->p[1] == '\t')) {
+    if ((*ps->p == '*' || *ps->p == '?') &&
+        (ps->p[1] == '\0' || ps->p[1] == ' ' || ps->p[1] == '\t')) {
         if (*ps->p == '?' && ps->field != 3 && ps->field != 5)
             return fail(ps, "'?' is only for the day fields");
         ps->p++;
@@ -267,8 +267,10 @@ baton_status baton_cron_parse(const char *text, baton_cron *out, baton_error *er
             in = true, fields++;
     }
     if (fields != 5 && fields != 6)
-        return baton_error_set(err, BATON_PARSE, "cron: expected 6 fields (second minute hour "
-                               "day-of-month month day-of-week), got %d", fields);
+        return baton_error_set(err, BATON_PARSE,
+                               "cron: expected 6 fields (second minute hour "
+                               "day-of-month month day-of-week), got %d",
+                               fields);
     parser ps = {t, text, fields == 5 ? 1 : 0, err};
     if (fields == 5)
         c.seconds = 1;

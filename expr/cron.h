@@ -31,20 +31,20 @@
 #include "common/error.h"
 
 typedef struct baton_cron {
-    uint64_t seconds;     /* bit i: second i */
-    uint64_t minutes;     /* bit i: minute i */
-    uint32_t hours;       /* bit i: hour i */
-    uint32_t days;        /* bit d: day of month d (1..31) */
-    uint16_t months;      /* bit m: month m (1..12) */
-    uint8_t weekdays;     /* bit w: weekday w (0 = Sunday) */
+    uint64_t seconds;      /* bit i: second i */
+    uint64_t minutes;      /* bit i: minute i */
+    uint32_t hours;        /* bit i: hour i */
+    uint32_t days;         /* bit d: day of month d (1..31) */
+    uint16_t months;       /* bit m: month m (1..12) */
+    uint8_t weekdays;      /* bit w: weekday w (0 = Sunday) */
     uint8_t last_weekdays; /* bit w: the last weekday w of the month ("5L") */
-    uint8_t nth[7];       /* weekday w on its nth[w]-th occurrence ("MON#2"), 0 = none */
-    bool any_day;         /* day of month is `*` or `?` */
-    bool any_weekday;     /* day of week is `*` or `?` */
-    int8_t last_day;      /* -1 none; else `L` with this offset ("L-3" = 3) */
-    bool last_workday;    /* "LW" */
-    int8_t near_workday;  /* "15W": the weekday nearest the 15th; 0 = none */
-    uint16_t zone;        /* expr/tz.h zone id, 0 = UTC */
+    uint8_t nth[7];        /* weekday w on its nth[w]-th occurrence ("MON#2"), 0 = none */
+    bool any_day;          /* day of month is `*` or `?` */
+    bool any_weekday;      /* day of week is `*` or `?` */
+    int8_t last_day;       /* -1 none; else `L` with this offset ("L-3" = 3) */
+    bool last_workday;     /* "LW" */
+    int8_t near_workday;   /* "15W": the weekday nearest the 15th; 0 = none */
+    uint16_t zone;         /* expr/tz.h zone id, 0 = UTC */
 } baton_cron;
 
 /* True when `text` looks like a cron expression rather than ISO 8601 (R.../P.../a date). */

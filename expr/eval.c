@@ -342,7 +342,8 @@ static baton_status temporal_arith(ev *x, int op, const fv *a, const fv *b, fv *
     int64_t s;
     int32_t n;
     /* normalise commutative forms so the duration is on the right */
-    if (op == OP_ADD && (ta == T_DTD || ta == T_YMD) && (tb == T_DATE || tb == T_DT || tb == T_TIME))
+    if (op == OP_ADD && (ta == T_DTD || ta == T_YMD) &&
+        (tb == T_DATE || tb == T_DT || tb == T_TIME))
         return temporal_arith(x, op, b, a, out);
     if (op == OP_MUL && ta == T_NUM && (tb == T_DTD || tb == T_YMD))
         return temporal_arith(x, op, b, a, out);
@@ -358,12 +359,11 @@ static baton_status temporal_arith(ev *x, int op, const fv *a, const fv *b, fv *
             mk_dtd(out, s, n);
             return BATON_OK;
         case T_DT: dt_plus_dtd(out, a, bs, bn); return BATON_OK;
-        case T_DATE:
-            mk_date(out, a->u.i + baton_floordiv(bs, BATON_DAY_S));
-            return BATON_OK;
+        case T_DATE: mk_date(out, a->u.i + baton_floordiv(bs, BATON_DAY_S)); return BATON_OK;
         case T_TIME: {
-            int64_t t = baton_floormod(a->u.tm.a + baton_floormod(bs, BATON_DAY_S) * BATON_NS_PER_S + bn,
-                                       BATON_NS_PER_DAY);
+            int64_t t =
+                baton_floormod(a->u.tm.a + baton_floormod(bs, BATON_DAY_S) * BATON_NS_PER_S + bn,
+                               BATON_NS_PER_DAY);
             *out = *a;
             out->u.tm.a = t;
             return BATON_OK;
@@ -408,7 +408,8 @@ static baton_status temporal_arith(ev *x, int op, const fv *a, const fv *b, fv *
             int64_t d = a->u.tm.a - b->u.tm.a;
             if (a->k != BATON_TM_LOCAL)
                 d -= (int64_t)(a->u.tm.off - b->u.tm.off) * BATON_NS_PER_S;
-            mk_dtd(out, baton_floordiv(d, BATON_NS_PER_S), (int32_t)baton_floormod(d, BATON_NS_PER_S));
+            mk_dtd(out, baton_floordiv(d, BATON_NS_PER_S),
+                   (int32_t)baton_floormod(d, BATON_NS_PER_S));
             return BATON_OK;
         }
         default: break;
@@ -430,7 +431,8 @@ static baton_status temporal_arith(ev *x, int op, const fv *a, const fv *b, fv *
             return NUL("division by zero");
         if (ta == T_YMD) {
             dec m = bid128_from_int64(a->u.i);
-            m = op == OP_MUL ? bid128_mul(m, b->u.d, DEC_RND, &f) : bid128_div(m, b->u.d, DEC_RND, &f);
+            m = op == OP_MUL ? bid128_mul(m, b->u.d, DEC_RND, &f)
+                             : bid128_div(m, b->u.d, DEC_RND, &f);
             int64_t mi;
             if (!baton_dec_to_int(bid128_round_integral_zero(m, &f), &mi))
                 return NUL("duration overflow");
@@ -438,7 +440,8 @@ static baton_status temporal_arith(ev *x, int op, const fv *a, const fv *b, fv *
             return BATON_OK;
         }
         dec ns = dtd_to_dec(a->u.tm.a, a->u.tm.ns);
-        ns = op == OP_MUL ? bid128_mul(ns, b->u.d, DEC_RND, &f) : bid128_div(ns, b->u.d, DEC_RND, &f);
+        ns = op == OP_MUL ? bid128_mul(ns, b->u.d, DEC_RND, &f)
+                          : bid128_div(ns, b->u.d, DEC_RND, &f);
         if (!dec_to_dtd(ns, &s, &n))
             return NUL("duration overflow");
         mk_dtd(out, s, n);
@@ -551,7 +554,9 @@ static baton_status juel_cmp(ev *x, const node *n, const fv *a, const fv *b, fv 
     int op = n->op;
     if (a->t == T_NULL || b->t == T_NULL) {
         bool both = a->t == b->t;
-        baton_feel_bool(out, op == OP_EQ ? both : op == OP_NE ? !both : (both && (op == OP_LE || op == OP_GE)));
+        baton_feel_bool(out, op == OP_EQ   ? both
+                             : op == OP_NE ? !both
+                                           : (both && (op == OP_LE || op == OP_GE)));
         return BATON_OK;
     }
     fv ca = *a, cb = *b;
@@ -612,7 +617,8 @@ static baton_status compare(ev *x, int op, const fv *a, const fv *b, fv *out) {
     if (op == OP_EQ || op == OP_NE) {
         int e = baton_feel_equal(x, a, b);
         if (e < 0)
-            return NUL("cannot compare %s with %s", baton_feel_type_name(a), baton_feel_type_name(b));
+            return NUL("cannot compare %s with %s", baton_feel_type_name(a),
+                       baton_feel_type_name(b));
         baton_feel_bool(out, (e == 1) == (op == OP_EQ));
         return BATON_OK;
     }
@@ -1310,7 +1316,9 @@ static baton_status ev_call(ev *x, const node *n, fv *out) {
         }
         nargs = 0;
     }
-    fv *args = (n->n || nparams) ? baton_feel_alloc(x, ((n->n > nparams ? n->n : nparams) + 1) * sizeof *args) : NULL;
+    fv *args = (n->n || nparams)
+                   ? baton_feel_alloc(x, ((n->n > nparams ? n->n : nparams) + 1) * sizeof *args)
+                   : NULL;
     if ((n->n || nparams) && !args)
         return x->err->code;
     if (n->names)

@@ -142,11 +142,11 @@ static baton_status check(baton_status st, baton_error *err) {
 }
 
 /* ev needs an error record to read codes from: use a local one when err is NULL. */
-#define LOCAL_ERR(err)                                                                          \
-    baton_error local_err_;                                                                     \
-    if (!(err)) {                                                                               \
-        baton_error_clear(&local_err_);                                                         \
-        (err) = &local_err_;                                                                    \
+#define LOCAL_ERR(err)                                                                             \
+    baton_error local_err_;                                                                        \
+    if (!(err)) {                                                                                  \
+        baton_error_clear(&local_err_);                                                            \
+        (err) = &local_err_;                                                                       \
     }
 
 baton_status baton_expr_eval_json(const baton_expr *e, const baton_expr_env *env, cJSON **out,
@@ -158,8 +158,9 @@ baton_status baton_expr_eval_json(const baton_expr *e, const baton_expr_env *env
     cJSON *j = NULL;
     size_t budget = r.x.mem.limit;
     if (!st && (st = baton_feel_to_cjson(&v, &j, 0, &budget)))
-        baton_error_set(err, st, st == BATON_LIMIT ? "result too large or nested too deeply"
-                                                   : "out of memory converting the result");
+        baton_error_set(err, st,
+                        st == BATON_LIMIT ? "result too large or nested too deeply"
+                                          : "out of memory converting the result");
     finish(&r);
     if (check(st, err))
         return st;
@@ -183,9 +184,11 @@ baton_status baton_expr_eval_bool(const baton_expr *e, const baton_expr_env *env
     if (!st) {
         if (v.t == T_BOOL) {
             *out = v.u.b;
-        } else if (e->lang == BATON_EXPR_STATIC && e->text_len == 4 && !memcmp(e->text, "true", 4)) {
+        } else if (e->lang == BATON_EXPR_STATIC && e->text_len == 4 &&
+                   !memcmp(e->text, "true", 4)) {
             *out = true;
-        } else if (e->lang == BATON_EXPR_STATIC && e->text_len == 5 && !memcmp(e->text, "false", 5)) {
+        } else if (e->lang == BATON_EXPR_STATIC && e->text_len == 5 &&
+                   !memcmp(e->text, "false", 5)) {
             *out = false;
         } else {
             char what[200];
@@ -218,8 +221,9 @@ baton_status baton_expr_eval_string(const baton_expr *e, const baton_expr_env *e
                 st = BATON_NOMEM;
             baton_buf_fini(&b);
             if (st)
-                baton_error_set(err, st, st == BATON_LIMIT ? "result too large"
-                                                           : "out of memory converting the result");
+                baton_error_set(err, st,
+                                st == BATON_LIMIT ? "result too large"
+                                                  : "out of memory converting the result");
         }
     }
     finish(&r);
@@ -252,8 +256,9 @@ baton_status baton_expr_eval_to_buf(const baton_expr *e, const baton_expr_env *e
     if (!st && how == BATON_EXPR_OUT_TYPED)
         st = baton_buf_putc(out, '}');
     if (st && !baton_error_isset(err))
-        baton_error_set(err, st, st == BATON_NOMEM ? "out of memory writing the result"
-                                                   : "result too large or nested too deeply");
+        baton_error_set(err, st,
+                        st == BATON_NOMEM ? "out of memory writing the result"
+                                          : "result too large or nested too deeply");
     out->limit = saved_limit;
     finish(&r);
     if (st && out->data) {

@@ -61,10 +61,10 @@ typedef const cJSON *(*baton_expr_lookup_fn)(void *cookie, const char *name, siz
 typedef struct baton_expr_env {
     baton_expr_lookup_fn lookup; /* may be NULL: no variables */
     void *cookie;
-    int64_t now_ms;        /* the injected clock: ms since 1970-01-01T00:00:00Z */
-    const char *zone;      /* zone for now()/today() and zone-less date-times; NULL = UTC */
-    uint32_t max_steps;    /* evaluation step bound; 0 = default (1,000,000) */
-    size_t max_bytes;      /* memory one evaluation may use (result size bound); 0 = 16 MiB */
+    int64_t now_ms;     /* the injected clock: ms since 1970-01-01T00:00:00Z */
+    const char *zone;   /* zone for now()/today() and zone-less date-times; NULL = UTC */
+    uint32_t max_steps; /* evaluation step bound; 0 = default (1,000,000) */
+    size_t max_bytes;   /* memory one evaluation may use (result size bound); 0 = 16 MiB */
 } baton_expr_env;
 
 /*

@@ -13,8 +13,8 @@
 #ifndef BATON_EXPR_INT_H
 #define BATON_EXPR_INT_H
 
-#define DECIMAL_CALL_BY_REFERENCE 0
-#define DECIMAL_GLOBAL_ROUNDING 0
+#define DECIMAL_CALL_BY_REFERENCE      0
+#define DECIMAL_GLOBAL_ROUNDING        0
 #define DECIMAL_GLOBAL_EXCEPTION_FLAGS 0
 #include <bid_conf.h>
 #include <bid_functions.h>
@@ -32,15 +32,15 @@
 
 /* ---- bounds ------------------------------------------------------------------------ */
 
-#define BATON_EXPR_MAX_LEN (64 * 1024)       /* source bytes */
-#define BATON_EXPR_MAX_DEPTH 64              /* nesting of brackets and sub-expressions */
-#define BATON_EXPR_MAX_HEIGHT 256            /* height of the AST (long operator chains) */
-#define BATON_EXPR_MAX_STEPS 1000000u        /* default evaluation steps */
-#define BATON_EXPR_MAX_CALLS 48              /* nested user function calls */
-#define BATON_EXPR_MAX_EVAL_DEPTH 600        /* recursion of the evaluator */
-#define BATON_EXPR_MAX_BYTES (16u << 20)     /* scratch memory of one evaluation */
-#define BATON_EXPR_MAX_ITEMS (1u << 20)      /* elements of one list or context */
-#define BATON_EXPR_MAX_JSON_DEPTH 64         /* nesting of JSON results */
+#define BATON_EXPR_MAX_LEN        (64 * 1024) /* source bytes */
+#define BATON_EXPR_MAX_DEPTH      64          /* nesting of brackets and sub-expressions */
+#define BATON_EXPR_MAX_HEIGHT     256         /* height of the AST (long operator chains) */
+#define BATON_EXPR_MAX_STEPS      1000000u    /* default evaluation steps */
+#define BATON_EXPR_MAX_CALLS      48          /* nested user function calls */
+#define BATON_EXPR_MAX_EVAL_DEPTH 600         /* recursion of the evaluator */
+#define BATON_EXPR_MAX_BYTES      (16u << 20) /* scratch memory of one evaluation */
+#define BATON_EXPR_MAX_ITEMS      (1u << 20)  /* elements of one list or context */
+#define BATON_EXPR_MAX_JSON_DEPTH 64          /* nesting of JSON results */
 
 /* ---- decimals (IEEE 754-2008 decimal128, BID encoding) ----------------------------- */
 
@@ -139,34 +139,34 @@ struct node;
 struct scope;
 
 struct ffunc {
-    const struct builtin *bi;  /* built-in, or */
-    const struct node *def;    /* N_FUNCDEF closing over */
+    const struct builtin *bi; /* built-in, or */
+    const struct node *def;   /* N_FUNCDEF closing over */
     const struct scope *env;
 };
 
 /* ---- AST ---------------------------------------------------------------------------- */
 
 typedef enum nkind {
-    N_LIT,      /* constant value */
-    N_VAR,      /* name */
-    N_PATH,     /* a.name */
-    N_FILTER,   /* a[b] */
-    N_INDEX,    /* JUEL a[b]: property or 0-based index */
-    N_CALL,     /* a(kids...) or builtin(kids...), names for named arguments */
-    N_NEG,      /* -a */
-    N_NOT,      /* JUEL !a / not a */
-    N_ARITH,    /* a op b */
-    N_CMP,      /* a op b */
+    N_LIT,    /* constant value */
+    N_VAR,    /* name */
+    N_PATH,   /* a.name */
+    N_FILTER, /* a[b] */
+    N_INDEX,  /* JUEL a[b]: property or 0-based index */
+    N_CALL,   /* a(kids...) or builtin(kids...), names for named arguments */
+    N_NEG,    /* -a */
+    N_NOT,    /* JUEL !a / not a */
+    N_ARITH,  /* a op b */
+    N_CMP,    /* a op b */
     N_AND,
     N_OR,
-    N_IF,       /* if a then b else c (JUEL a ? b : c) */
-    N_FOR,      /* for names in kids return a */
+    N_IF,  /* if a then b else c (JUEL a ? b : c) */
+    N_FOR, /* for names in kids return a */
     N_SOME,
     N_EVERY,
-    N_BETWEEN,  /* a between b and c */
-    N_IN,       /* a in (kids) */
-    N_UTEST,    /* unary test "op a" against the input value ? */
-    N_INSTOF,   /* a instance of type */
+    N_BETWEEN, /* a between b and c */
+    N_IN,      /* a in (kids) */
+    N_UTEST,   /* unary test "op a" against the input value ? */
+    N_INSTOF,  /* a instance of type */
     N_LIST,
     N_CTX,      /* {names: kids} */
     N_RANGE,    /* a..b with op bits: 1 = start included, 2 = end included */
@@ -176,8 +176,19 @@ typedef enum nkind {
 } nkind;
 
 typedef enum nop {
-    OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_POW, OP_MOD, OP_IDIV,
-    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
+    OP_ADD = 1,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_POW,
+    OP_MOD,
+    OP_IDIV,
+    OP_EQ,
+    OP_NE,
+    OP_LT,
+    OP_LE,
+    OP_GT,
+    OP_GE,
 } nop;
 
 /* Node flags. */
@@ -201,23 +212,23 @@ typedef struct node {
     uint8_t kind;
     uint8_t op;
     uint8_t flags;
-    uint16_t depth;          /* height of the subtree, bounded by BATON_EXPR_MAX_HEIGHT */
-    uint32_t col;            /* 1-based source column, for messages */
-    uint32_t n;              /* number of kids / names */
+    uint16_t depth; /* height of the subtree, bounded by BATON_EXPR_MAX_HEIGHT */
+    uint32_t col;   /* 1-based source column, for messages */
+    uint32_t n;     /* number of kids / names */
     struct node *a, *b, *c;
     struct node **kids;
-    nname *names;            /* N_FOR/N_SOME/N_EVERY/N_CTX/N_FUNCDEF/N_CALL (NULL = positional) */
-    nname name;              /* N_VAR, N_PATH */
+    nname *names;             /* N_FOR/N_SOME/N_EVERY/N_CTX/N_FUNCDEF/N_CALL (NULL = positional) */
+    nname name;               /* N_VAR, N_PATH */
     const struct builtin *bi; /* N_CALL to a built-in */
-    const ftype *type;       /* N_INSTOF */
-    fv lit;                  /* N_LIT */
+    const ftype *type;        /* N_INSTOF */
+    fv lit;                   /* N_LIT */
 } node;
 
 struct baton_expr {
     baton_expr_lang lang;
-    char *src;          /* as given */
-    node *root;         /* NULL for static text */
-    const char *text;   /* static text (trimmed) */
+    char *src;        /* as given */
+    node *root;       /* NULL for static text */
+    const char *text; /* static text (trimmed) */
     size_t text_len;
     baton_arena *arena; /* the AST */
 };
@@ -234,9 +245,9 @@ baton_status baton_feel_parse(baton_expr *e, const char *src, size_t len, baton_
 typedef struct chunk chunk;
 
 typedef struct scratch {
-    char *p, *end;   /* current block */
-    chunk *heap;     /* heap blocks, newest first */
-    size_t used;     /* bytes handed out, for the size bound */
+    char *p, *end; /* current block */
+    chunk *heap;   /* heap blocks, newest first */
+    size_t used;   /* bytes handed out, for the size bound */
     size_t limit;
 } scratch;
 
@@ -250,9 +261,9 @@ typedef struct cbuild { /* a context literal while it is being evaluated */
 typedef struct scope {
     const struct scope *up;
     uint8_t kind;
-    nname name;         /* S_BIND */
-    fv v;               /* S_BIND value, S_CTX context */
-    const cbuild *b;    /* S_BUILD */
+    nname name;      /* S_BIND */
+    fv v;            /* S_BIND value, S_CTX context */
+    const cbuild *b; /* S_BUILD */
 } scope;
 
 typedef struct ev ev;
@@ -263,8 +274,8 @@ struct ev {
     uint32_t depth, calls;
     scratch mem;
     baton_error *err;
-    bool over;          /* a helper ran out of steps (see baton_feel_equal) */
-    char why[160];      /* first reason a value became null, for condition errors */
+    bool over;     /* a helper ran out of steps (see baton_feel_equal) */
+    char why[160]; /* first reason a value became null, for condition errors */
 };
 
 void *baton_feel_alloc(ev *x, size_t n);

@@ -20,7 +20,8 @@
 baton_status baton_iso_parse_duration(const char *s, baton_duration *out, baton_error *err) {
     baton_dur d;
     size_t len = s ? strlen(s) : 0;
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+    while (len &&
+           (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' || s[len - 1] == '\r'))
         len--;
     while (len && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r'))
         s++, len--;
@@ -53,7 +54,8 @@ static baton_status zone_id(const char *zone, size_t len, uint16_t *id, baton_er
 baton_status baton_iso_parse_instant(const char *s, const char *zone, int64_t *ms_out,
                                      baton_error *err) {
     size_t len = s ? strlen(s) : 0;
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+    while (len &&
+           (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' || s[len - 1] == '\r'))
         len--;
     while (len && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r'))
         s++, len--;
@@ -73,8 +75,9 @@ baton_status baton_iso_parse_instant(const char *s, const char *zone, int64_t *m
         off = t.offset;
     } else {
         uint16_t id;
-        baton_status st = t.kind == BATON_TM_ZONE ? zone_id(t.zone, t.zone_len, &id, err)
-                                                  : zone_id(zone, zone ? strlen(zone) : 0, &id, err);
+        baton_status st = t.kind == BATON_TM_ZONE
+                              ? zone_id(t.zone, t.zone_len, &id, err)
+                              : zone_id(zone, zone ? strlen(zone) : 0, &id, err);
         if (st)
             return st;
         off = id ? baton_tz_offset_for_local(id, local) : 0;
@@ -117,7 +120,8 @@ baton_status baton_iso_parse_cycle(const char *s, const char *zone, baton_cycle 
     size_t len = s ? strlen(s) : 0;
     while (len && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r'))
         s++, len--;
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+    while (len &&
+           (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' || s[len - 1] == '\r'))
         len--;
     char buf[256];
     if (!s || len == 0 || len >= sizeof buf || s[0] != 'R')
@@ -193,8 +197,8 @@ size_t baton_iso_format_instant(int64_t ms, char *buf, size_t cap) {
     baton_tm_format_date(days, d);
     int n;
     if (frac)
-        n = snprintf(buf, cap, "%sT%02d:%02d:%02d.%03dZ", d, (int)(tod / 3600), (int)(tod / 60 % 60),
-                     (int)(tod % 60), (int)frac);
+        n = snprintf(buf, cap, "%sT%02d:%02d:%02d.%03dZ", d, (int)(tod / 3600),
+                     (int)(tod / 60 % 60), (int)(tod % 60), (int)frac);
     else
         n = snprintf(buf, cap, "%sT%02d:%02d:%02dZ", d, (int)(tod / 3600), (int)(tod / 60 % 60),
                      (int)(tod % 60));

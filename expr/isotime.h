@@ -35,8 +35,8 @@ int64_t baton_iso_add(int64_t at, baton_duration d, const char *zone);
 
 /* A repeating interval: "R5/PT10M", "R/2026-01-01T08:00:00Z/P1D", "R3/PT1H/2026-..." */
 typedef struct baton_cycle {
-    int32_t repeat;     /* -1 = unbounded */
-    int64_t start_ms;   /* INT64_MIN when the cycle has no start: first due = now + period */
+    int32_t repeat;   /* -1 = unbounded */
+    int64_t start_ms; /* INT64_MIN when the cycle has no start: first due = now + period */
     baton_duration period;
 } baton_cycle;
 

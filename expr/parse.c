@@ -31,11 +31,11 @@ typedef struct token {
 } token;
 
 typedef struct parser {
-    const char *src;  /* the whole original text (for columns) */
-    const char *p;    /* cursor */
+    const char *src; /* the whole original text (for columns) */
+    const char *p;   /* cursor */
     const char *end;
     bool juel;
-    token tok;        /* current (peeked) token */
+    token tok; /* current (peeked) token */
     int depth;
     baton_arena *arena;
     baton_error *err;
@@ -266,12 +266,13 @@ static bool expect_p(parser *ps, const char *punct) {
 
 /* FEEL keywords are never variable names. */
 static bool reserved(const char *s, size_t len, bool juel) {
-    static const char *const feel[] = {"true", "false", "null", "if", "then", "else", "for", "in",
-                                       "return", "some", "every", "satisfies", "and", "or",
-                                       "between", "instance", "function", "external", NULL};
-    static const char *const juel_kw[] = {"true", "false", "null", "and", "or", "not", "eq", "ne",
-                                          "lt", "gt", "le", "ge", "div", "mod", "empty",
-                                          "instanceof", NULL};
+    static const char *const feel[] = {"true",     "false",     "null",     "if",     "then",
+                                       "else",     "for",       "in",       "return", "some",
+                                       "every",    "satisfies", "and",      "or",     "between",
+                                       "instance", "function",  "external", NULL};
+    static const char *const juel_kw[] = {"true", "false", "null",  "and",        "or", "not",
+                                          "eq",   "ne",    "lt",    "gt",         "le", "ge",
+                                          "div",  "mod",   "empty", "instanceof", NULL};
     for (const char *const *k = juel ? juel_kw : feel; *k; k++)
         if (strlen(*k) == len && memcmp(*k, s, len) == 0)
             return true;
@@ -945,7 +946,8 @@ static node *postfix(parser *ps) {
             ps->depth--;
             if (n && n->bi) {
                 bool named = n->names != NULL;
-                if (!named && (n->n < n->bi->min || (n->bi->max != BI_VARIADIC && n->n > n->bi->max)))
+                if (!named &&
+                    (n->n < n->bi->min || (n->bi->max != BI_VARIADIC && n->n > n->bi->max)))
                     return fail_at(ps, at, "wrong number of arguments for %s()", n->bi->name);
             }
         } else {
@@ -1022,7 +1024,8 @@ static int cmp_op(const parser *ps) {
     static const struct {
         const char *s;
         int op;
-    } ops[] = {{"=", OP_EQ}, {"!=", OP_NE}, {"<", OP_LT}, {"<=", OP_LE}, {">", OP_GT}, {">=", OP_GE}};
+    } ops[] = {{"=", OP_EQ},  {"!=", OP_NE}, {"<", OP_LT},
+               {"<=", OP_LE}, {">", OP_GT},  {">=", OP_GE}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (is_p(ps, ops[i].s))
             return ops[i].op;
@@ -1276,8 +1279,8 @@ static int j_word_op(const parser *ps) {
     static const struct {
         const char *s;
         int op;
-    } ops[] = {{"eq", OP_EQ}, {"ne", OP_NE}, {"lt", OP_LT}, {"le", OP_LE}, {"gt", OP_GT},
-               {"ge", OP_GE}, {"div", OP_DIV}, {"mod", OP_MOD}};
+    } ops[] = {{"eq", OP_EQ}, {"ne", OP_NE}, {"lt", OP_LT},   {"le", OP_LE},
+               {"gt", OP_GT}, {"ge", OP_GE}, {"div", OP_DIV}, {"mod", OP_MOD}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (is_kw(ps, ops[i].s))
             return ops[i].op;
@@ -1417,8 +1420,11 @@ static int j_cmp(const parser *ps, bool rel) {
     }
     if (!rel)
         return is_p(ps, "==") ? OP_EQ : is_p(ps, "!=") ? OP_NE : 0;
-    return is_p(ps, "<") ? OP_LT : is_p(ps, "<=") ? OP_LE : is_p(ps, ">") ? OP_GT
-         : is_p(ps, ">=") ? OP_GE : 0;
+    return is_p(ps, "<")    ? OP_LT
+           : is_p(ps, "<=") ? OP_LE
+           : is_p(ps, ">")  ? OP_GT
+           : is_p(ps, ">=") ? OP_GE
+                            : 0;
 }
 
 static node *j_rel(parser *ps) {

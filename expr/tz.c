@@ -25,9 +25,9 @@
 #define BATON_TZ_NAME_MAX 64
 
 typedef struct rule_date {
-    char kind;     /* 'M' month.week.day, 'J' julian 1..365 without Feb 29, 'D' zero-based day */
-    int m, w, d;   /* for 'M'; d is the day for 'J'/'D' */
-    int32_t time;  /* seconds after local midnight, may be negative or > 24h */
+    char kind;    /* 'M' month.week.day, 'J' julian 1..365 without Feb 29, 'D' zero-based day */
+    int m, w, d;  /* for 'M'; d is the day for 'J'/'D' */
+    int32_t time; /* seconds after local midnight, may be negative or > 24h */
 } rule_date;
 
 typedef struct posix_rule {
@@ -41,9 +41,9 @@ typedef struct posix_rule {
 typedef struct zone {
     char name[BATON_TZ_NAME_MAX];
     uint32_t n_trans;
-    int64_t *trans;    /* transition instants, ascending */
+    int64_t *trans;     /* transition instants, ascending */
     int32_t *trans_off; /* offset in force from trans[i] on */
-    int32_t first_off; /* offset before the first transition */
+    int32_t first_off;  /* offset before the first transition */
     posix_rule rule;
 } zone;
 
@@ -276,8 +276,9 @@ static bool zone_name_ok(const char *s, size_t len) {
         return false;
     for (size_t i = 0; i < len; i++) {
         char ch = s[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '/' || ch == '_' || ch == '-' || ch == '+' || ch == '.';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '/' || ch == '_' || ch == '-' || ch == '+' ||
+                  ch == '.';
         if (!ok || (ch == '.' && i + 1 < len && s[i + 1] == '.'))
             return false;
     }

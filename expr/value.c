@@ -388,8 +388,8 @@ static bool year_ok(int64_t days) {
 baton_status baton_feel_parse_temporal(const char *s, size_t len, int want, fv *out,
                                        baton_error *err) {
     memset(out, 0, sizeof *out);
-    if (len && (s[0] == 'P' || s[0] == '-' || s[0] == '+') && (want < 0 || want == T_DTD ||
-                                                               want == T_YMD || want == -2)) {
+    if (len && (s[0] == 'P' || s[0] == '-' || s[0] == '+') &&
+        (want < 0 || want == T_DTD || want == T_YMD || want == -2)) {
         baton_dur d;
         if (!baton_tm_parse_duration(s, len, &d) || d.weeks)
             return BATON_OK; /* xsd:duration has no weeks */
@@ -423,10 +423,11 @@ baton_status baton_feel_parse_temporal(const char *s, size_t len, int want, fv *
         out->u.tm.ns = ns;
         return BATON_OK;
     }
-    int accept = want == T_DATE ? BATON_TM_DATE | BATON_TM_DATETIME
-               : want == T_TIME ? BATON_TM_TIME | BATON_TM_DATETIME
-               : want == T_DT ? BATON_TM_DATETIME | BATON_TM_DATE
-               : want < 0 ? BATON_TM_DATE | BATON_TM_TIME | BATON_TM_DATETIME : 0;
+    int accept = want == T_DATE   ? BATON_TM_DATE | BATON_TM_DATETIME
+                 : want == T_TIME ? BATON_TM_TIME | BATON_TM_DATETIME
+                 : want == T_DT   ? BATON_TM_DATETIME | BATON_TM_DATE
+                 : want < 0       ? BATON_TM_DATE | BATON_TM_TIME | BATON_TM_DATETIME
+                                  : 0;
     baton_tm t;
     int got = accept ? baton_tm_parse(s, len, accept, &t) : 0;
     if (!got || !year_ok(t.days))
@@ -604,7 +605,8 @@ int baton_feel_equal(ev *x, const fv *a, const fv *b) {
     case T_RANGE: {
         const frange *ra = a->u.rng, *rb = b->u.rng;
         return ra->lo_in == rb->lo_in && ra->hi_in == rb->hi_in &&
-               baton_feel_equal(x, &ra->lo, &rb->lo) == 1 && baton_feel_equal(x, &ra->hi, &rb->hi) == 1;
+               baton_feel_equal(x, &ra->lo, &rb->lo) == 1 &&
+               baton_feel_equal(x, &ra->hi, &rb->hi) == 1;
     }
     case T_FUNC: return a->u.fn == b->u.fn;
     case T_TIME:
@@ -620,10 +622,19 @@ int baton_feel_equal(ev *x, const fv *a, const fv *b) {
 }
 
 const char *baton_feel_type_name(const fv *v) {
-    static const char *const names[T_COUNT_] = {
-        "null", "boolean", "number", "string", "date", "time", "date and time",
-        "days and time duration", "years and months duration", "list", "context", "range",
-        "function"};
+    static const char *const names[T_COUNT_] = {"null",
+                                                "boolean",
+                                                "number",
+                                                "string",
+                                                "date",
+                                                "time",
+                                                "date and time",
+                                                "days and time duration",
+                                                "years and months duration",
+                                                "list",
+                                                "context",
+                                                "range",
+                                                "function"};
     return v->t < T_COUNT_ ? names[v->t] : "null";
 }
 
@@ -954,8 +965,9 @@ baton_status baton_feel_to_cjson(const fv *v, cJSON **out, int depth, size_t *bu
         if (j && !st && !(st = baton_feel_to_cjson(&r->hi, &hi, depth + 1, budget)) &&
             !cJSON_AddItemToObject(j, "end", hi))
             cJSON_Delete(hi), st = BATON_NOMEM;
-        if (j && !st && (!cJSON_AddBoolToObject(j, "start included", r->lo_in) ||
-                         !cJSON_AddBoolToObject(j, "end included", r->hi_in)))
+        if (j && !st &&
+            (!cJSON_AddBoolToObject(j, "start included", r->lo_in) ||
+             !cJSON_AddBoolToObject(j, "end included", r->hi_in)))
             st = BATON_NOMEM;
         break;
     }

@@ -242,9 +242,7 @@ static baton_status add_wait(baton_instance *inst, const baton_record *r, baton_
         return BATON_NOMEM;
     }
     switch (kind) {
-    case BATON_WAIT_JOB:
-        w->retries = (int32_t)r->aux;
-        break;
+    case BATON_WAIT_JOB: w->retries = (int32_t)r->aux; break;
     case BATON_WAIT_TIMER:
         w->due = r->aux;
         w->period = r->aux2;
@@ -258,8 +256,7 @@ static baton_status add_wait(baton_instance *inst, const baton_record *r, baton_
             return BATON_NOMEM;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     if (baton_intmap_put(&inst->wait_map, w->key, inst->n_waits)) {
         wait_fini(w);
@@ -276,8 +273,7 @@ static baton_status add_wait(baton_instance *inst, const baton_record *r, baton_
 /* ---- apply ---------------------------------------------------------------- */
 
 static baton_status bad(baton_error *err, const baton_record *r, const char *what) {
-    return baton_error_set(err, BATON_CONFLICT, "record %llu (%s): %s",
-                           (unsigned long long)r->seq,
+    return baton_error_set(err, BATON_CONFLICT, "record %llu (%s): %s", (unsigned long long)r->seq,
                            baton_record_kind_name((baton_record_kind)r->kind), what);
 }
 
@@ -424,8 +420,7 @@ static baton_status apply_joined(baton_instance *inst, const baton_record *r, ba
     return BATON_OK;
 }
 
-static baton_status apply_variable(baton_instance *inst, const baton_record *r,
-                                   baton_error *err) {
+static baton_status apply_variable(baton_instance *inst, const baton_record *r, baton_error *err) {
     baton_elem *e = baton_inst_elem(inst, r->scope);
     if (!e || !r->name)
         return bad(err, r, "unknown variable scope");
@@ -459,9 +454,7 @@ baton_status baton_instance_apply(baton_instance *inst, const baton_record *r, b
         inst->parent_key = r->aux2;
         st = dup_str(&inst->business_key, r->text);
         break;
-    case BATON_REC_ELEMENT_ACTIVATING:
-        st = apply_activating(inst, r, err);
-        break;
+    case BATON_REC_ELEMENT_ACTIVATING: st = apply_activating(inst, r, err); break;
     case BATON_REC_ELEMENT_ACTIVATED:
     case BATON_REC_ELEMENT_COMPLETING:
     case BATON_REC_ELEMENT_TERMINATING:
@@ -473,18 +466,10 @@ baton_status baton_instance_apply(baton_instance *inst, const baton_record *r, b
         if (r->kind == BATON_REC_ELEMENT_ACTIVATED && r->flags)
             e->flags |= r->flags;
         break;
-    case BATON_REC_ELEMENT_COMPLETED:
-        st = apply_ended(inst, r, true, err);
-        break;
-    case BATON_REC_ELEMENT_TERMINATED:
-        st = apply_ended(inst, r, false, err);
-        break;
-    case BATON_REC_FLOW_TAKEN:
-        st = apply_flow(inst, r, err);
-        break;
-    case BATON_REC_GATEWAY_JOINED:
-        st = apply_joined(inst, r, err);
-        break;
+    case BATON_REC_ELEMENT_COMPLETED: st = apply_ended(inst, r, true, err); break;
+    case BATON_REC_ELEMENT_TERMINATED: st = apply_ended(inst, r, false, err); break;
+    case BATON_REC_FLOW_TAKEN: st = apply_flow(inst, r, err); break;
+    case BATON_REC_GATEWAY_JOINED: st = apply_joined(inst, r, err); break;
     case BATON_REC_TOKENS_DISCARDED:
         if (!(e = baton_inst_elem(inst, r->scope)))
             return bad(err, r, "unknown scope");
@@ -503,33 +488,26 @@ baton_status baton_instance_apply(baton_instance *inst, const baton_record *r, b
     case BATON_REC_MESSAGE_SENT:
     case BATON_REC_ERROR_THROWN:
     case BATON_REC_ESCALATION_THROWN:
-    case BATON_REC_ERROR_UNHANDLED:
-        break;
+    case BATON_REC_ERROR_UNHANDLED: break;
     case BATON_REC_PARENT_NOTIFIED:
         /* an error thrown to the parent: the thrower waits for its verdict */
         if (r->aux == BATON_NOTIFY_ERROR && !(r->flags & 1))
             st = add_wait(inst, r, BATON_WAIT_PARENT_ERROR);
         break;
-    case BATON_REC_VARIABLE_SET:
-        st = apply_variable(inst, r, err);
-        break;
+    case BATON_REC_VARIABLE_SET: st = apply_variable(inst, r, err); break;
     case BATON_REC_MI_STARTED:
         if (!(e = baton_inst_elem(inst, r->key)))
             return bad(err, r, "unknown multi-instance body");
         e->mi_total = (int32_t)r->aux;
         st = dup_json(&e->mi_input, r->value);
         break;
-    case BATON_REC_JOB_CREATED:
-        st = add_wait(inst, r, BATON_WAIT_JOB);
-        break;
+    case BATON_REC_JOB_CREATED: st = add_wait(inst, r, BATON_WAIT_JOB); break;
     case BATON_REC_JOB_FAILED:
         if (!(w = baton_inst_wait(inst, r->key)))
             return bad(err, r, "unknown job");
         w->retries = (int32_t)r->aux;
         break;
-    case BATON_REC_USER_TASK_CREATED:
-        st = add_wait(inst, r, BATON_WAIT_USER_TASK);
-        break;
+    case BATON_REC_USER_TASK_CREATED: st = add_wait(inst, r, BATON_WAIT_USER_TASK); break;
     case BATON_REC_USER_TASK_ASSIGNED:
         if (!(w = baton_inst_wait(inst, r->key)))
             return bad(err, r, "unknown user task");
@@ -543,18 +521,10 @@ baton_status baton_instance_apply(baton_instance *inst, const baton_record *r, b
             w->period_months = (int32_t)cJSON_GetNumberValue(r->value);
         }
         break;
-    case BATON_REC_MESSAGE_SUBSCRIBED:
-        st = add_wait(inst, r, BATON_WAIT_MESSAGE);
-        break;
-    case BATON_REC_SIGNAL_SUBSCRIBED:
-        st = add_wait(inst, r, BATON_WAIT_SIGNAL);
-        break;
-    case BATON_REC_CONDITION_WATCHED:
-        st = add_wait(inst, r, BATON_WAIT_CONDITION);
-        break;
-    case BATON_REC_CHILD_REQUESTED:
-        st = add_wait(inst, r, BATON_WAIT_CHILD);
-        break;
+    case BATON_REC_MESSAGE_SUBSCRIBED: st = add_wait(inst, r, BATON_WAIT_MESSAGE); break;
+    case BATON_REC_SIGNAL_SUBSCRIBED: st = add_wait(inst, r, BATON_WAIT_SIGNAL); break;
+    case BATON_REC_CONDITION_WATCHED: st = add_wait(inst, r, BATON_WAIT_CONDITION); break;
+    case BATON_REC_CHILD_REQUESTED: st = add_wait(inst, r, BATON_WAIT_CHILD); break;
     case BATON_REC_WAIT_TRIGGERED:
     case BATON_REC_WAIT_CLOSED:
         if (!baton_inst_wait(inst, r->key))
@@ -611,11 +581,8 @@ baton_status baton_instance_apply(baton_instance *inst, const baton_record *r, b
             break;
         }
         break;
-    case BATON_REC_INSTANCE_ENDED:
-        inst->state = (uint8_t)r->aux;
-        break;
-    default:
-        return bad(err, r, "unknown record kind");
+    case BATON_REC_INSTANCE_ENDED: inst->state = (uint8_t)r->aux; break;
+    default: return bad(err, r, "unknown record kind");
     }
     if (st == BATON_NOMEM)
         return baton_error_set(err, BATON_NOMEM, "out of memory applying a record");
@@ -804,7 +771,8 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
     bool ok = add_num(o, "id", (double)inst->id) &&
               cJSON_AddStringToObject(o, "process", g->processes[inst->process].id) &&
               add_num(o, "state", inst->state) && add_num(o, "seq", (double)inst->seq) &&
-              add_num(o, "next_key", (double)inst->next_key) && add_num(o, "root", (double)inst->root) &&
+              add_num(o, "next_key", (double)inst->next_key) &&
+              add_num(o, "root", (double)inst->root) &&
               add_num(o, "parent_id", (double)inst->parent_id) &&
               add_num(o, "parent_key", (double)inst->parent_key);
     if (ok && inst->business_key)
@@ -836,10 +804,9 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
                  add_num(x, "incident", (double)e->incident) &&
                  add_num(x, "trigger", (double)e->trigger);
             if (ok)
-                ok = (e->element == BATON_NONE ? cJSON_AddNullToObject(x, "element")
-                                               : cJSON_AddStringToObject(x, "element",
-                                                                         node_id(g, e->element))) !=
-                     NULL;
+                ok = (e->element == BATON_NONE
+                          ? cJSON_AddNullToObject(x, "element")
+                          : cJSON_AddStringToObject(x, "element", node_id(g, e->element))) != NULL;
             if (ok && e->vars)
                 ok = cJSON_AddItemToObject(x, "vars", sorted_copy(e->vars));
             if (ok && e->mi_input)
@@ -859,7 +826,8 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
             cJSON *x = cJSON_CreateObject();
             ok = x && cJSON_AddItemToArray(arr, x) && add_num(x, "key", (double)w->key) &&
                  add_num(x, "owner", (double)w->owner) &&
-                 cJSON_AddStringToObject(x, "kind", baton_wait_kind_name((baton_wait_kind)w->kind)) &&
+                 cJSON_AddStringToObject(x, "kind",
+                                         baton_wait_kind_name((baton_wait_kind)w->kind)) &&
                  cJSON_AddStringToObject(x, "element", node_id(g, w->element)) &&
                  cJSON_AddBoolToObject(x, "interrupting", w->interrupting) &&
                  add_num(x, "retries", w->retries) && add_num(x, "repeat", w->repeat) &&
@@ -921,7 +889,8 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
         cJSON *x = cJSON_CreateObject();
         ok = x && cJSON_AddItemToArray(arr, x) && add_num(x, "key", (double)in->key) &&
              add_num(x, "elem", (double)in->elem) &&
-             cJSON_AddStringToObject(x, "element", node_id(g, in->element) ? node_id(g, in->element) : "") &&
+             cJSON_AddStringToObject(x, "element",
+                                     node_id(g, in->element) ? node_id(g, in->element) : "") &&
              add_num(x, "phase", in->phase) && add_num(x, "wait", (double)in->wait) &&
              add_num(x, "at", (double)in->at) &&
              cJSON_AddStringToObject(x, "kind", in->kind ? in->kind : "") &&
@@ -972,7 +941,8 @@ baton_status baton_instance_from_json(baton_model *m, const cJSON *json, baton_i
     inst->root = num(json, "root");
     inst->parent_id = num(json, "parent_id");
     inst->parent_key = num(json, "parent_key");
-    baton_status st = dup_str(&inst->business_key, cJSON_GetStringValue(item(json, "business_key")));
+    baton_status st =
+        dup_str(&inst->business_key, cJSON_GetStringValue(item(json, "business_key")));
     if (!st)
         st = dup_json(&inst->final_vars, item(json, "final_vars"));
     const cJSON *x;
@@ -1099,9 +1069,9 @@ baton_status baton_instance_from_json(baton_model *m, const cJSON *json, baton_i
             break;
         if ((st = grow((void **)&inst->comps, &inst->cap_comps, inst->n_comps, sizeof(baton_comp))))
             break;
-        inst->comps[inst->n_comps++] = (baton_comp){num(x, "key"), num(x, "scope"),
-                                                    node_of(m, item(x, "activity")),
-                                                    node_of(m, item(x, "handler"))};
+        inst->comps[inst->n_comps++] =
+            (baton_comp){num(x, "key"), num(x, "scope"), node_of(m, item(x, "activity")),
+                         node_of(m, item(x, "handler"))};
     }
     (void)g;
     if (st) {
@@ -1119,14 +1089,16 @@ cJSON *baton_record_to_json(const baton_record *r, const baton_model *m) {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    bool ok = add_num(o, "seq", (double)r->seq) &&
-              cJSON_AddStringToObject(o, "kind", baton_record_kind_name((baton_record_kind)r->kind)) &&
-              add_num(o, "at", (double)r->at);
+    bool ok =
+        add_num(o, "seq", (double)r->seq) &&
+        cJSON_AddStringToObject(o, "kind", baton_record_kind_name((baton_record_kind)r->kind)) &&
+        add_num(o, "at", (double)r->at);
     if (ok && r->element != BATON_NONE)
-        ok = cJSON_AddStringToObject(o, "element", (r->kind == BATON_REC_INSTANCE_CREATED ||
-                                                    r->kind == BATON_REC_INSTANCE_ENDED)
-                                                       ? g->processes[r->element].id
-                                                       : node_id(g, r->element)) != NULL;
+        ok = cJSON_AddStringToObject(
+                 o, "element",
+                 (r->kind == BATON_REC_INSTANCE_CREATED || r->kind == BATON_REC_INSTANCE_ENDED)
+                     ? g->processes[r->element].id
+                     : node_id(g, r->element)) != NULL;
     if (ok && r->flow != BATON_NONE && r->flow < g->n_flows)
         ok = cJSON_AddStringToObject(o, "flow", g->flows[r->flow].id) != NULL;
     if (ok && r->key)
@@ -1170,7 +1142,7 @@ baton_status baton_record_from_json(const cJSON *json, const baton_model *m, bat
     if (el) {
         out->element = (k == BATON_REC_INSTANCE_CREATED || k == BATON_REC_INSTANCE_ENDED)
                            ? baton_model_find_process(m, el)
-                                                       : baton_model_find_node(m, el);
+                           : baton_model_find_node(m, el);
         if (out->element == BATON_NONE)
             return baton_error_set(err, BATON_INVALID, "record %llu names unknown element '%s'",
                                    (unsigned long long)out->seq, el);
@@ -1191,7 +1163,8 @@ baton_status baton_record_from_json(const cJSON *json, const baton_model *m, bat
     const char *name = cJSON_GetStringValue(item(json, "name"));
     const char *text = cJSON_GetStringValue(item(json, "text"));
     const cJSON *value = item(json, "value");
-    if ((name && !(out->name = baton_strdup(name))) || (text && !(out->text = baton_strdup(text))) ||
+    if ((name && !(out->name = baton_strdup(name))) ||
+        (text && !(out->text = baton_strdup(text))) ||
         (value && !(out->value = cJSON_Duplicate(value, 1)))) {
         baton_record_free_parsed(out);
         return baton_error_set(err, BATON_NOMEM, "out of memory");

@@ -45,53 +45,55 @@
 #include "models/model.h"
 
 /* Record flags. */
-#define BATON_RF_COMMAND 0x01u    /* the outside world must act on it (runtime) */
+#define BATON_RF_COMMAND    0x01u /* the outside world must act on it (runtime) */
 #define BATON_RF_TRANSITION 0x02u /* a token transition (counted by benchmarks) */
 
+/* clang-format off: a table, aligned by hand */
 /*   kind                    text                     flags */
-#define BATON_RECORD_MAP(X)                                                                     \
-    X(INSTANCE_CREATED,      "instance_created",      0)                                        \
-    X(ELEMENT_ACTIVATING,    "element_activating",    BATON_RF_TRANSITION)                      \
-    X(ELEMENT_ACTIVATED,     "element_activated",     BATON_RF_TRANSITION)                      \
-    X(ELEMENT_COMPLETING,    "element_completing",    BATON_RF_TRANSITION)                      \
-    X(ELEMENT_COMPLETED,     "element_completed",     BATON_RF_TRANSITION)                      \
-    X(ELEMENT_TERMINATING,   "element_terminating",   BATON_RF_TRANSITION)                      \
-    X(ELEMENT_TERMINATED,    "element_terminated",    BATON_RF_TRANSITION)                      \
-    X(FLOW_TAKEN,            "flow_taken",            BATON_RF_TRANSITION)                      \
-    X(GATEWAY_JOINED,        "gateway_joined",        BATON_RF_TRANSITION)                      \
-    X(TOKENS_DISCARDED,      "tokens_discarded",      BATON_RF_TRANSITION)                      \
-    X(SCOPE_CREATED,         "scope_created",         0)                                        \
-    X(SCOPE_CLOSED,          "scope_closed",          0)                                        \
-    X(VARIABLE_SET,          "variable_set",          0)                                        \
-    X(MI_STARTED,            "multi_instance_started", 0)                                       \
-    X(JOB_CREATED,           "job_created",           BATON_RF_COMMAND)                         \
-    X(JOB_FAILED,            "job_failed",            BATON_RF_COMMAND)                         \
-    X(USER_TASK_CREATED,     "user_task_created",     BATON_RF_COMMAND)                         \
-    X(USER_TASK_ASSIGNED,    "user_task_assigned",    BATON_RF_COMMAND)                         \
-    X(TIMER_SCHEDULED,       "timer_scheduled",       BATON_RF_COMMAND)                         \
-    X(MESSAGE_SUBSCRIBED,    "message_subscribed",    BATON_RF_COMMAND)                         \
-    X(SIGNAL_SUBSCRIBED,     "signal_subscribed",     BATON_RF_COMMAND)                         \
-    X(CONDITION_WATCHED,     "condition_watched",     0)                                        \
-    X(CHILD_REQUESTED,       "child_requested",       BATON_RF_COMMAND)                         \
-    X(COMPENSATION_REGISTERED, "compensation_registered", 0)                                    \
-    X(COMPENSATION_STARTED,  "compensation_started",  0)                                        \
-    X(WAIT_TRIGGERED,        "wait_triggered",        BATON_RF_COMMAND)                         \
-    X(WAIT_CLOSED,           "wait_closed",           BATON_RF_COMMAND)                         \
-    X(SIGNAL_THROWN,         "signal_thrown",         BATON_RF_COMMAND)  /* own instance: caught in the step */ \
-    X(MESSAGE_SENT,          "message_sent",          BATON_RF_COMMAND)                         \
-    X(ERROR_THROWN,          "error_thrown",          0)                                        \
-    X(ESCALATION_THROWN,     "escalation_thrown",     0)                                        \
-    X(PARENT_NOTIFIED,       "parent_notified",       BATON_RF_COMMAND)                         \
-    X(ERROR_UNHANDLED,       "error_unhandled",       BATON_RF_COMMAND)                         \
-    X(INCIDENT_RAISED,       "incident_raised",       BATON_RF_COMMAND)                         \
-    X(INCIDENT_RESOLVED,     "incident_resolved",     BATON_RF_COMMAND)                         \
-    X(INSTANCE_ENDED,        "instance_ended",        BATON_RF_COMMAND)
+#define BATON_RECORD_MAP(X)                                                                        \
+    X(INSTANCE_CREATED, "instance_created", 0)                                                     \
+    X(ELEMENT_ACTIVATING, "element_activating", BATON_RF_TRANSITION)                               \
+    X(ELEMENT_ACTIVATED, "element_activated", BATON_RF_TRANSITION)                                 \
+    X(ELEMENT_COMPLETING, "element_completing", BATON_RF_TRANSITION)                               \
+    X(ELEMENT_COMPLETED, "element_completed", BATON_RF_TRANSITION)                                 \
+    X(ELEMENT_TERMINATING, "element_terminating", BATON_RF_TRANSITION)                             \
+    X(ELEMENT_TERMINATED, "element_terminated", BATON_RF_TRANSITION)                               \
+    X(FLOW_TAKEN, "flow_taken", BATON_RF_TRANSITION)                                               \
+    X(GATEWAY_JOINED, "gateway_joined", BATON_RF_TRANSITION)                                       \
+    X(TOKENS_DISCARDED, "tokens_discarded", BATON_RF_TRANSITION)                                   \
+    X(SCOPE_CREATED, "scope_created", 0)                                                           \
+    X(SCOPE_CLOSED, "scope_closed", 0)                                                             \
+    X(VARIABLE_SET, "variable_set", 0)                                                             \
+    X(MI_STARTED, "multi_instance_started", 0)                                                     \
+    X(JOB_CREATED, "job_created", BATON_RF_COMMAND)                                                \
+    X(JOB_FAILED, "job_failed", BATON_RF_COMMAND)                                                  \
+    X(USER_TASK_CREATED, "user_task_created", BATON_RF_COMMAND)                                    \
+    X(USER_TASK_ASSIGNED, "user_task_assigned", BATON_RF_COMMAND)                                  \
+    X(TIMER_SCHEDULED, "timer_scheduled", BATON_RF_COMMAND)                                        \
+    X(MESSAGE_SUBSCRIBED, "message_subscribed", BATON_RF_COMMAND)                                  \
+    X(SIGNAL_SUBSCRIBED, "signal_subscribed", BATON_RF_COMMAND)                                    \
+    X(CONDITION_WATCHED, "condition_watched", 0)                                                   \
+    X(CHILD_REQUESTED, "child_requested", BATON_RF_COMMAND)                                        \
+    X(COMPENSATION_REGISTERED, "compensation_registered", 0)                                       \
+    X(COMPENSATION_STARTED, "compensation_started", 0)                                             \
+    X(WAIT_TRIGGERED, "wait_triggered", BATON_RF_COMMAND)                                          \
+    X(WAIT_CLOSED, "wait_closed", BATON_RF_COMMAND)                                                \
+    X(SIGNAL_THROWN, "signal_thrown", BATON_RF_COMMAND) /* own instance: caught in the step */     \
+    X(MESSAGE_SENT, "message_sent", BATON_RF_COMMAND)                                              \
+    X(ERROR_THROWN, "error_thrown", 0)                                                             \
+    X(ESCALATION_THROWN, "escalation_thrown", 0)                                                   \
+    X(PARENT_NOTIFIED, "parent_notified", BATON_RF_COMMAND)                                        \
+    X(ERROR_UNHANDLED, "error_unhandled", BATON_RF_COMMAND)                                        \
+    X(INCIDENT_RAISED, "incident_raised", BATON_RF_COMMAND)                                        \
+    X(INCIDENT_RESOLVED, "incident_resolved", BATON_RF_COMMAND)                                    \
+    X(INSTANCE_ENDED, "instance_ended", BATON_RF_COMMAND)
+/* clang-format on */
 
 typedef enum baton_record_kind {
 #define BATON_X(k, text, flags) BATON_REC_##k,
     BATON_RECORD_MAP(BATON_X)
 #undef BATON_X
-    BATON_REC_KIND_COUNT
+        BATON_REC_KIND_COUNT
 } baton_record_kind;
 
 const char *baton_record_kind_name(baton_record_kind k);
@@ -101,13 +103,13 @@ baton_record_kind baton_record_kind_parse(const char *name);
 
 /* What a wait is. */
 typedef enum baton_wait_kind {
-    BATON_WAIT_JOB = 1,     /* a job for a worker (service/send/business-rule task, C8 throw) */
-    BATON_WAIT_USER_TASK,   /* a human task */
-    BATON_WAIT_TIMER,       /* a timer: catch event, boundary, event-subprocess start */
-    BATON_WAIT_MESSAGE,     /* a message subscription */
-    BATON_WAIT_SIGNAL,      /* a signal subscription */
-    BATON_WAIT_CONDITION,   /* a conditional event, re-evaluated when variables change */
-    BATON_WAIT_CHILD,       /* a called child instance (call activity) */
+    BATON_WAIT_JOB = 1,      /* a job for a worker (service/send/business-rule task, C8 throw) */
+    BATON_WAIT_USER_TASK,    /* a human task */
+    BATON_WAIT_TIMER,        /* a timer: catch event, boundary, event-subprocess start */
+    BATON_WAIT_MESSAGE,      /* a message subscription */
+    BATON_WAIT_SIGNAL,       /* a signal subscription */
+    BATON_WAIT_CONDITION,    /* a conditional event, re-evaluated when variables change */
+    BATON_WAIT_CHILD,        /* a called child instance (call activity) */
     BATON_WAIT_PARENT_ERROR, /* an error thrown to the parent instance, awaiting its verdict */
     BATON_WAIT_KIND_COUNT
 } baton_wait_kind;
@@ -126,17 +128,17 @@ const char *baton_wait_kind_name(baton_wait_kind k);
  *   value     variable value or payload (JSON)
  */
 typedef struct baton_record {
-    uint64_t seq;       /* per-instance sequence number, contiguous from 1 */
-    uint8_t kind;       /* baton_record_kind */
-    uint8_t flags;      /* kind-specific small flags (interrupting, element flags) */
+    uint64_t seq;  /* per-instance sequence number, contiguous from 1 */
+    uint8_t kind;  /* baton_record_kind */
+    uint8_t flags; /* kind-specific small flags (interrupting, element flags) */
     baton_idx element;
-    baton_idx flow;     /* FLOW_TAKEN: the flow; ELEMENT_ACTIVATING: the flow it came by */
-    int32_t count;      /* timers: repetitions left; MI: loop index */
+    baton_idx flow; /* FLOW_TAKEN: the flow; ELEMENT_ACTIVATING: the flow it came by */
+    int32_t count;  /* timers: repetitions left; MI: loop index */
     int64_t key;
     int64_t scope;
     int64_t aux;
     int64_t aux2;
-    int64_t at;         /* the step's clock, ms since the epoch */
+    int64_t at; /* the step's clock, ms since the epoch */
     const char *name;
     const char *text;
     cJSON *value;
@@ -148,8 +150,8 @@ typedef struct baton_record {
  * `aux2` name the waiting thrower (wait key, instance id): the instance
  * itself, or with flags bit 0 a deeper instance whose error is passed on.
  */
-#define BATON_NOTIFY_DONE 1
-#define BATON_NOTIFY_ERROR 2
+#define BATON_NOTIFY_DONE       1
+#define BATON_NOTIFY_ERROR      2
 #define BATON_NOTIFY_ESCALATION 3
 
 /*
@@ -171,58 +173,58 @@ typedef enum baton_elem_state {
 } baton_elem_state;
 
 /* Element instance flags. */
-#define BATON_EF_MI_BODY 0x01u    /* multi-instance body (or standard loop body) */
-#define BATON_EF_MI_INNER 0x02u   /* one instance inside a multi-instance body */
-#define BATON_EF_INTERRUPTED 0x04u /* an interrupting event subprocess runs in this scope */
+#define BATON_EF_MI_BODY         0x01u /* multi-instance body (or standard loop body) */
+#define BATON_EF_MI_INNER        0x02u /* one instance inside a multi-instance body */
+#define BATON_EF_INTERRUPTED     0x04u /* an interrupting event subprocess runs in this scope */
 #define BATON_EF_EVENT_TRIGGERED 0x08u /* activated by an event (boundary, gateway target) */
-#define BATON_EF_COMPENSATING 0x10u /* a compensation handler */
-#define BATON_EF_LOOP 0x20u       /* body of a standard loop (not multi-instance) */
+#define BATON_EF_COMPENSATING    0x10u /* a compensation handler */
+#define BATON_EF_LOOP            0x20u /* body of a standard loop (not multi-instance) */
 
 typedef struct baton_elem {
     int64_t key;
-    int64_t parent;      /* flow scope element instance key; 0 for the process */
-    baton_idx element;   /* node; BATON_NONE for the process */
-    uint8_t state;       /* baton_elem_state */
-    uint8_t flags;       /* BATON_EF_* */
-    uint32_t children;   /* active child element instances */
+    int64_t parent;       /* flow scope element instance key; 0 for the process */
+    baton_idx element;    /* node; BATON_NONE for the process */
+    uint8_t state;        /* baton_elem_state */
+    uint8_t flags;        /* BATON_EF_* */
+    uint32_t children;    /* active child element instances */
     uint32_t join_tokens; /* tokens waiting at joins of this scope */
-    uint32_t waits;      /* open waits owned by this element instance */
-    int32_t mi_index;    /* inner: loop counter (0-based); body: instances started */
-    int32_t mi_total;    /* body: number of instances (-1: standard loop, unbounded) */
+    uint32_t waits;       /* open waits owned by this element instance */
+    int32_t mi_index;     /* inner: loop counter (0-based); body: instances started */
+    int32_t mi_total;     /* body: number of instances (-1: standard loop, unbounded) */
     int32_t mi_completed, mi_terminated;
-    int64_t incident;    /* open incident key, 0 if none */
-    int64_t trigger;     /* event-triggered: the key of the wait that fired it */
-    cJSON *vars;         /* local variables (object) or NULL */
-    cJSON *mi_input;     /* body: the input collection (array) or NULL */
-    cJSON *mi_output;    /* body: the output collection being built, or NULL */
+    int64_t incident; /* open incident key, 0 if none */
+    int64_t trigger;  /* event-triggered: the key of the wait that fired it */
+    cJSON *vars;      /* local variables (object) or NULL */
+    cJSON *mi_input;  /* body: the input collection (array) or NULL */
+    cJSON *mi_output; /* body: the output collection being built, or NULL */
 } baton_elem;
 
 typedef struct baton_wait {
     int64_t key;
-    int64_t created;     /* clock when it was opened */
-    int64_t owner;       /* element instance that owns it */
-    baton_idx element;   /* the node it belongs to (task, catch event, boundary event,
-                            event-subprocess start, gateway target) */
-    uint8_t kind;        /* baton_wait_kind */
-    bool interrupting;   /* boundary / event-subprocess start: cancels when triggered */
-    int32_t retries;     /* jobs */
-    int32_t repeat;      /* timers: repetitions left after this one (-1 = unbounded) */
-    int64_t due;         /* timers: due time (ms since the epoch) */
-    int64_t period;      /* timers: cycle period in ms (0 = none) */
+    int64_t created;       /* clock when it was opened */
+    int64_t owner;         /* element instance that owns it */
+    baton_idx element;     /* the node it belongs to (task, catch event, boundary event,
+                              event-subprocess start, gateway target) */
+    uint8_t kind;          /* baton_wait_kind */
+    bool interrupting;     /* boundary / event-subprocess start: cancels when triggered */
+    int32_t retries;       /* jobs */
+    int32_t repeat;        /* timers: repetitions left after this one (-1 = unbounded) */
+    int64_t due;           /* timers: due time (ms since the epoch) */
+    int64_t period;        /* timers: cycle period in ms (0 = none) */
     int32_t period_months; /* timers: calendar part of the period */
-    char *name;          /* job type, message or signal name */
-    char *text;          /* correlation key, assignee */
-    cJSON *value;        /* user task: {candidateGroups, candidateUsers, dueDate, formKey} */
+    char *name;            /* job type, message or signal name */
+    char *text;            /* correlation key, assignee */
+    cJSON *value;          /* user task: {candidateGroups, candidateUsers, dueDate, formKey} */
 } baton_wait;
 
 typedef struct baton_incident {
     int64_t key;
-    int64_t elem;        /* element instance it is raised on */
+    int64_t elem; /* element instance it is raised on */
     baton_idx element;
-    int32_t phase;       /* what to retry on resolve (step.c's phases) */
-    int64_t at;          /* when it was raised */
-    int64_t wait;        /* the wait it concerns (job out of retries), or 0 */
-    char *kind;          /* "expression", "no_outgoing_flow", "job_failed", "unhandled_error", ... */
+    int32_t phase; /* what to retry on resolve (step.c's phases) */
+    int64_t at;    /* when it was raised */
+    int64_t wait;  /* the wait it concerns (job out of retries), or 0 */
+    char *kind;    /* "expression", "no_outgoing_flow", "job_failed", "unhandled_error", ... */
     char *message;
 } baton_incident;
 

@@ -39,15 +39,15 @@ struct baton_instance {
     const baton_graph *g;
     int64_t id;
     baton_idx process;
-    uint8_t state;       /* baton_instance_state; 0 before INSTANCE_CREATED */
-    uint64_t seq;        /* sequence number of the last applied record */
+    uint8_t state; /* baton_instance_state; 0 before INSTANCE_CREATED */
+    uint64_t seq;  /* sequence number of the last applied record */
     int64_t next_key;
     char *business_key;
     int64_t parent_id, parent_key;
-    int64_t root;        /* key of the process element instance */
-    cJSON *final_vars;   /* the process variables once the process element has ended */
+    int64_t root;      /* key of the process element instance */
+    cJSON *final_vars; /* the process variables once the process element has ended */
 
-    baton_elem *elems;   /* dense; removal moves the last one into the hole */
+    baton_elem *elems; /* dense; removal moves the last one into the hole */
     uint32_t n_elems, cap_elems;
     baton_intmap elem_map; /* key -> index in elems */
 

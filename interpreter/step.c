@@ -35,7 +35,7 @@
 #include "expr/isotime.h"
 #include "interpreter/interp_int.h"
 
-#define DEFAULT_MAX_RECORDS 1000000u
+#define DEFAULT_MAX_RECORDS  1000000u
 #define MAX_CONDITION_ROUNDS 64
 
 /* What to retry when an incident is resolved. */
@@ -51,27 +51,27 @@ enum phase {
 enum op {
     OP_ACTIVATE = 1,
     OP_COMPLETE,
-    OP_MI_NEXT,       /* a multi-instance/loop body continues after an inner instance ended */
-    OP_COMP_NEXT,     /* a compensation throw continues after a handler ended */
-    OP_CHECK_SCOPE,   /* deferred: complete a scope that has no tokens left */
-    OP_INCLUSIVE,     /* deferred: try an inclusive join */
+    OP_MI_NEXT,     /* a multi-instance/loop body continues after an inner instance ended */
+    OP_COMP_NEXT,   /* a compensation throw continues after a handler ended */
+    OP_CHECK_SCOPE, /* deferred: complete a scope that has no tokens left */
+    OP_INCLUSIVE,   /* deferred: try an inclusive join */
 };
 
 /* OP_MI_NEXT flags */
 #define MI_COMPLETED 0x01 /* the inner instance completed (not terminated) */
-#define MI_STOP 0x02      /* ... and the completion condition held */
+#define MI_STOP      0x02 /* ... and the completion condition held */
 
 typedef struct item {
     uint8_t op;
-    uint8_t flags;      /* element instance flags for ACTIVATE */
+    uint8_t flags; /* element instance flags for ACTIVATE */
     baton_idx node;
-    baton_idx flow;     /* ACTIVATE: arrived by; COMPLETE: forced outgoing flow */
-    baton_idx start;    /* ACTIVATE of an event subprocess: the start event that fired */
-    int32_t index;      /* MI inner index */
-    int64_t key;        /* element instance (COMPLETE, MI_NEXT, COMP_NEXT, CHECK_SCOPE) */
-    int64_t scope;      /* ACTIVATE: the flow scope; INCLUSIVE: the scope */
-    int64_t trigger;    /* ACTIVATE: the wait or element that caused it */
-    cJSON *payload;     /* ACTIVATE: variables to set once active (owned by the stepper) */
+    baton_idx flow;  /* ACTIVATE: arrived by; COMPLETE: forced outgoing flow */
+    baton_idx start; /* ACTIVATE of an event subprocess: the start event that fired */
+    int32_t index;   /* MI inner index */
+    int64_t key;     /* element instance (COMPLETE, MI_NEXT, COMP_NEXT, CHECK_SCOPE) */
+    int64_t scope;   /* ACTIVATE: the flow scope; INCLUSIVE: the scope */
+    int64_t trigger; /* ACTIVATE: the wait or element that caused it */
+    cJSON *payload;  /* ACTIVATE: variables to set once active (owned by the stepper) */
 } item;
 
 /* A variable that was set in this step (the name lives in the step's arena). */
@@ -100,7 +100,7 @@ struct baton_stepper {
     uint8_t *seen;
     baton_idx *stack;
     uint32_t scratch_cap;
-    baton_idx *flows;     /* chosen outgoing flows */
+    baton_idx *flows; /* chosen outgoing flows */
     uint32_t cap_flows, n_flows;
 
     /* the step in progress */
@@ -423,16 +423,16 @@ static baton_status eval_json(baton_stepper *s, const baton_slot *slot, int64_t 
     return baton_expr_eval_json(slot->expr, &env, out, e);
 }
 
-static baton_status eval_bool(baton_stepper *s, const baton_slot *slot, int64_t scope,
-                              bool *out, baton_error *e) {
+static baton_status eval_bool(baton_stepper *s, const baton_slot *slot, int64_t scope, bool *out,
+                              baton_error *e) {
     lookup_ctx lc;
     baton_expr_env env;
     env_init(s, &lc, &env, scope, NULL);
     return baton_expr_eval_bool(slot->expr, &env, out, e);
 }
 
-static baton_status eval_string(baton_stepper *s, const baton_slot *slot, int64_t scope,
-                                char **out, baton_error *e) {
+static baton_status eval_string(baton_stepper *s, const baton_slot *slot, int64_t scope, char **out,
+                                baton_error *e) {
     lookup_ctx lc;
     baton_expr_env env;
     env_init(s, &lc, &env, scope, NULL);
@@ -519,10 +519,11 @@ static void set_target(baton_stepper *s, int64_t scope, const char *target, cons
         hl = sizeof head - 1;
     memcpy(head, target, hl);
     head[hl] = '\0';
-    const cJSON *cur = propagate ? baton_instance_lookup(s->inst, scope, head)
-                                 : (elem(s, scope) && elem(s, scope)->vars
-                                        ? cJSON_GetObjectItemCaseSensitive(elem(s, scope)->vars, head)
-                                        : NULL);
+    const cJSON *cur = propagate
+                           ? baton_instance_lookup(s->inst, scope, head)
+                           : (elem(s, scope) && elem(s, scope)->vars
+                                  ? cJSON_GetObjectItemCaseSensitive(elem(s, scope)->vars, head)
+                                  : NULL);
     cJSON *root = cJSON_IsObject(cur) ? cJSON_Duplicate(cur, 1) : cJSON_CreateObject();
     if (!root) {
         OOM(s);
@@ -671,7 +672,8 @@ static void close_waits_of(baton_stepper *s, int64_t key, int only_kind, bool ev
 static void activate(baton_stepper *s, const item *it);
 static void complete(baton_stepper *s, int64_t key, baton_idx forced_flow);
 static void terminate(baton_stepper *s, int64_t key);
-static void open_wait_for_event(baton_stepper *s, int64_t owner, baton_idx n, bool boundary_or_start);
+static void open_wait_for_event(baton_stepper *s, int64_t owner, baton_idx n,
+                                bool boundary_or_start);
 static void throw_error(baton_stepper *s, int64_t from, const char *code, const char *message,
                         const cJSON *vars, int64_t origin_id, int64_t origin_key);
 static void throw_error_event(baton_stepper *s, int64_t key, const baton_node *n);
@@ -867,9 +869,7 @@ static bool timer_schedule(baton_stepper *s, int64_t scope, const baton_event_de
     baton_error pe;
     baton_error_clear(&pe);
     switch (d->timer_kind) {
-    case BATON_TIMER_DATE:
-        st = baton_iso_parse_instant(text, NULL, due_out, &pe);
-        break;
+    case BATON_TIMER_DATE: st = baton_iso_parse_instant(text, NULL, due_out, &pe); break;
     case BATON_TIMER_DURATION: {
         baton_duration dur;
         st = baton_iso_parse_duration(text, &dur, &pe);
@@ -903,8 +903,7 @@ static bool timer_schedule(baton_stepper *s, int64_t scope, const baton_event_de
         }
         break;
     }
-    default:
-        st = baton_error_set(&pe, BATON_INVALID, "no timer kind");
+    default: st = baton_error_set(&pe, BATON_INVALID, "no timer kind");
     }
     if (st)
         incident(s, scope, PHASE_WAIT, 0, "timer", "timer '%s': %s", text ? text : "", pe.message);
@@ -1081,12 +1080,8 @@ static void open_wait_for_event(baton_stepper *s, int64_t owner, baton_idx n,
     if (!d)
         return;
     switch (d->kind) {
-    case BATON_EVENT_MESSAGE:
-        subscribe_message(s, owner, n, d->ref, interrupting);
-        break;
-    case BATON_EVENT_SIGNAL:
-        subscribe_signal(s, owner, n, d->ref, interrupting);
-        break;
+    case BATON_EVENT_MESSAGE: subscribe_message(s, owner, n, d->ref, interrupting); break;
+    case BATON_EVENT_SIGNAL: subscribe_signal(s, owner, n, d->ref, interrupting); break;
     case BATON_EVENT_TIMER: {
         int64_t due, period;
         int32_t months, repeat;
@@ -1096,11 +1091,8 @@ static void open_wait_for_event(baton_stepper *s, int64_t owner, baton_idx n,
         baton_free(cron);
         break;
     }
-    case BATON_EVENT_CONDITIONAL:
-        watch_condition(s, owner, n, interrupting);
-        break;
-    default:
-        break; /* error, escalation, compensation, cancel: caught by propagation */
+    case BATON_EVENT_CONDITIONAL: watch_condition(s, owner, n, interrupting); break;
+    default: break; /* error, escalation, compensation, cancel: caught by propagation */
     }
 }
 
@@ -1282,7 +1274,7 @@ static void mi_activate_body(baton_stepper *s, int64_t body, const baton_node *n
             return;
         }
         own(s, v);
-        double d = cJSON_IsNumber(v) ? v->valuedouble
+        double d = cJSON_IsNumber(v)   ? v->valuedouble
                    : cJSON_IsString(v) ? strtod(v->valuestring, NULL)
                                        : -1;
         if (d < 0 || d > 1000000 || d != (double)(int64_t)d) {
@@ -1455,7 +1447,8 @@ static bool mi_collect(baton_stepper *s, int64_t key, int64_t body, int32_t inde
     }
     own(s, v);
     b = elem(s, body);
-    const cJSON *cur = b->vars ? cJSON_GetObjectItemCaseSensitive(b->vars, lp->output_collection) : NULL;
+    const cJSON *cur =
+        b->vars ? cJSON_GetObjectItemCaseSensitive(b->vars, lp->output_collection) : NULL;
     cJSON *arr = cJSON_IsArray(cur) ? cJSON_Duplicate(cur, 1) : cJSON_CreateArray();
     if (!arr) {
         OOM(s);
@@ -1748,9 +1741,7 @@ static void behave_throw_event(baton_stepper *s, int64_t key, const baton_node *
         }
         send_message(s, key, d->ref);
         break;
-    case BATON_EVENT_SIGNAL:
-        throw_signal(s, key, d->ref);
-        break;
+    case BATON_EVENT_SIGNAL: throw_signal(s, key, d->ref); break;
     case BATON_EVENT_ERROR:
         throw_error_event(s, key, n);
         return; /* the catcher decides what happens to this token */
@@ -1779,9 +1770,7 @@ static void behave_throw_event(baton_stepper *s, int64_t key, const baton_node *
         discard_join_tokens(s, scope);
         break;
     }
-    case BATON_EVENT_COMPENSATION:
-        compensate(s, key, d->wait_for_completion);
-        return;
+    case BATON_EVENT_COMPENSATION: compensate(s, key, d->wait_for_completion); return;
     case BATON_EVENT_CANCEL: {
         /*
          * Cancel the enclosing transaction (BPMN 2.0 10.3.5, Camunda 7):
@@ -1815,8 +1804,7 @@ static void behave_throw_event(baton_stepper *s, int64_t key, const baton_node *
     }
     case BATON_EVENT_LINK:
     case BATON_EVENT_NONE:
-    default:
-        break;
+    default: break;
     }
     enqueue_complete(s, key);
 }
@@ -1826,8 +1814,7 @@ static void behave_task(baton_stepper *s, int64_t key, const baton_node *n, bato
         behave_pass(s, key, n, start);
 }
 
-static void behave_user_task(baton_stepper *s, int64_t key, const baton_node *n,
-                             baton_idx start) {
+static void behave_user_task(baton_stepper *s, int64_t key, const baton_node *n, baton_idx start) {
     (void)start;
     open_user_task(s, key, n);
 }
@@ -1837,8 +1824,7 @@ static void behave_job_task(baton_stepper *s, int64_t key, const baton_node *n, 
     open_job_for(s, key, n);
 }
 
-static void behave_send_task(baton_stepper *s, int64_t key, const baton_node *n,
-                             baton_idx start) {
+static void behave_send_task(baton_stepper *s, int64_t key, const baton_node *n, baton_idx start) {
     (void)start;
     const baton_task_def *t = n->task;
     if ((!t || t->impl != BATON_IMPL_JOB) && n->message != BATON_NONE) {
@@ -1970,8 +1956,7 @@ static void behave_scope(baton_stepper *s, int64_t key, const baton_node *n, bat
 }
 
 /* An event subprocess starts at the start event that fired. */
-static void behave_event_sub(baton_stepper *s, int64_t key, const baton_node *n,
-                             baton_idx start) {
+static void behave_event_sub(baton_stepper *s, int64_t key, const baton_node *n, baton_idx start) {
     const baton_scope *sc = &s->g->scopes[n->inner_scope];
     open_event_subs(s, key, sc);
     if (start == BATON_NONE && sc->n_starts)
@@ -2018,7 +2003,8 @@ static const behave_fn behaviours[BATON_NODE_KIND_COUNT] = {
 };
 
 /* ACTIVATING -> (input mappings) -> ACTIVATED -> behaviour. */
-static void activate_continue(baton_stepper *s, int64_t key, const cJSON *payload, baton_idx start) {
+static void activate_continue(baton_stepper *s, int64_t key, const cJSON *payload,
+                              baton_idx start) {
     baton_elem *e = elem(s, key);
     const baton_node *n = node(s, e->element);
     uint8_t flags = e->flags;
@@ -2395,7 +2381,8 @@ static void terminate(baton_stepper *s, int64_t key) {
         int64_t child = 0;
         for (uint32_t i = 0; i < baton_instance_elem_count(s->inst); i++) {
             const baton_elem *c = baton_instance_elem_at(s->inst, i);
-            if (c->parent == key && c->state != BATON_ELEM_TERMINATING && (!child || c->key > child))
+            if (c->parent == key && c->state != BATON_ELEM_TERMINATING &&
+                (!child || c->key > child))
                 child = c->key; /* newest first */
         }
         if (!child || s->fatal)
@@ -2445,8 +2432,8 @@ static bool is_scope_instance(const baton_stepper *s, const baton_elem *e) {
 }
 
 typedef struct catcher {
-    int64_t at;        /* element instance: the activity (boundary) or the scope (event sub) */
-    baton_idx node;    /* boundary event, or event-subprocess start event */
+    int64_t at;          /* element instance: the activity (boundary) or the scope (event sub) */
+    baton_idx node;      /* boundary event, or event-subprocess start event */
     baton_idx event_sub; /* the event subprocess node, or BATON_NONE for a boundary */
 } catcher;
 
@@ -3062,12 +3049,12 @@ static baton_status want_wait(baton_stepper *s, int64_t key, unsigned kinds, bat
                                "cancelled, or never existed)",
                                (long long)s->inst->id,
                                kinds == (1u << BATON_WAIT_USER_TASK) ? "user task"
-                               : kinds & (1u << BATON_WAIT_JOB) ? "job"
-                               : kinds == (1u << BATON_WAIT_TIMER) ? "timer"
+                               : kinds & (1u << BATON_WAIT_JOB)      ? "job"
+                               : kinds == (1u << BATON_WAIT_TIMER)   ? "timer"
                                : kinds == (1u << BATON_WAIT_MESSAGE) ? "message subscription"
-                               : kinds == (1u << BATON_WAIT_SIGNAL) ? "signal subscription"
-                               : kinds == (1u << BATON_WAIT_CHILD) ? "child call"
-                                                                  : "wait",
+                               : kinds == (1u << BATON_WAIT_SIGNAL)  ? "signal subscription"
+                               : kinds == (1u << BATON_WAIT_CHILD)   ? "child call"
+                                                                     : "wait",
                                (long long)key);
     *out = w;
     return BATON_OK;
@@ -3175,8 +3162,7 @@ static void resolve(baton_stepper *s, const baton_incident *inc, const baton_inp
             activate_continue(s, key, NULL, BATON_NONE); /* run the task again */
         }
         return;
-    default:
-        return;
+    default: return;
     }
 }
 
@@ -3242,8 +3228,9 @@ static baton_status dispatch(baton_stepper *s, const baton_input *in) {
         if ((st = want_wait(s, in->key, WK(BATON_WAIT_USER_TASK), &w)))
             return st;
         if (in->claim && w->text && (!in->text || strcmp(w->text, in->text) != 0))
-            return baton_error_set(s->err, BATON_CONFLICT, "user task %lld is already claimed by '%s'",
-                                   (long long)in->key, w->text);
+            return baton_error_set(s->err, BATON_CONFLICT,
+                                   "user task %lld is already claimed by '%s'", (long long)in->key,
+                                   w->text);
         baton_record *r = rec(s, BATON_REC_USER_TASK_ASSIGNED);
         if (!r)
             break;
@@ -3373,8 +3360,7 @@ static baton_status dispatch(baton_stepper *s, const baton_input *in) {
         }
         break;
     }
-    default:
-        return baton_error_set(s->err, BATON_INVALID, "unknown input kind %d", in->kind);
+    default: return baton_error_set(s->err, BATON_INVALID, "unknown input kind %d", in->kind);
     }
     return s->fatal;
 }

@@ -32,41 +32,41 @@
 #include "models/model.h"
 
 typedef enum baton_input_kind {
-    BATON_IN_START = 1,      /* start: node = start event (BATON_NONE: plain start) */
-    BATON_IN_COMPLETE,       /* key = job or user task wait: completed with variables */
-    BATON_IN_JOB_FAIL,       /* key = job: retries left (retries), message */
-    BATON_IN_THROW_ERROR,    /* key = job or user task: BPMN error code, message, variables */
-    BATON_IN_ASSIGN,         /* key = user task: assignee (NULL = unclaim) in `text` */
-    BATON_IN_TIMER,          /* key = timer wait: fired */
-    BATON_IN_MESSAGE,        /* key = message subscription: correlated, variables = payload */
-    BATON_IN_SIGNAL,         /* key = signal subscription: triggered, variables = payload */
-    BATON_IN_CHILD_DONE,     /* key = child wait: the child completed; variables = its variables */
-    BATON_IN_CHILD_ERROR,    /* key = child wait: the child threw an error it did not catch */
+    BATON_IN_START = 1,   /* start: node = start event (BATON_NONE: plain start) */
+    BATON_IN_COMPLETE,    /* key = job or user task wait: completed with variables */
+    BATON_IN_JOB_FAIL,    /* key = job: retries left (retries), message */
+    BATON_IN_THROW_ERROR, /* key = job or user task: BPMN error code, message, variables */
+    BATON_IN_ASSIGN,      /* key = user task: assignee (NULL = unclaim) in `text` */
+    BATON_IN_TIMER,       /* key = timer wait: fired */
+    BATON_IN_MESSAGE,     /* key = message subscription: correlated, variables = payload */
+    BATON_IN_SIGNAL,      /* key = signal subscription: triggered, variables = payload */
+    BATON_IN_CHILD_DONE,  /* key = child wait: the child completed; variables = its variables */
+    BATON_IN_CHILD_ERROR, /* key = child wait: the child threw an error it did not catch */
     BATON_IN_CHILD_ESCALATION, /* key = child wait: the child threw an escalation */
-    BATON_IN_CHILD_FAILED,   /* key = child wait: the child could not be started (message) */
-    BATON_IN_ERROR_UNHANDLED, /* key = parent-error wait: no one caught the error: incident */
-    BATON_IN_SET_VARIABLES,  /* key = scope element instance (0 = root), variables */
-    BATON_IN_RESOLVE,        /* key = incident: retry what failed */
-    BATON_IN_CANCEL,         /* terminate the whole instance */
+    BATON_IN_CHILD_FAILED,     /* key = child wait: the child could not be started (message) */
+    BATON_IN_ERROR_UNHANDLED,  /* key = parent-error wait: no one caught the error: incident */
+    BATON_IN_SET_VARIABLES,    /* key = scope element instance (0 = root), variables */
+    BATON_IN_RESOLVE,          /* key = incident: retry what failed */
+    BATON_IN_CANCEL,           /* terminate the whole instance */
 } baton_input_kind;
 
 typedef struct baton_input {
-    uint8_t kind;            /* baton_input_kind */
+    uint8_t kind; /* baton_input_kind */
     int64_t key;
-    baton_idx node;          /* START: the start event, or BATON_NONE */
-    const cJSON *variables;  /* object or NULL */
-    const char *code;        /* THROW_ERROR / CHILD_ERROR / CHILD_ESCALATION: the code */
-    const char *text;        /* message of a failure or error; ASSIGN: assignee; START: business key */
-    int32_t retries;         /* JOB_FAIL: retries left (RESOLVE of a job incident: new retries) */
-    int64_t backoff_ms;      /* JOB_FAIL: hand the job out again only after this long; 0 = the
-                                model's retry cycle (camunda:failedJobRetryTimeCycle) or at once */
-    int64_t parent_id;       /* START of a called instance: the parent instance */
-    int64_t parent_key;      /* ... and its call activity's child wait key */
-    int64_t origin_id;       /* CHILD_ERROR: the instance that threw (0 = the child itself) */
-    int64_t origin_key;      /* ... and the waiting thrower's parent-error wait key */
-    bool local;              /* SET_VARIABLES: set in that scope only (no propagation) */
-    bool claim;              /* ASSIGN: only if the task is unassigned (or already `text`'s):
-                                checked and set in one step, so two claims cannot both win */
+    baton_idx node;         /* START: the start event, or BATON_NONE */
+    const cJSON *variables; /* object or NULL */
+    const char *code;       /* THROW_ERROR / CHILD_ERROR / CHILD_ESCALATION: the code */
+    const char *text;   /* message of a failure or error; ASSIGN: assignee; START: business key */
+    int32_t retries;    /* JOB_FAIL: retries left (RESOLVE of a job incident: new retries) */
+    int64_t backoff_ms; /* JOB_FAIL: hand the job out again only after this long; 0 = the
+                           model's retry cycle (camunda:failedJobRetryTimeCycle) or at once */
+    int64_t parent_id;  /* START of a called instance: the parent instance */
+    int64_t parent_key; /* ... and its call activity's child wait key */
+    int64_t origin_id;  /* CHILD_ERROR: the instance that threw (0 = the child itself) */
+    int64_t origin_key; /* ... and the waiting thrower's parent-error wait key */
+    bool local;         /* SET_VARIABLES: set in that scope only (no propagation) */
+    bool claim;         /* ASSIGN: only if the task is unassigned (or already `text`'s):
+                           checked and set in one step, so two claims cannot both win */
 } baton_input;
 
 /*

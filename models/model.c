@@ -159,8 +159,8 @@ void *baton_builder_alloc(baton_builder *b, size_t n) {
     return p;
 }
 
-baton_status baton_builder_expr(baton_builder *b, baton_slot *slot, const char *text,
-                                uint32_t line, baton_expr_mode mode, baton_error *err) {
+baton_status baton_builder_expr(baton_builder *b, baton_slot *slot, const char *text, uint32_t line,
+                                baton_expr_mode mode, baton_error *err) {
     slot->text = NULL;
     slot->expr = NULL;
     slot->line = line;
@@ -562,13 +562,11 @@ static int is_implicit_start(const baton_node *n) {
     switch (n->kind) {
     case BATON_NODE_START_EVENT:
     case BATON_NODE_BOUNDARY_EVENT:
-    case BATON_NODE_EVENT_SUB_PROCESS:
-        return 0;
+    case BATON_NODE_EVENT_SUB_PROCESS: return 0;
     case BATON_NODE_CATCH_EVENT:
         /* a link catch event is only reached through its throw */
         return !(n->n_events && n->events[0].kind == BATON_EVENT_LINK);
-    default:
-        return 1;
+    default: return 1;
     }
 }
 
@@ -658,7 +656,7 @@ baton_status baton_builder_finish(baton_builder *b, baton_model **out, baton_err
     }
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         baton_node *n = &nodes[i];
-        n->flags &= (uint16_t)~(BATON_NF_IMPLICIT_START | BATON_NF_IMPLICIT_END);
+        n->flags &= (uint16_t) ~(BATON_NF_IMPLICIT_START | BATON_NF_IMPLICIT_END);
         if (is_implicit_start(n))
             n->flags |= BATON_NF_IMPLICIT_START;
         if (n->n_outgoing == 0 && n->kind != BATON_NODE_EVENT_SUB_PROCESS &&

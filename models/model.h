@@ -31,63 +31,67 @@ typedef uint32_t baton_idx;
 #define BATON_NONE ((baton_idx)UINT32_MAX)
 
 /* Node kind categories (bit flags in the kind table). */
-#define BATON_KF_EVENT 0x01u
+#define BATON_KF_EVENT    0x01u
 #define BATON_KF_ACTIVITY 0x02u
-#define BATON_KF_TASK 0x04u
-#define BATON_KF_GATEWAY 0x08u
-#define BATON_KF_SCOPE 0x10u /* opens a nested scope of flow elements */
+#define BATON_KF_TASK     0x04u
+#define BATON_KF_GATEWAY  0x08u
+#define BATON_KF_SCOPE    0x10u /* opens a nested scope of flow elements */
 
+/* clang-format off: a table, aligned by hand */
 /*       kind                  XML local name             categories */
-#define BATON_NODE_KIND_MAP(X)                                                                   \
-    X(START_EVENT,         "startEvent",             BATON_KF_EVENT)                            \
-    X(END_EVENT,           "endEvent",               BATON_KF_EVENT)                            \
-    X(CATCH_EVENT,         "intermediateCatchEvent", BATON_KF_EVENT)                            \
-    X(THROW_EVENT,         "intermediateThrowEvent", BATON_KF_EVENT)                            \
-    X(BOUNDARY_EVENT,      "boundaryEvent",          BATON_KF_EVENT)                            \
-    X(TASK,                "task",                   BATON_KF_ACTIVITY | BATON_KF_TASK)         \
-    X(USER_TASK,           "userTask",               BATON_KF_ACTIVITY | BATON_KF_TASK)         \
-    X(SERVICE_TASK,        "serviceTask",            BATON_KF_ACTIVITY | BATON_KF_TASK)         \
-    X(SEND_TASK,           "sendTask",               BATON_KF_ACTIVITY | BATON_KF_TASK)         \
-    X(RECEIVE_TASK,        "receiveTask",            BATON_KF_ACTIVITY | BATON_KF_TASK)         \
-    X(SCRIPT_TASK,         "scriptTask",             BATON_KF_ACTIVITY | BATON_KF_TASK)         \
-    X(BUSINESS_RULE_TASK,  "businessRuleTask",       BATON_KF_ACTIVITY | BATON_KF_TASK)         \
-    X(MANUAL_TASK,         "manualTask",             BATON_KF_ACTIVITY | BATON_KF_TASK)         \
-    X(CALL_ACTIVITY,       "callActivity",           BATON_KF_ACTIVITY)                         \
-    X(SUB_PROCESS,         "subProcess",             BATON_KF_ACTIVITY | BATON_KF_SCOPE)        \
-    X(EVENT_SUB_PROCESS,   "subProcess",             BATON_KF_SCOPE)                            \
-    X(TRANSACTION,         "transaction",            BATON_KF_ACTIVITY | BATON_KF_SCOPE)        \
-    X(AD_HOC_SUB_PROCESS,  "adHocSubProcess",        BATON_KF_ACTIVITY | BATON_KF_SCOPE)        \
-    X(EXCLUSIVE_GATEWAY,   "exclusiveGateway",       BATON_KF_GATEWAY)                          \
-    X(PARALLEL_GATEWAY,    "parallelGateway",        BATON_KF_GATEWAY)                          \
-    X(INCLUSIVE_GATEWAY,   "inclusiveGateway",       BATON_KF_GATEWAY)                          \
-    X(EVENT_BASED_GATEWAY, "eventBasedGateway",      BATON_KF_GATEWAY)                          \
-    X(COMPLEX_GATEWAY,     "complexGateway",         BATON_KF_GATEWAY)
+#define BATON_NODE_KIND_MAP(X)                                                                     \
+    X(START_EVENT, "startEvent", BATON_KF_EVENT)                                                   \
+    X(END_EVENT, "endEvent", BATON_KF_EVENT)                                                       \
+    X(CATCH_EVENT, "intermediateCatchEvent", BATON_KF_EVENT)                                       \
+    X(THROW_EVENT, "intermediateThrowEvent", BATON_KF_EVENT)                                       \
+    X(BOUNDARY_EVENT, "boundaryEvent", BATON_KF_EVENT)                                             \
+    X(TASK, "task", BATON_KF_ACTIVITY | BATON_KF_TASK)                                             \
+    X(USER_TASK, "userTask", BATON_KF_ACTIVITY | BATON_KF_TASK)                                    \
+    X(SERVICE_TASK, "serviceTask", BATON_KF_ACTIVITY | BATON_KF_TASK)                              \
+    X(SEND_TASK, "sendTask", BATON_KF_ACTIVITY | BATON_KF_TASK)                                    \
+    X(RECEIVE_TASK, "receiveTask", BATON_KF_ACTIVITY | BATON_KF_TASK)                              \
+    X(SCRIPT_TASK, "scriptTask", BATON_KF_ACTIVITY | BATON_KF_TASK)                                \
+    X(BUSINESS_RULE_TASK, "businessRuleTask", BATON_KF_ACTIVITY | BATON_KF_TASK)                   \
+    X(MANUAL_TASK, "manualTask", BATON_KF_ACTIVITY | BATON_KF_TASK)                                \
+    X(CALL_ACTIVITY, "callActivity", BATON_KF_ACTIVITY)                                            \
+    X(SUB_PROCESS, "subProcess", BATON_KF_ACTIVITY | BATON_KF_SCOPE)                               \
+    X(EVENT_SUB_PROCESS, "subProcess", BATON_KF_SCOPE)                                             \
+    X(TRANSACTION, "transaction", BATON_KF_ACTIVITY | BATON_KF_SCOPE)                              \
+    X(AD_HOC_SUB_PROCESS, "adHocSubProcess", BATON_KF_ACTIVITY | BATON_KF_SCOPE)                   \
+    X(EXCLUSIVE_GATEWAY, "exclusiveGateway", BATON_KF_GATEWAY)                                     \
+    X(PARALLEL_GATEWAY, "parallelGateway", BATON_KF_GATEWAY)                                       \
+    X(INCLUSIVE_GATEWAY, "inclusiveGateway", BATON_KF_GATEWAY)                                     \
+    X(EVENT_BASED_GATEWAY, "eventBasedGateway", BATON_KF_GATEWAY)                                  \
+    X(COMPLEX_GATEWAY, "complexGateway", BATON_KF_GATEWAY)
+/* clang-format on */
 
 typedef enum baton_node_kind {
 #define BATON_X(k, xml, cat) BATON_NODE_##k,
     BATON_NODE_KIND_MAP(BATON_X)
 #undef BATON_X
-    BATON_NODE_KIND_COUNT
+        BATON_NODE_KIND_COUNT
 } baton_node_kind;
 
-#define BATON_EVENT_KIND_MAP(X)                                                                  \
-    X(NONE,         "none")                                                                      \
-    X(MESSAGE,      "message")                                                                   \
-    X(TIMER,        "timer")                                                                     \
-    X(SIGNAL,       "signal")                                                                    \
-    X(ERROR,        "error")                                                                     \
-    X(ESCALATION,   "escalation")                                                                \
-    X(CONDITIONAL,  "conditional")                                                               \
-    X(TERMINATE,    "terminate")                                                                 \
-    X(LINK,         "link")                                                                      \
-    X(COMPENSATION, "compensate")                                                                \
-    X(CANCEL,       "cancel")
+/* clang-format off: a table, aligned by hand */
+#define BATON_EVENT_KIND_MAP(X)                                                                    \
+    X(NONE, "none")                                                                                \
+    X(MESSAGE, "message")                                                                          \
+    X(TIMER, "timer")                                                                              \
+    X(SIGNAL, "signal")                                                                            \
+    X(ERROR, "error")                                                                              \
+    X(ESCALATION, "escalation")                                                                    \
+    X(CONDITIONAL, "conditional")                                                                  \
+    X(TERMINATE, "terminate")                                                                      \
+    X(LINK, "link")                                                                                \
+    X(COMPENSATION, "compensate")                                                                  \
+    X(CANCEL, "cancel")
+/* clang-format on */
 
 typedef enum baton_event_kind {
 #define BATON_X(k, name) BATON_EVENT_##k,
     BATON_EVENT_KIND_MAP(BATON_X)
 #undef BATON_X
-    BATON_EVENT_KIND_COUNT
+        BATON_EVENT_KIND_COUNT
 } baton_event_kind;
 
 typedef enum baton_timer_kind {
@@ -105,34 +109,35 @@ typedef enum baton_dialect {
 } baton_dialect;
 
 /* Node flags. */
-#define BATON_NF_INTERRUPTING 0x0001u      /* boundary cancelActivity / event-subprocess start isInterrupting */
-#define BATON_NF_FOR_COMPENSATION 0x0002u  /* isForCompensation activity */
-#define BATON_NF_ASYNC_BEFORE 0x0004u      /* camunda:asyncBefore */
-#define BATON_NF_ASYNC_AFTER 0x0008u       /* camunda:asyncAfter */
-#define BATON_NF_INSTANTIATE 0x0010u       /* receive task / event gateway instantiate */
-#define BATON_NF_PARALLEL_MULTIPLE 0x0020u /* parallelMultiple event */
-#define BATON_NF_IMPLICIT_START 0x0040u    /* no incoming flow: activated when its scope starts */
-#define BATON_NF_IMPLICIT_END 0x0080u      /* no outgoing flow: its token ends here */
-#define BATON_NF_MULTIPLE_EVENTS 0x0100u   /* more than one event definition (BPMN "multiple") */
+#define BATON_NF_INTERRUPTING                                                                      \
+    0x0001u /* boundary cancelActivity / event-subprocess start isInterrupting */
+#define BATON_NF_FOR_COMPENSATION     0x0002u /* isForCompensation activity */
+#define BATON_NF_ASYNC_BEFORE         0x0004u /* camunda:asyncBefore */
+#define BATON_NF_ASYNC_AFTER          0x0008u /* camunda:asyncAfter */
+#define BATON_NF_INSTANTIATE          0x0010u /* receive task / event gateway instantiate */
+#define BATON_NF_PARALLEL_MULTIPLE    0x0020u /* parallelMultiple event */
+#define BATON_NF_IMPLICIT_START       0x0040u /* no incoming flow: activated when its scope starts */
+#define BATON_NF_IMPLICIT_END         0x0080u /* no outgoing flow: its token ends here */
+#define BATON_NF_MULTIPLE_EVENTS      0x0100u /* more than one event definition (BPMN "multiple") */
 #define BATON_NF_COMPENSATION_HANDLER 0x0200u /* target of a compensation association */
 
 /* An expression slot as written in the diagram (absent: text == NULL). */
 typedef struct baton_slot {
-    const char *text;      /* source text, NUL-terminated */
+    const char *text;       /* source text, NUL-terminated */
     const baton_expr *expr; /* compiled form, owned by the model; NULL when absent */
-    uint32_t line;         /* line of the element that holds the text */
+    uint32_t line;          /* line of the element that holds the text */
 } baton_slot;
 
 typedef struct baton_event_def {
-    uint8_t kind;          /* baton_event_kind */
-    uint8_t timer_kind;    /* baton_timer_kind, for BATON_EVENT_TIMER */
+    uint8_t kind;             /* baton_event_kind */
+    uint8_t timer_kind;       /* baton_timer_kind, for BATON_EVENT_TIMER */
     bool wait_for_completion; /* compensation throw */
-    baton_idx ref;         /* message/signal/error/escalation index; BATON_NONE = catch-all or unnamed */
-    baton_slot timer;      /* timeDate / timeDuration / timeCycle */
-    baton_slot condition;  /* conditional */
-    const char *link_name; /* link */
-    baton_idx activity;    /* compensation activityRef node, BATON_NONE = whole scope */
-    const char *code_var;  /* camunda:errorCodeVariable / escalationCodeVariable */
+    baton_idx ref;    /* message/signal/error/escalation index; BATON_NONE = catch-all or unnamed */
+    baton_slot timer; /* timeDate / timeDuration / timeCycle */
+    baton_slot condition;    /* conditional */
+    const char *link_name;   /* link */
+    baton_idx activity;      /* compensation activityRef node, BATON_NONE = whole scope */
+    const char *code_var;    /* camunda:errorCodeVariable / escalationCodeVariable */
     const char *message_var; /* camunda:errorMessageVariable */
 } baton_event_def;
 
@@ -157,32 +162,32 @@ typedef struct baton_io_def {
 
 /* How a task is implemented (Camunda 7 offers several; some are Java-only). */
 typedef enum baton_impl {
-    BATON_IMPL_NONE = 0,    /* plain: task/manual task/user task/receive task */
-    BATON_IMPL_JOB,         /* job for an external worker (zeebe type or camunda:type=external) */
-    BATON_IMPL_SCRIPT,      /* script (FEEL expression or script body) */
-    BATON_IMPL_JAVA_CLASS,  /* camunda:class: Java only, not executable here */
-    BATON_IMPL_JAVA_EXPR,   /* camunda:expression / delegateExpression: Java beans */
-    BATON_IMPL_CONNECTOR,   /* camunda:connector */
-    BATON_IMPL_DECISION,    /* business rule task calling a DMN decision */
+    BATON_IMPL_NONE = 0,   /* plain: task/manual task/user task/receive task */
+    BATON_IMPL_JOB,        /* job for an external worker (zeebe type or camunda:type=external) */
+    BATON_IMPL_SCRIPT,     /* script (FEEL expression or script body) */
+    BATON_IMPL_JAVA_CLASS, /* camunda:class: Java only, not executable here */
+    BATON_IMPL_JAVA_EXPR,  /* camunda:expression / delegateExpression: Java beans */
+    BATON_IMPL_CONNECTOR,  /* camunda:connector */
+    BATON_IMPL_DECISION,   /* business rule task calling a DMN decision */
 } baton_impl;
 
 typedef struct baton_task_def {
-    uint8_t impl;           /* baton_impl */
+    uint8_t impl;            /* baton_impl */
     const char *impl_detail; /* class name / expression, for the "cannot execute" message */
-    baton_slot job_type;    /* zeebe:taskDefinition type, camunda:topic */
-    baton_slot retries;     /* zeebe:taskDefinition retries */
+    baton_slot job_type;     /* zeebe:taskDefinition type, camunda:topic */
+    baton_slot retries;      /* zeebe:taskDefinition retries */
     const char *retry_cycle; /* camunda:failedJobRetryTimeCycle, e.g. "R3/PT10M" */
     uint32_t n_headers;
     const baton_header *headers; /* zeebe:taskHeaders; document order */
-    baton_slot script;      /* zeebe:script expression, or <script> body */
+    baton_slot script;           /* zeebe:script expression, or <script> body */
     const char *script_format;
     const char *result_variable;
-    baton_slot assignee;    /* zeebe:assignmentDefinition / camunda:assignee */
+    baton_slot assignee; /* zeebe:assignmentDefinition / camunda:assignee */
     baton_slot candidate_groups;
     baton_slot candidate_users;
     baton_slot due_date;
     baton_slot follow_up_date;
-    const char *form_key;   /* camunda:formKey, zeebe:formDefinition formKey/formId */
+    const char *form_key;    /* camunda:formKey, zeebe:formDefinition formKey/formId */
     const char *decision_id; /* zeebe:calledDecision / camunda:decisionRef */
 } baton_task_def;
 
@@ -191,28 +196,28 @@ typedef struct baton_call_def {
     bool propagate_all_child;  /* copy every child variable back on completion */
     bool propagate_all_parent; /* copy every parent variable into the child */
     uint32_t n_in, n_out;
-    const baton_mapping *in;   /* camunda:in */
-    const baton_mapping *out;  /* camunda:out */
-    baton_slot business_key;   /* camunda:in businessKey="..." */
+    const baton_mapping *in;  /* camunda:in */
+    const baton_mapping *out; /* camunda:out */
+    baton_slot business_key;  /* camunda:in businessKey="..." */
 } baton_call_def;
 
 typedef struct baton_loop_def {
-    bool multi_instance;        /* false: standardLoopCharacteristics */
+    bool multi_instance; /* false: standardLoopCharacteristics */
     bool sequential;
-    bool test_before;           /* standard loop */
-    baton_slot cardinality;     /* loopCardinality */
-    baton_slot collection;      /* zeebe inputCollection, camunda:collection, loopDataInputRef */
-    const char *element_var;    /* zeebe inputElement, camunda:elementVariable, inputDataItem */
+    bool test_before;              /* standard loop */
+    baton_slot cardinality;        /* loopCardinality */
+    baton_slot collection;         /* zeebe inputCollection, camunda:collection, loopDataInputRef */
+    const char *element_var;       /* zeebe inputElement, camunda:elementVariable, inputDataItem */
     const char *output_collection; /* zeebe outputCollection, loopDataOutputRef */
-    baton_slot output_element;  /* zeebe outputElement, outputDataItem */
-    baton_slot completion;      /* completionCondition */
-    baton_slot loop_condition;  /* standard loop */
-    baton_slot loop_maximum;    /* standard loop */
+    baton_slot output_element;     /* zeebe outputElement, outputDataItem */
+    baton_slot completion;         /* completionCondition */
+    baton_slot loop_condition;     /* standard loop */
+    baton_slot loop_maximum;       /* standard loop */
 } baton_loop_def;
 
 typedef struct baton_node {
     const char *id;
-    const char *name;       /* NULL when unnamed */
+    const char *name; /* NULL when unnamed */
     uint32_t line;
     uint8_t kind;           /* baton_node_kind */
     uint16_t flags;         /* BATON_NF_* */
@@ -224,33 +229,33 @@ typedef struct baton_node {
     baton_idx message;      /* send/receive task messageRef, else BATON_NONE */
     baton_idx compensation; /* boundary compensation event: its handler activity */
     uint32_t n_incoming, n_outgoing, n_boundary, n_events;
-    const baton_idx *incoming; /* flow indices, document order */
-    const baton_idx *outgoing; /* flow indices, document order */
-    const baton_idx *boundary; /* boundary event nodes attached to this activity */
+    const baton_idx *incoming;     /* flow indices, document order */
+    const baton_idx *outgoing;     /* flow indices, document order */
+    const baton_idx *boundary;     /* boundary event nodes attached to this activity */
     const baton_event_def *events; /* n_events definitions; 0 = a "none" event */
-    const baton_task_def *task;  /* tasks with implementation details, else NULL */
-    const baton_call_def *call;  /* call activities, else NULL */
-    const baton_loop_def *loop;  /* loop/multi-instance, else NULL */
-    const baton_io_def *io;      /* input/output mappings, else NULL */
-    baton_slot activation;       /* complex gateway activationCondition */
+    const baton_task_def *task;    /* tasks with implementation details, else NULL */
+    const baton_call_def *call;    /* call activities, else NULL */
+    const baton_loop_def *loop;    /* loop/multi-instance, else NULL */
+    const baton_io_def *io;        /* input/output mappings, else NULL */
+    baton_slot activation;         /* complex gateway activationCondition */
 } baton_node;
 
 typedef struct baton_flow {
     const char *id;
     const char *name;
     uint32_t line;
-    baton_idx source;   /* node */
-    baton_idx target;   /* node */
+    baton_idx source; /* node */
+    baton_idx target; /* node */
     baton_idx scope;
     baton_slot condition;
-    bool is_default;    /* the source names this flow as its default */
+    bool is_default; /* the source names this flow as its default */
 } baton_flow;
 
 typedef struct baton_scope {
-    baton_idx node;     /* the subprocess node; BATON_NONE for a process's root scope */
-    baton_idx parent;   /* enclosing scope; BATON_NONE for a root scope */
+    baton_idx node;   /* the subprocess node; BATON_NONE for a process's root scope */
+    baton_idx parent; /* enclosing scope; BATON_NONE for a root scope */
     baton_idx process;
-    uint32_t depth;     /* 0 for a root scope */
+    uint32_t depth; /* 0 for a root scope */
     uint32_t n_nodes, n_starts, n_entry, n_event_subs;
     const baton_idx *nodes;      /* direct child nodes, document order */
     const baton_idx *starts;     /* start events directly in this scope */
@@ -298,7 +303,7 @@ typedef struct baton_corr_property {
 } baton_corr_property;
 
 typedef struct baton_corr_key {
-    const char *id;   /* may be NULL: keys are often named only */
+    const char *id; /* may be NULL: keys are often named only */
     const char *name;
     uint32_t n_props;
     const baton_idx *props; /* correlation property indices */
@@ -319,10 +324,10 @@ typedef struct baton_graph {
     const baton_named_def *escalations;
     const baton_corr_property *corr_props;
     const baton_corr_key *corr_keys;
-    uint8_t dialect;          /* baton_dialect */
+    uint8_t dialect; /* baton_dialect */
     const char *definitions_id;
     const char *target_namespace;
-    const char *exporter;     /* exporter + exporterVersion, if given */
+    const char *exporter; /* exporter + exporterVersion, if given */
 } baton_graph;
 
 typedef struct baton_model baton_model;
@@ -367,8 +372,8 @@ void *baton_builder_alloc(baton_builder *b, size_t n); /* zeroed */
  * Compile `text` into `slot` (the model owns the compiled expression). On a
  * syntax error the slot is left absent and BATON_EXPR returned with err set.
  */
-baton_status baton_builder_expr(baton_builder *b, baton_slot *slot, const char *text,
-                                uint32_t line, baton_expr_mode mode, baton_error *err);
+baton_status baton_builder_expr(baton_builder *b, baton_slot *slot, const char *text, uint32_t line,
+                                baton_expr_mode mode, baton_error *err);
 
 /*
  * Add elements. Ids must be unique per kind of index (nodes, flows,

@@ -198,7 +198,7 @@ void baton_parser_unexecutable(loader *L, uint32_t line, const char *element, co
                       line, element, "%s", msg);
 }
 
-#define DIAG_ERR(L, line, el, ...) baton_parser_diag(L, BATON_SEV_ERROR, line, el, __VA_ARGS__)
+#define DIAG_ERR(L, line, el, ...)  baton_parser_diag(L, BATON_SEV_ERROR, line, el, __VA_ARGS__)
 #define DIAG_WARN(L, line, el, ...) baton_parser_diag(L, BATON_SEV_WARNING, line, el, __VA_ARGS__)
 /* A problem only for running the element: an error in executable processes, else silent. */
 #define EXEC_ERR(L, line, el, ...)                                                                 \
@@ -369,13 +369,36 @@ static const kind_name flow_node_kinds[] = {
 
 /* BPMN elements that may sit in a scope and carry no execution semantics. */
 static const char *const passive_elements[] = {
-    "laneSet", "dataObject", "dataObjectReference", "dataStoreReference", "textAnnotation",
-    "association", "group", "ioSpecification", "property", "documentation", "extensionElements",
-    "auditing", "monitoring", "categoryValueRef", "dataInputAssociation",
-    "dataOutputAssociation", "ioBinding", "resourceRole", "performer", "humanPerformer",
-    "potentialOwner", "incoming", "outgoing", "lane", "supportedInterfaceRef",
-    "correlationSubscription", "multiInstanceLoopCharacteristics",
-    "standardLoopCharacteristics", "rendering", "supports",
+    "laneSet",
+    "dataObject",
+    "dataObjectReference",
+    "dataStoreReference",
+    "textAnnotation",
+    "association",
+    "group",
+    "ioSpecification",
+    "property",
+    "documentation",
+    "extensionElements",
+    "auditing",
+    "monitoring",
+    "categoryValueRef",
+    "dataInputAssociation",
+    "dataOutputAssociation",
+    "ioBinding",
+    "resourceRole",
+    "performer",
+    "humanPerformer",
+    "potentialOwner",
+    "incoming",
+    "outgoing",
+    "lane",
+    "supportedInterfaceRef",
+    "correlationSubscription",
+    "multiInstanceLoopCharacteristics",
+    "standardLoopCharacteristics",
+    "rendering",
+    "supports",
 };
 
 static bool is_passive(const char *name) {
@@ -697,8 +720,7 @@ static void fill_correlation(loader *L, xmlNode *root) {
                             continue;
                         baton_idx pi = resolve_ref(L, baton_builder_find_corr_property,
                                                    text_of(L, r), line_of(r), attr(L, k, "name"),
-                                                   "correlationPropertyRef",
-                                                   "correlationProperty");
+                                                   "correlationPropertyRef", "correlationProperty");
                         if (pi != BATON_NONE)
                             props[m++] = pi;
                     }
@@ -741,8 +763,8 @@ static void fill_events(loader *L, baton_idx ni, xmlNode *xn) {
         ev->activity = BATON_NONE;
         if (strcmp(local, "messageEventDefinition") == 0) {
             ev->kind = BATON_EVENT_MESSAGE;
-            ev->ref = resolve_ref(L, baton_builder_find_message, attr(L, c, "messageRef"), line,
-                                  id, "messageRef", "message");
+            ev->ref = resolve_ref(L, baton_builder_find_message, attr(L, c, "messageRef"), line, id,
+                                  "messageRef", "message");
         } else if (strcmp(local, "timerEventDefinition") == 0) {
             ev->kind = BATON_EVENT_TIMER;
             static const struct {
@@ -770,16 +792,16 @@ static void fill_events(loader *L, baton_idx ni, xmlNode *xn) {
             ev->kind = BATON_EVENT_ERROR;
             ev->ref = resolve_ref(L, baton_builder_find_error, attr(L, c, "errorRef"), line, id,
                                   "errorRef", "error");
-            ev->code_var = baton_builder_strdup(L->b, attr_ns(L, c, BATON_CAMUNDA_NS,
-                                                              "errorCodeVariable"));
-            ev->message_var = baton_builder_strdup(L->b, attr_ns(L, c, BATON_CAMUNDA_NS,
-                                                                 "errorMessageVariable"));
+            ev->code_var =
+                baton_builder_strdup(L->b, attr_ns(L, c, BATON_CAMUNDA_NS, "errorCodeVariable"));
+            ev->message_var =
+                baton_builder_strdup(L->b, attr_ns(L, c, BATON_CAMUNDA_NS, "errorMessageVariable"));
         } else if (strcmp(local, "escalationEventDefinition") == 0) {
             ev->kind = BATON_EVENT_ESCALATION;
             ev->ref = resolve_ref(L, baton_builder_find_escalation, attr(L, c, "escalationRef"),
                                   line, id, "escalationRef", "escalation");
-            ev->code_var = baton_builder_strdup(L->b, attr_ns(L, c, BATON_CAMUNDA_NS,
-                                                              "escalationCodeVariable"));
+            ev->code_var = baton_builder_strdup(
+                L->b, attr_ns(L, c, BATON_CAMUNDA_NS, "escalationCodeVariable"));
         } else if (strcmp(local, "conditionalEventDefinition") == 0) {
             ev->kind = BATON_EVENT_CONDITIONAL;
             xmlNode *cond = bpmn_child(c, "condition");
@@ -874,9 +896,10 @@ static void fill_io(loader *L, baton_idx ni, xmlNode *xn) {
                             "camunda:%s '%s' uses a %s script, which the engine cannot run",
                             c->name, name ? name : "", fmt ? fmt : "unnamed-language");
                 } else {
-                    baton_parser_unexecutable(L, line_of(inner), id,
-                                              "camunda:%s '%s': camunda:%s values are not supported",
-                                              c->name, name ? name : "", inner->name);
+                    baton_parser_unexecutable(
+                        L, line_of(inner), id,
+                        "camunda:%s '%s': camunda:%s values are not supported", c->name,
+                        name ? name : "", inner->name);
                 }
             } else {
                 expr_slot(L, &m->source, text_of(L, c), line_of(c), id, BATON_EXPR_MODE_AUTO);
@@ -930,7 +953,8 @@ static void fill_loop(loader *L, baton_idx ni, xmlNode *xn) {
         xmlNode *item = bpmn_child(mi, "inputDataItem");
         if (item) {
             const char *nm = attr(L, item, "name");
-            lp->element_var = baton_builder_strdup(L->b, is_identifier(nm) ? nm : attr(L, item, "id"));
+            lp->element_var =
+                baton_builder_strdup(L->b, is_identifier(nm) ? nm : attr(L, item, "id"));
         }
         xmlNode *oitem = bpmn_child(mi, "outputDataItem");
         if (oitem) {
@@ -1012,9 +1036,8 @@ static void fill_c7_impl(loader *L, baton_idx ni, xmlNode *holder) {
                 EXEC_ERR(L, line, id, "camunda:type=\"external\" needs a camunda:topic");
         } else {
             t->impl_detail = baton_builder_strdup(L->b, type); /* known, just not runnable */
-            baton_parser_unexecutable(L, line, id,
-                                      "camunda:type=\"%s\" is not supported (only \"external\")",
-                                      type);
+            baton_parser_unexecutable(
+                L, line, id, "camunda:type=\"%s\" is not supported (only \"external\")", type);
         }
         return;
     }
@@ -1091,8 +1114,7 @@ static void fill_task(loader *L, baton_idx ni, xmlNode *xn) {
             return;
         t->impl = BATON_IMPL_SCRIPT;
         t->script_format = "feel";
-        expr_slot(L, &t->script, attr(L, zs, "expression"), line_of(zs), id,
-                  BATON_EXPR_MODE_AUTO);
+        expr_slot(L, &t->script, attr(L, zs, "expression"), line_of(zs), id, BATON_EXPR_MODE_AUTO);
         t->result_variable = baton_builder_strdup(L->b, attr(L, zs, "resultVariable"));
     }
     xmlNode *cd = ext_child(xn, BATON_ZEEBE_NS, "calledDecision");
@@ -1178,8 +1200,7 @@ static void fill_task(loader *L, baton_idx ni, xmlNode *xn) {
         baton_task_def *t = task_def(L, ni);
         if (!t)
             return;
-        expr_slot(L, (baton_slot *)((char *)t + c7_user[i].off), v, line, id,
-                  BATON_EXPR_MODE_AUTO);
+        expr_slot(L, (baton_slot *)((char *)t + c7_user[i].off), v, line, id, BATON_EXPR_MODE_AUTO);
     }
     const char *fk = attr_ns(L, xn, BATON_CAMUNDA_NS, "formKey");
     if (fk) {
@@ -1341,8 +1362,8 @@ static void fill_node(loader *L, baton_idx ni, xmlNode *xn) {
 
     const char *dflt = attr(L, xn, "default");
     if (dflt) {
-        baton_idx f = resolve_ref(L, baton_builder_find_flow, dflt, line, id, "default",
-                                  "sequence flow");
+        baton_idx f =
+            resolve_ref(L, baton_builder_find_flow, dflt, line, id, "default", "sequence flow");
         baton_builder_node(L->b, ni)->default_flow = f;
     }
     if (attr_bool(L, xn, NULL, "isForCompensation", false))
@@ -1355,8 +1376,8 @@ static void fill_node(loader *L, baton_idx ni, xmlNode *xn) {
             const char *at = attr(L, xn, "attachedToRef");
             if (!at)
                 DIAG_ERR(L, line, id, "boundary event has no attachedToRef");
-            n->attached_to = resolve_ref(L, baton_builder_find_node, at, line, id,
-                                         "attachedToRef", "activity");
+            n->attached_to =
+                resolve_ref(L, baton_builder_find_node, at, line, id, "attachedToRef", "activity");
             if (attr_bool(L, xn, NULL, "cancelActivity", true))
                 n->flags |= BATON_NF_INTERRUPTING;
         } else if (kind == BATON_NODE_START_EVENT) {
@@ -1378,8 +1399,8 @@ static void fill_node(loader *L, baton_idx ni, xmlNode *xn) {
     }
     if (kind == BATON_NODE_SEND_TASK || kind == BATON_NODE_RECEIVE_TASK) {
         const char *mref = attr(L, xn, "messageRef");
-        baton_idx m = resolve_ref(L, baton_builder_find_message, mref, line, id, "messageRef",
-                                  "message");
+        baton_idx m =
+            resolve_ref(L, baton_builder_find_message, mref, line, id, "messageRef", "message");
         n = baton_builder_node(L->b, ni);
         n->message = m;
         if (kind == BATON_NODE_RECEIVE_TASK && attr_bool(L, xn, NULL, "instantiate", false))
@@ -1411,8 +1432,10 @@ static void fill_node(loader *L, baton_idx ni, xmlNode *xn) {
             if (is_el(e, BATON_CAMUNDA_NS, "executionListener") ||
                 is_el(e, BATON_CAMUNDA_NS, "taskListener")) {
                 L->uses_camunda = true;
-                DIAG_WARN(L, line_of(e), id, "camunda:%s is ignored (Java/script listeners "
-                          "do not run in Baton)", e->name);
+                DIAG_WARN(L, line_of(e), id,
+                          "camunda:%s is ignored (Java/script listeners "
+                          "do not run in Baton)",
+                          e->name);
             } else if (is_el(e, BATON_ZEEBE_NS, "executionListeners") ||
                        is_el(e, BATON_ZEEBE_NS, "taskListeners")) {
                 L->uses_zeebe = true;
@@ -1591,9 +1614,9 @@ static void on_entity_decl(void *ctx, const xmlChar *name, int type, const xmlCh
     stop_at(ctx, g);
 }
 
-static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-                     const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
-                     int nb_attributes, int nb_defaulted, const xmlChar **attributes) {
+static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
+                     int nb_namespaces, const xmlChar **namespaces, int nb_attributes,
+                     int nb_defaulted, const xmlChar **attributes) {
     xml_guard *g = guard_of(ctx);
     if (++g->depth > g->max_depth) {
         g->too_deep = true;
@@ -1638,8 +1661,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         c->node->_private = (void *)(uintptr_t)line;
 }
 
-static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-                   const xmlChar *uri) {
+static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri) {
     xml_guard *g = guard_of(ctx);
     if (g->depth)
         g->depth--;
@@ -1873,8 +1895,8 @@ baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts 
     baton_error_clear(&L.first_error);
 
     if (len > L.opts.max_bytes) {
-        baton_error_set(err, BATON_LIMIT, "document is %zu bytes, more than the limit of %zu",
-                        len, L.opts.max_bytes);
+        baton_error_set(err, BATON_LIMIT, "document is %zu bytes, more than the limit of %zu", len,
+                        L.opts.max_bytes);
         baton_error_where(err, "%s", L.file);
         return BATON_LIMIT;
     }
@@ -1970,8 +1992,8 @@ done:
     return st;
 }
 
-baton_status baton_bpmn_load_file(const char *path, const baton_load_opts *opts,
-                                  baton_diags *diags, baton_model **out, baton_error *err) {
+baton_status baton_bpmn_load_file(const char *path, const baton_load_opts *opts, baton_diags *diags,
+                                  baton_model **out, baton_error *err) {
     baton_load_opts o;
     memset(&o, 0, sizeof o);
     if (opts)

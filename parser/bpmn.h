@@ -27,16 +27,16 @@
 #include "common/error.h"
 #include "models/model.h"
 
-#define BATON_BPMN_NS "http://www.omg.org/spec/BPMN/20100524/MODEL"
-#define BATON_BPMNDI_NS "http://www.omg.org/spec/BPMN/20100524/DI"
-#define BATON_ZEEBE_NS "http://camunda.org/schema/zeebe/1.0"
+#define BATON_BPMN_NS    "http://www.omg.org/spec/BPMN/20100524/MODEL"
+#define BATON_BPMNDI_NS  "http://www.omg.org/spec/BPMN/20100524/DI"
+#define BATON_ZEEBE_NS   "http://camunda.org/schema/zeebe/1.0"
 #define BATON_CAMUNDA_NS "http://camunda.org/schema/1.0/bpmn"
 #define BATON_MODELER_NS "http://camunda.org/schema/modeler/1.0"
-#define BATON_XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
+#define BATON_XSI_NS     "http://www.w3.org/2001/XMLSchema-instance"
 
-#define BATON_BPMN_DEFAULT_MAX_BYTES ((size_t)16 << 20)
+#define BATON_BPMN_DEFAULT_MAX_BYTES    ((size_t)16 << 20)
 #define BATON_BPMN_DEFAULT_MAX_ELEMENTS 1000000u
-#define BATON_BPMN_DEFAULT_MAX_DEPTH 200u
+#define BATON_BPMN_DEFAULT_MAX_DEPTH    200u
 /* libxml2 refuses deeper documents itself; larger max_depth values are clamped to this */
 #define BATON_BPMN_MAX_DEPTH_CAP 256u
 
@@ -64,7 +64,7 @@ baton_status baton_bpmn_load(const char *xml, size_t len, const baton_load_opts 
                              baton_diags *diags, baton_model **out, baton_error *err);
 
 /* Read the file at `path` (bounded by max_bytes) and load it. */
-baton_status baton_bpmn_load_file(const char *path, const baton_load_opts *opts,
-                                  baton_diags *diags, baton_model **out, baton_error *err);
+baton_status baton_bpmn_load_file(const char *path, const baton_load_opts *opts, baton_diags *diags,
+                                  baton_model **out, baton_error *err);
 
 #endif

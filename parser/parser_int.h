@@ -22,12 +22,12 @@ typedef struct loader {
     baton_diags *diags;
     baton_load_opts opts;
     const char *file;
-    baton_strmap *ids;    /* every id in the file -> line, for duplicate checks */
-    xmlNode **node_xml;   /* node index -> its element (pass 2) */
+    baton_strmap *ids;  /* every id in the file -> line, for duplicate checks */
+    xmlNode **node_xml; /* node index -> its element (pass 2) */
     uint32_t node_cap;
-    xmlNode **flow_xml;   /* flow index -> its element */
+    xmlNode **flow_xml; /* flow index -> its element */
     uint32_t flow_cap;
-    xmlNode **assoc_xml;  /* association elements (compensation handlers) */
+    xmlNode **assoc_xml; /* association elements (compensation handlers) */
     uint32_t assoc_cap, n_assoc;
     uint32_t n_errors;
     /*
@@ -48,15 +48,15 @@ typedef struct loader {
     bool exec;
     baton_error first_error; /* the error with the lowest line */
     uint32_t first_line;
-    bool uses_zeebe, uses_camunda;       /* an extension of that dialect is used */
+    bool uses_zeebe, uses_camunda;         /* an extension of that dialect is used */
     bool declares_zeebe, declares_camunda; /* its namespace is declared on the root */
     bool nomem;
 } loader;
 
 void baton_parser_diag(loader *L, baton_severity sev, uint32_t line, const char *element,
                        const char *fmt, ...) BATON_PRINTF(5, 6);
-void baton_parser_unexecutable(loader *L, uint32_t line, const char *element, const char *fmt,
-                               ...) BATON_PRINTF(4, 5);
+void baton_parser_unexecutable(loader *L, uint32_t line, const char *element, const char *fmt, ...)
+    BATON_PRINTF(4, 5);
 
 /* Graph checks on a finished model (validate.c). */
 void baton_parser_validate(loader *L, const baton_model *m);

@@ -13,7 +13,8 @@
 #include "parser/parser_int.h"
 
 #define ERR(L, n, ...) baton_parser_diag(L, BATON_SEV_ERROR, (n)->line, (n)->id, __VA_ARGS__)
-#define WARN(v, n, ...) baton_parser_diag((v)->L, BATON_SEV_WARNING, (n)->line, (n)->id, __VA_ARGS__)
+#define WARN(v, n, ...)                                                                            \
+    baton_parser_diag((v)->L, BATON_SEV_WARNING, (n)->line, (n)->id, __VA_ARGS__)
 
 typedef struct vctx {
     loader *L;
@@ -28,7 +29,7 @@ static const char *scope_label(const vctx *v, baton_idx s, char *buf, size_t cap
     else
         snprintf(buf, cap, "%s '%s'",
                  v->g->nodes[sc->node].kind == BATON_NODE_TRANSACTION ? "transaction"
-                                                                        : "subprocess",
+                                                                      : "subprocess",
                  v->g->nodes[sc->node].id);
     return buf;
 }
@@ -125,8 +126,8 @@ static bool event_allowed(baton_node_kind k, int ev, bool in_event_sub, bool in_
     switch (k) {
     case BATON_NODE_START_EVENT:
         if (in_event_sub)
-            return ev != BATON_EVENT_NONE && ev != BATON_EVENT_TERMINATE && ev != BATON_EVENT_LINK &&
-                   ev != BATON_EVENT_CANCEL;
+            return ev != BATON_EVENT_NONE && ev != BATON_EVENT_TERMINATE &&
+                   ev != BATON_EVENT_LINK && ev != BATON_EVENT_CANCEL;
         return ev == BATON_EVENT_NONE || ev == BATON_EVENT_MESSAGE || ev == BATON_EVENT_TIMER ||
                ev == BATON_EVENT_SIGNAL || ev == BATON_EVENT_CONDITIONAL;
     case BATON_NODE_END_EVENT:
@@ -146,8 +147,7 @@ static bool event_allowed(baton_node_kind k, int ev, bool in_event_sub, bool in_
                ev == BATON_EVENT_ERROR || ev == BATON_EVENT_ESCALATION ||
                ev == BATON_EVENT_CONDITIONAL || ev == BATON_EVENT_COMPENSATION ||
                ev == BATON_EVENT_CANCEL;
-    default:
-        return true;
+    default: return true;
     }
 }
 
@@ -174,8 +174,9 @@ static void check_message(vctx *v, const baton_node *n, baton_idx msg, bool catc
         return;
     if (msg == BATON_NONE) {
         if (catching)
-            ERR(v->L, n, "message catch has no messageRef (a message name is needed to "
-                         "correlate)");
+            ERR(v->L, n,
+                "message catch has no messageRef (a message name is needed to "
+                "correlate)");
         else
             ERR(v->L, n, "message throw has no messageRef (there is no message to send)");
         return;
@@ -206,16 +207,18 @@ static void check_events(vctx *v, const baton_node *n) {
         if (k == BATON_NODE_CATCH_EVENT && ev == BATON_EVENT_NONE)
             ERR(v->L, n, "intermediate catch event has no event definition");
         else if (k == BATON_NODE_BOUNDARY_EVENT && ev == BATON_EVENT_NONE)
-            ERR(v->L, n, "boundary event has no event definition (a boundary event needs a "
-                         "trigger: message, timer, signal, error, escalation, conditional, "
-                         "compensation or cancel)");
+            ERR(v->L, n,
+                "boundary event has no event definition (a boundary event needs a "
+                "trigger: message, timer, signal, error, escalation, conditional, "
+                "compensation or cancel)");
         else if (k == BATON_NODE_BOUNDARY_EVENT)
             ERR(v->L, n, "a %s boundary event cannot be attached to an activity",
                 baton_event_kind_name((baton_event_kind)ev));
         else if (k == BATON_NODE_START_EVENT && in_es && ev == BATON_EVENT_NONE)
-            ERR(v->L, n, "the start event of an event subprocess needs a trigger "
-                         "(message, timer, signal, error, escalation, conditional or "
-                         "compensation)");
+            ERR(v->L, n,
+                "the start event of an event subprocess needs a trigger "
+                "(message, timer, signal, error, escalation, conditional or "
+                "compensation)");
         else
             ERR(v->L, n, "%s cannot carry a %s event definition%s", baton_node_kind_xml(k),
                 baton_event_kind_name((baton_event_kind)ev),
@@ -233,7 +236,8 @@ static void check_events(vctx *v, const baton_node *n) {
         if (e->timer_kind == BATON_TIMER_NONE)
             ERR(v->L, n, "timer event has no timeDate, timeDuration or timeCycle");
         else if (k == BATON_NODE_START_EVENT && !in_es && e->timer_kind == BATON_TIMER_DURATION)
-            WARN(v, n, "a timer start event with a duration fires once, that long after deployment");
+            WARN(v, n,
+                 "a timer start event with a duration fires once, that long after deployment");
         break;
     case BATON_EVENT_MESSAGE: {
         bool catching = k == BATON_NODE_CATCH_EVENT || k == BATON_NODE_BOUNDARY_EVENT ||
@@ -245,8 +249,9 @@ static void check_events(vctx *v, const baton_node *n) {
             break;
         }
         if (!catching && e->ref == BATON_NONE && v->g->dialect == BATON_DIALECT_C8) {
-            ERR(v->L, n, "message throw event has no job type (add zeebe:taskDefinition "
-                         "type=\"...\")");
+            ERR(v->L, n,
+                "message throw event has no job type (add zeebe:taskDefinition "
+                "type=\"...\")");
             break;
         }
         check_message(v, n, e->ref, catching,
@@ -283,8 +288,7 @@ static void check_events(vctx *v, const baton_node *n) {
         if (k == BATON_NODE_BOUNDARY_EVENT && !(n->flags & BATON_NF_INTERRUPTING))
             ERR(v->L, n, "error boundary events always interrupt (cancelActivity must be true)");
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -293,8 +297,9 @@ static void check_boundary(vctx *v, const baton_node *n) {
         return;
     const baton_node *a = &v->g->nodes[n->attached_to];
     if (a->kind == BATON_NODE_EVENT_SUB_PROCESS) {
-        ERR(v->L, n, "boundary event is attached to event subprocess '%s', which cannot carry "
-                     "boundary events",
+        ERR(v->L, n,
+            "boundary event is attached to event subprocess '%s', which cannot carry "
+            "boundary events",
             a->id);
         return;
     }
@@ -308,7 +313,8 @@ static void check_boundary(vctx *v, const baton_node *n) {
     if (!executable(v, n))
         return;
     if (event_kind(n) == BATON_EVENT_CANCEL && a->kind != BATON_NODE_TRANSACTION)
-        ERR(v->L, n, "a cancel boundary event can only be attached to a transaction, not to %s '%s'",
+        ERR(v->L, n,
+            "a cancel boundary event can only be attached to a transaction, not to %s '%s'",
             baton_node_kind_xml((baton_node_kind)a->kind), a->id);
     if (event_kind(n) == BATON_EVENT_COMPENSATION && n->compensation == BATON_NONE)
         ERR(v->L, n, "compensation boundary event has no associated compensation handler");
@@ -330,8 +336,9 @@ static void check_task(vctx *v, const baton_node *n) {
                 ERR(v->L, n, "%s has no job type (add zeebe:taskDefinition type=\"...\")",
                     baton_node_kind_xml(k));
             else if (v->g->dialect == BATON_DIALECT_C7 && k != BATON_NODE_SEND_TASK)
-                ERR(v->L, n, "%s has no implementation (use camunda:type=\"external\" with a "
-                             "camunda:topic)",
+                ERR(v->L, n,
+                    "%s has no implementation (use camunda:type=\"external\" with a "
+                    "camunda:topic)",
                     baton_node_kind_xml(k));
             else if (k != BATON_NODE_SEND_TASK || n->message == BATON_NONE)
                 WARN(v, n, "%s has no job type; workers fetch its jobs by the element id",
@@ -485,9 +492,10 @@ void baton_parser_validate(loader *L, const baton_model *m) {
         }
         if (n->activation.text)
             check_condition(&v, &n->activation, n->line, n->id, "activationCondition");
-        if (n->default_flow != BATON_NONE && (n->kind == BATON_NODE_PARALLEL_GATEWAY ||
-                                              n->kind == BATON_NODE_EVENT_BASED_GATEWAY))
-            ERR(L, n, "%s cannot have a default flow", baton_node_kind_xml((baton_node_kind)n->kind));
+        if (n->default_flow != BATON_NONE &&
+            (n->kind == BATON_NODE_PARALLEL_GATEWAY || n->kind == BATON_NODE_EVENT_BASED_GATEWAY))
+            ERR(L, n, "%s cannot have a default flow",
+                baton_node_kind_xml((baton_node_kind)n->kind));
     }
     for (uint32_t i = 0; i < g->n_scopes; i++)
         check_scope(&v, i);

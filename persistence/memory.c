@@ -30,7 +30,7 @@ typedef struct vec {
 typedef struct mem_store {
     baton_store base;
     int in_tx;
-    int dirty;   /* written since begin */
+    int dirty; /* written since begin */
     int failed;
     int64_t next_deployment, next_instance, next_event, next_message;
     vec deployments, definitions, instances, jobs, timers, subs[2], tasks, incidents, events,
@@ -74,11 +74,11 @@ static baton_status check(mem_store *m, baton_error *err) {
     return BATON_OK;
 }
 
-#define CHECK(m, err)                                                                             \
-    do {                                                                                          \
-        baton_status st_ = check(m, err);                                                         \
-        if (st_)                                                                                  \
-            return st_;                                                                           \
+#define CHECK(m, err)                                                                              \
+    do {                                                                                           \
+        baton_status st_ = check(m, err);                                                          \
+        if (st_)                                                                                   \
+            return st_;                                                                            \
     } while (0)
 
 #define WRITE(m) ((m)->dirty = 1)
@@ -339,9 +339,9 @@ static baton_status mem_hist_append(baton_store *s, int64_t instance, uint64_t s
     if (!x)
         return baton_error_set(err, BATON_NOTFOUND, "no instance %lld", (long long)instance);
     if (seq != x->n_history + 1)
-        return baton_error_set(err, BATON_CONFLICT,
-                               "history of instance %lld: record %llu after %llu", (long long)instance,
-                               (unsigned long long)seq, (unsigned long long)x->n_history);
+        return baton_error_set(
+            err, BATON_CONFLICT, "history of instance %lld: record %llu after %llu",
+            (long long)instance, (unsigned long long)seq, (unsigned long long)x->n_history);
     if (x->n_history == x->cap_history) {
         uint64_t cap = x->cap_history ? x->cap_history * 2 : 64;
         char **h = baton_realloc(x->history, cap * sizeof *h);
@@ -836,7 +836,8 @@ static baton_status mem_msg_find_id(baton_store *s, const char *message_id, int6
     CHECK(m, err);
     for (size_t i = 0; i < m->messages.n; i++) {
         mem_msg *x = AT(m->messages, mem_msg, i);
-        if (x->row.expires > now && x->row.message_id && strcmp(x->row.message_id, message_id) == 0) {
+        if (x->row.expires > now && x->row.message_id &&
+            strcmp(x->row.message_id, message_id) == 0) {
             *out = x->row;
             return BATON_OK;
         }
@@ -1022,7 +1023,7 @@ static void mem_close(baton_store *s) {
     for (size_t i = 0; i < m->messages.n; i++)
         free_msg(AT(m->messages, mem_msg, i));
     vec *all[] = {&m->deployments, &m->definitions, &m->instances, &m->jobs,
-                  &m->timers,      &m->subs[0],     &m->subs[1],    &m->tasks,
+                  &m->timers,      &m->subs[0],     &m->subs[1],   &m->tasks,
                   &m->incidents,   &m->events,      &m->messages};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         baton_free(all[i]->data);

@@ -61,8 +61,8 @@ typedef struct baton_deployment_row {
     const char *name;
     const char *xml;
     size_t xml_len;
-    const char *hash;   /* hex digest of the XML */
-    int64_t created;    /* ms since the epoch */
+    const char *hash; /* hex digest of the XML */
+    int64_t created;  /* ms since the epoch */
 } baton_deployment_row;
 
 typedef struct baton_definition_row {
@@ -76,7 +76,7 @@ typedef struct baton_instance_row {
     int64_t deployment;
     const char *process_id;
     int32_t version;
-    int32_t state;          /* baton_instance_state */
+    int32_t state; /* baton_instance_state */
     const char *business_key;
     int64_t parent_id;      /* calling instance, 0 if none */
     int64_t parent_key;     /* the caller's child wait key */
@@ -87,23 +87,23 @@ typedef struct baton_instance_row {
 
 typedef struct baton_job_row {
     int64_t instance;
-    int64_t key;            /* wait key in the instance */
+    int64_t key; /* wait key in the instance */
     const char *type;
-    const char *element;    /* element id */
+    const char *element; /* element id */
     int32_t retries;
-    int64_t available_at;   /* not handed out before this time (retry backoff) */
-    const char *worker;     /* lock owner, NULL when not locked */
-    int64_t lock_expiry;    /* the lock ends at this time */
+    int64_t available_at; /* not handed out before this time (retry backoff) */
+    const char *worker;   /* lock owner, NULL when not locked */
+    int64_t lock_expiry;  /* the lock ends at this time */
     int64_t created;
 } baton_job_row;
 
 typedef struct baton_timer_row {
-    int64_t instance;       /* 0 for a timer start event of a deployed process */
-    int64_t key;            /* wait key; start timers: deployment << 24 | start event index */
+    int64_t instance; /* 0 for a timer start event of a deployed process */
+    int64_t key;      /* wait key; start timers: deployment << 24 | start event index */
     int64_t due;
-    int64_t deployment;     /* start timers: which deployment */
-    const char *element;    /* element id */
-    int32_t repeat;         /* start timers: repetitions left after this one (-1 = unbounded) */
+    int64_t deployment;  /* start timers: which deployment */
+    const char *element; /* element id */
+    int32_t repeat;      /* start timers: repetitions left after this one (-1 = unbounded) */
 } baton_timer_row;
 
 typedef struct baton_sub_row {
@@ -118,10 +118,10 @@ typedef struct baton_task_row {
     int64_t instance;
     int64_t key;
     const char *element;
-    const char *name;       /* the element's name */
+    const char *name; /* the element's name */
     const char *process_id;
     const char *assignee;
-    const char *details;    /* JSON: candidateGroups, candidateUsers, dueDate, formKey */
+    const char *details; /* JSON: candidateGroups, candidateUsers, dueDate, formKey */
     int64_t created;
 } baton_task_row;
 
@@ -136,8 +136,10 @@ typedef struct baton_incident_row {
 
 /* Events between instances, written by a step, consumed by the runtime. */
 typedef enum baton_outbox_kind {
-    BATON_OUTBOX_START_CHILD = 1, /* key = caller's wait key, instance = caller; payload: process, vars */
-    BATON_OUTBOX_NOTIFY_PARENT,   /* instance = parent, key = its child wait key; payload: kind, ... */
+    BATON_OUTBOX_START_CHILD =
+        1, /* key = caller's wait key, instance = caller; payload: process, vars */
+    BATON_OUTBOX_NOTIFY_PARENT,   /* instance = parent, key = its child wait key; payload: kind, ...
+                                   */
     BATON_OUTBOX_CANCEL_CHILD,    /* instance = parent, key = its (closed) child wait key */
     BATON_OUTBOX_SIGNAL,          /* payload: name, variables */
     BATON_OUTBOX_MESSAGE,         /* payload: name, correlation, variables */
@@ -147,11 +149,11 @@ typedef enum baton_outbox_kind {
 } baton_outbox_kind;
 
 typedef struct baton_event_row {
-    int64_t id;             /* assigned by the store, increasing */
-    int32_t kind;           /* baton_outbox_kind */
+    int64_t id;   /* assigned by the store, increasing */
+    int32_t kind; /* baton_outbox_kind */
     int64_t instance;
     int64_t key;
-    const char *payload;    /* JSON text */
+    const char *payload; /* JSON text */
     int64_t created;
 } baton_event_row;
 
@@ -198,8 +200,7 @@ typedef struct baton_store_ops {
                                  const char **state_json_out, baton_error *err);
     baton_status (*instance_put)(baton_store *s, const baton_instance_row *row,
                                  const char *state_json, baton_error *err);
-    baton_status (*instance_list)(baton_store *s, baton_row_fn fn, void *cookie,
-                                  baton_error *err);
+    baton_status (*instance_list)(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err);
     /* Children called from (parent, wait key). */
     baton_status (*instance_children)(baton_store *s, int64_t parent, int64_t parent_key,
                                       baton_row_fn fn, void *cookie, baton_error *err);
@@ -250,8 +251,7 @@ typedef struct baton_store_ops {
     baton_status (*incident_put)(baton_store *s, const baton_incident_row *row, baton_error *err);
     baton_status (*incident_delete)(baton_store *s, int64_t instance, int64_t key,
                                     baton_error *err);
-    baton_status (*incident_list)(baton_store *s, baton_row_fn fn, void *cookie,
-                                  baton_error *err);
+    baton_status (*incident_list)(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err);
 
     /* outbox */
     baton_status (*event_push)(baton_store *s, baton_event_row *row, baton_error *err);

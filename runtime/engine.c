@@ -39,8 +39,8 @@ typedef struct session {
     const baton_store_ops *ops;
     baton_stepper *stepper;
     struct session *next_free;
-    baton_commit_info info;  /* what the open transaction created, for the commit hook */
-    bool pushed;             /* the open transaction wrote to the outbox */
+    baton_commit_info info; /* what the open transaction created, for the commit hook */
+    bool pushed;            /* the open transaction wrote to the outbox */
     char job_types[8][128];
     const char *job_type_ptrs[8];
 } session;
@@ -49,8 +49,8 @@ struct baton_engine {
     session *sessions;
     unsigned n_sessions;
     bool own_stores;
-    char *store_url;   /* to reopen a session whose store failed (own stores only) */
-    bool settle_owed;  /* a settle failed: commands settle until one gets through (pool_lock) */
+    char *store_url;  /* to reopen a session whose store failed (own stores only) */
+    bool settle_owed; /* a settle failed: commands settle until one gets through (pool_lock) */
     session *free_list;
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
@@ -288,8 +288,8 @@ static const char *elem_id(const baton_model *m, baton_idx n) {
     return n < g->n_nodes ? g->nodes[n].id : NULL;
 }
 
-static baton_status push_event(session *e, baton_outbox_kind kind, int64_t instance,
-                               int64_t key, cJSON *payload, baton_error *err) {
+static baton_status push_event(session *e, baton_outbox_kind kind, int64_t instance, int64_t key,
+                               cJSON *payload, baton_error *err) {
     char *text = payload ? cJSON_PrintUnformatted(payload) : NULL;
     cJSON_Delete(payload);
     if (payload && !text)
@@ -315,8 +315,8 @@ static baton_status materialize(session *e, baton_instance *inst, baton_instance
     int64_t now = now_of(e);
     switch ((baton_record_kind)r->kind) {
     case BATON_REC_JOB_CREATED: {
-        baton_job_row j = {id, r->key, r->name, elem_id(m, r->element), (int32_t)r->aux, 0,
-                           NULL, 0, now};
+        baton_job_row j = {id,   r->key, r->name, elem_id(m, r->element), (int32_t)r->aux, 0,
+                           NULL, 0,      now};
         note_job(e, r->name ? r->name : "");
         return o->job_put(s, &j, err);
     }
@@ -460,8 +460,7 @@ static baton_status materialize(session *e, baton_instance *inst, baton_instance
         row->state = (int32_t)r->aux;
         row->ended = now;
         return BATON_OK;
-    default:
-        return BATON_OK;
+    default: return BATON_OK;
     }
 }
 
@@ -493,11 +492,11 @@ static baton_status persist(session *e, baton_instance *inst, baton_instance_row
         if (!text)
             return baton_error_set(err, BATON_NOMEM, "out of memory writing history");
         const baton_graph *gr = baton_model_graph(m);
-        const char *el = r->kind == BATON_REC_FLOW_TAKEN ? gr->flows[r->flow].id
-                         : (r->kind == BATON_REC_INSTANCE_CREATED ||
-                            r->kind == BATON_REC_INSTANCE_ENDED)
-                             ? (r->element < gr->n_processes ? gr->processes[r->element].id : NULL)
-                             : elem_id(m, r->element);
+        const char *el =
+            r->kind == BATON_REC_FLOW_TAKEN ? gr->flows[r->flow].id
+            : (r->kind == BATON_REC_INSTANCE_CREATED || r->kind == BATON_REC_INSTANCE_ENDED)
+                ? (r->element < gr->n_processes ? gr->processes[r->element].id : NULL)
+                : elem_id(m, r->element);
         st = e->ops->history_append(e->store, row->id, r->seq, r->at,
                                     baton_record_kind_name((baton_record_kind)r->kind), el, text,
                                     err);
@@ -509,8 +508,7 @@ static baton_status persist(session *e, baton_instance *inst, baton_instance_row
 }
 
 /* Load, step and persist one instance inside the current transaction. */
-static baton_status step_instance(session *e, int64_t id, const baton_input *in,
-                                  baton_error *err) {
+static baton_status step_instance(session *e, int64_t id, const baton_input *in, baton_error *err) {
     baton_instance_row row;
     const char *state_text = NULL;
     baton_status st = e->ops->instance_get(e->store, id, &row, &state_text, err);
@@ -548,8 +546,8 @@ done:
     return st;
 }
 
-static baton_status start_in_tx(session *e, baton_model *m, int64_t deployment,
-                                int32_t version, baton_idx p, baton_idx start, const cJSON *vars,
+static baton_status start_in_tx(session *e, baton_model *m, int64_t deployment, int32_t version,
+                                baton_idx p, baton_idx start, const cJSON *vars,
                                 const char *business_key, int64_t parent, int64_t parent_key,
                                 int64_t *id_out, baton_error *err) {
     int64_t id;
@@ -664,8 +662,8 @@ typedef struct active_key {
 static int find_active_key(void *cookie, const void *row) {
     active_key *a = cookie;
     const baton_instance_row *r = row;
-    if (r->state == BATON_INSTANCE_ACTIVE && r->business_key && strcmp(r->process_id, a->process_id) == 0 &&
-        strcmp(r->business_key, a->key) == 0) {
+    if (r->state == BATON_INSTANCE_ACTIVE && r->business_key &&
+        strcmp(r->process_id, a->process_id) == 0 && strcmp(r->business_key, a->key) == 0) {
         a->found = true;
         return 1;
     }
@@ -680,9 +678,8 @@ static int find_active_key(void *cookie, const void *row) {
  * the instance's business key. Returns how many started.
  */
 static baton_status start_by_event(session *e, baton_outbox_kind kind, const char *name,
-                                   const char *correlation, const proc_set *skip,
-                                   const cJSON *vars, uint32_t *started, int64_t *first_id,
-                                   baton_error *err) {
+                                   const char *correlation, const proc_set *skip, const cJSON *vars,
+                                   uint32_t *started, int64_t *first_id, baton_error *err) {
     def_list l = {0};
     baton_status st = e->ops->definition_list(e->store, collect_latest, &l, err);
     if (!st && l.nomem)
@@ -704,7 +701,8 @@ static baton_status start_by_event(session *e, baton_outbox_kind kind, const cha
                 continue;
             const baton_event_def *d = &n->events[0];
             const char *ev_name = NULL;
-            if (kind == BATON_OUTBOX_MESSAGE && d->kind == BATON_EVENT_MESSAGE && d->ref != BATON_NONE)
+            if (kind == BATON_OUTBOX_MESSAGE && d->kind == BATON_EVENT_MESSAGE &&
+                d->ref != BATON_NONE)
                 ev_name = g->messages[d->ref].name;
             else if (kind == BATON_OUTBOX_SIGNAL && d->kind == BATON_EVENT_SIGNAL &&
                      d->ref != BATON_NONE)
@@ -775,8 +773,8 @@ static void key_list_free(key_list *l) {
 }
 
 /* Deliver a signal inside the current transaction (not to instance `except`). */
-static baton_status signal_in_tx(session *e, const char *name, const cJSON *vars,
-                                 int64_t except, uint32_t *delivered, baton_error *err) {
+static baton_status signal_in_tx(session *e, const char *name, const cJSON *vars, int64_t except,
+                                 uint32_t *delivered, baton_error *err) {
     key_list l = {0};
     baton_status st = e->ops->sub_find(e->store, 1, name, NULL, collect_sub, &l, err);
     if (!st && l.nomem)
@@ -1100,18 +1098,18 @@ baton_status baton_engine_settle(baton_engine *eng, baton_error *err) {
 }
 
 /* Run the statements in a transaction (commit on success), then settle (settle_after). */
-#define TX(e, err, ...)                                                                           \
-    do {                                                                                          \
-        st = tx_begin(e, err);                                                                    \
-        if (!st) {                                                                                \
-            __VA_ARGS__;                                                                          \
-            if (!st)                                                                              \
-                st = tx_commit(e, err);                                                           \
-            else                                                                                  \
-                (e)->ops->rollback((e)->store);                                                   \
-        }                                                                                         \
-        if (!st)                                                                                  \
-            st = settle_after(e, err);                                                            \
+#define TX(e, err, ...)                                                                            \
+    do {                                                                                           \
+        st = tx_begin(e, err);                                                                     \
+        if (!st) {                                                                                 \
+            __VA_ARGS__;                                                                           \
+            if (!st)                                                                               \
+                st = tx_commit(e, err);                                                            \
+            else                                                                                   \
+                (e)->ops->rollback((e)->store);                                                    \
+        }                                                                                          \
+        if (!st)                                                                                   \
+            st = settle_after(e, err);                                                             \
     } while (0)
 
 typedef struct waiting_msgs {
@@ -1284,7 +1282,8 @@ baton_status baton_engine_deploy(baton_engine *eng, const char *name, const char
                 baton_definition_row prev;
                 int32_t version = 1;
                 int64_t old = 0;
-                baton_status ps = e->ops->definition_latest(e->store, g->processes[i].id, &prev, err);
+                baton_status ps =
+                    e->ops->definition_latest(e->store, g->processes[i].id, &prev, err);
                 if (ps == BATON_OK) {
                     version = prev.version + 1;
                     old = prev.deployment;
@@ -1297,8 +1296,8 @@ baton_status baton_engine_deploy(baton_engine *eng, const char *name, const char
                 if (!st)
                     st = schedule_start_timers(e, m, row.id, i, old, err);
                 if (!st && res.n_processes < 16) {
-                    snprintf(res.processes[res.n_processes].id,
-                             sizeof res.processes[0].id, "%s", g->processes[i].id);
+                    snprintf(res.processes[res.n_processes].id, sizeof res.processes[0].id, "%s",
+                             g->processes[i].id);
                     res.processes[res.n_processes++].version = version;
                 }
             }
@@ -1357,8 +1356,7 @@ static baton_status start_common(baton_engine *eng, const char *pid, int32_t ver
 baton_status baton_engine_start(baton_engine *eng, const char *process_id, int32_t version,
                                 const cJSON *variables, const char *business_key,
                                 int64_t *instance_out, baton_error *err) {
-    return start_common(eng, process_id, version, NULL, variables, business_key, instance_out,
-                        err);
+    return start_common(eng, process_id, version, NULL, variables, business_key, instance_out, err);
 }
 
 baton_status baton_engine_start_at(baton_engine *eng, const char *process_id, int32_t version,
@@ -1366,7 +1364,7 @@ baton_status baton_engine_start_at(baton_engine *eng, const char *process_id, in
                                    const char *business_key, int64_t *instance_out,
                                    baton_error *err) {
     return start_common(eng, process_id, version, start_event, variables, business_key,
-                         instance_out, err);
+                        instance_out, err);
 }
 
 baton_status baton_engine_apply(baton_engine *eng, int64_t instance, const baton_input *in,
@@ -1433,8 +1431,8 @@ static baton_status fire_start_timer(session *e, const baton_timer_row *t, baton
     if (e->ops->definition_latest(e->store, g->processes[p].id, &def, err) ||
         def.deployment != t->deployment)
         return BATON_OK; /* a newer version replaced it */
-    st = start_in_tx(e, m, def.deployment, def.version, p, start, e->eng->timer_start_vars, NULL, 0, 0,
-                     NULL, err);
+    st = start_in_tx(e, m, def.deployment, def.version, p, start, e->eng->timer_start_vars, NULL, 0,
+                     0, NULL, err);
     if (st || t->repeat == 0)
         return st;
     const baton_event_def *d = &g->nodes[start].events[0];
@@ -1531,7 +1529,8 @@ int64_t baton_engine_next_timer(baton_engine *eng) {
     return due;
 }
 
-/* ---- jobs for workers ---------------------------------------------------------------------------- */
+/* ---- jobs for workers
+ * ---------------------------------------------------------------------------- */
 
 typedef struct locked_jobs {
     baton_job_row *rows;
@@ -1694,9 +1693,9 @@ static baton_status check_job(session *e, int64_t instance, int64_t key, const c
                                (long long)instance, (long long)key);
     if (worker && j.worker && *j.worker && strcmp(j.worker, worker) != 0 &&
         j.lock_expiry > now_of(e))
-        return baton_error_set(err, BATON_CONFLICT,
-                               "job %lld-%lld is locked by worker '%s' until %lld", (long long)instance,
-                               (long long)key, j.worker, (long long)j.lock_expiry);
+        return baton_error_set(
+            err, BATON_CONFLICT, "job %lld-%lld is locked by worker '%s' until %lld",
+            (long long)instance, (long long)key, j.worker, (long long)j.lock_expiry);
     if (out)
         *out = j;
     return BATON_OK;
@@ -1887,8 +1886,9 @@ baton_status baton_engine_replay(baton_engine *eng, int64_t instance, bool *same
             size_t from = i > 60 ? i - 60 : 0;
             baton_buf b;
             baton_buf_init(&b, 0);
-            baton_buf_printf(&b, "after %llu records, at byte %zu: stored ...%.120s... / replayed ...%.120s...",
-                             (unsigned long long)c.n, i, stored_copy + from, rebuilt + from);
+            baton_buf_printf(
+                &b, "after %llu records, at byte %zu: stored ...%.120s... / replayed ...%.120s...",
+                (unsigned long long)c.n, i, stored_copy + from, rebuilt + from);
             *diff_out = baton_buf_take(&b);
         }
     }
@@ -1900,7 +1900,8 @@ done:
     return st;
 }
 
-/* ---- open/close -------------------------------------------------------------------------------- */
+/* ---- open/close --------------------------------------------------------------------------------
+ */
 
 baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out,
                                baton_error *err) {

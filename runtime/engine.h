@@ -39,22 +39,21 @@ typedef struct baton_engine baton_engine;
 typedef int64_t (*baton_clock_fn)(void *cookie);
 
 typedef struct baton_engine_opts {
-    baton_store *store;          /* a store handle (not owned): one session; or ... */
-    const char *store_url;       /* ... a URL the engine opens once per session */
-    unsigned sessions;           /* parallel transactions with store_url (default 1) */
-    baton_clock_fn clock;        /* NULL = the wall clock (CLOCK_REALTIME) */
+    baton_store *store;    /* a store handle (not owned): one session; or ... */
+    const char *store_url; /* ... a URL the engine opens once per session */
+    unsigned sessions;     /* parallel transactions with store_url (default 1) */
+    baton_clock_fn clock;  /* NULL = the wall clock (CLOCK_REALTIME) */
     void *clock_cookie;
-    baton_wait_hook wait_hook;   /* optional (test harnesses) */
+    baton_wait_hook wait_hook; /* optional (test harnesses) */
     void *wait_hook_cookie;
     bool unexecutable_as_warnings; /* deploy diagrams whose unexecutable elements are stubbed */
     const cJSON *timer_start_variables; /* variables for instances started by start timers
                                            (test harnesses; borrowed for the engine's life) */
-    bool skip_settle;            /* do not deliver the outbox at open: audit tools that must
-                                    not write (baton history, baton replay) */
+    bool skip_settle;                   /* do not deliver the outbox at open: audit tools that must
+                                           not write (baton history, baton replay) */
 } baton_engine_opts;
 
-baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out,
-                               baton_error *err);
+baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out, baton_error *err);
 void baton_engine_close(baton_engine *e);
 int64_t baton_engine_now(baton_engine *e);
 /* The first session's store (single-session engines, tests). */
@@ -64,8 +63,8 @@ baton_store *baton_engine_store(baton_engine *e);
 
 typedef struct baton_deploy_result {
     int64_t deployment;
-    bool duplicate;        /* identical XML was deployed before: no new versions */
-    uint32_t n_processes;  /* executable processes and their versions */
+    bool duplicate;       /* identical XML was deployed before: no new versions */
+    uint32_t n_processes; /* executable processes and their versions */
     struct {
         char id[128];
         int32_t version;
@@ -98,8 +97,8 @@ baton_status baton_engine_apply(baton_engine *e, int64_t instance, const baton_i
                                 baton_error *err);
 
 typedef struct baton_correlation {
-    int kind;              /* 0 none, 1 delivered to a waiting instance, 2 started an instance,
-                              3 buffered */
+    int kind; /* 0 none, 1 delivered to a waiting instance, 2 started an instance,
+                 3 buffered */
     int64_t instance;
 } baton_correlation;
 
@@ -145,10 +144,10 @@ baton_status baton_engine_sweep(baton_engine *e, int64_t max_age_ms, uint32_t ba
 /* ---- jobs for workers ---- */
 
 typedef struct baton_job_activation {
-    const char *type;            /* job type */
-    const char *worker;          /* who takes the lock (required) */
-    uint32_t max;                /* at most this many jobs */
-    int64_t lock_ms;             /* lock duration */
+    const char *type;             /* job type */
+    const char *worker;           /* who takes the lock (required) */
+    uint32_t max;                 /* at most this many jobs */
+    int64_t lock_ms;              /* lock duration */
     const char *const *variables; /* names to fetch; NULL = every visible variable */
     uint32_t n_variables;
 } baton_job_activation;
@@ -182,8 +181,7 @@ baton_status baton_engine_job_lock(baton_engine *e, int64_t instance, int64_t ke
 
 /* Run `fn` with one session's store (no transaction opened): listings for the API. */
 typedef baton_status (*baton_query_fn)(void *cookie, baton_store *store, baton_error *err);
-baton_status baton_engine_query(baton_engine *e, baton_query_fn fn, void *cookie,
-                                baton_error *err);
+baton_status baton_engine_query(baton_engine *e, baton_query_fn fn, void *cookie, baton_error *err);
 
 /* The state of an instance (owned by the caller: baton_instance_free). */
 baton_status baton_engine_load(baton_engine *e, int64_t instance, baton_instance **out,
@@ -193,9 +191,8 @@ baton_status baton_engine_instance_row(baton_engine *e, int64_t instance, baton_
                                        baton_error *err);
 /* History records as JSON texts, in order. */
 typedef int (*baton_history_fn)(void *cookie, const char *json);
-baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t after,
-                                  uint32_t limit, baton_history_fn fn, void *cookie,
-                                  baton_error *err);
+baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t after, uint32_t limit,
+                                  baton_history_fn fn, void *cookie, baton_error *err);
 
 /*
  * Audit: rebuild the instance from its history alone (a fresh state, every
@@ -203,8 +200,8 @@ baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t af
  * true when they are identical; otherwise *diff_out (may be NULL; free with
  * baton_free) describes the first difference.
  */
-baton_status baton_engine_replay(baton_engine *e, int64_t instance, bool *same_out,
-                                 char **diff_out, baton_error *err);
+baton_status baton_engine_replay(baton_engine *e, int64_t instance, bool *same_out, char **diff_out,
+                                 baton_error *err);
 
 /*
  * After each commit that created timers, jobs or user tasks, the hook hears
@@ -212,10 +209,10 @@ baton_status baton_engine_replay(baton_engine *e, int64_t instance, bool *same_o
  * timer, long-polling job requests wake for a new job. Keep it quick.
  */
 typedef struct baton_commit_info {
-    int64_t min_timer_due;       /* earliest timer created, INT64_MAX if none */
-    uint32_t n_job_types;        /* job types created (first 8) */
+    int64_t min_timer_due; /* earliest timer created, INT64_MAX if none */
+    uint32_t n_job_types;  /* job types created (first 8) */
     const char *const *job_types;
-    uint32_t user_tasks;         /* user tasks created */
+    uint32_t user_tasks; /* user tasks created */
 } baton_commit_info;
 typedef void (*baton_commit_hook)(void *cookie, const baton_commit_info *info);
 void baton_engine_set_commit_hook(baton_engine *e, baton_commit_hook fn, void *cookie);

@@ -85,9 +85,9 @@ static const cJSON *param(const cJSON *job, const char *name) {
 }
 
 typedef struct outcome {
-    bool ok;            /* complete with `vars` */
+    bool ok; /* complete with `vars` */
     cJSON *vars;
-    char message[512];  /* why it failed */
+    char message[512]; /* why it failed */
 } outcome;
 
 static void call(const cJSON *job, outcome *out, bool allow_plain) {
@@ -187,8 +187,8 @@ static void call(const cJSON *job, outcome *out, bool allow_plain) {
     cJSON_AddNumberToObject(resp, "status", (double)status);
     cJSON_AddItemToObject(resp, "headers", r.headers);
     r.headers = NULL;
-    const char *ct = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(resp, "headers"),
-                                                              "content-type"));
+    const char *ct = cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(resp, "headers"), "content-type"));
     cJSON *parsed = NULL;
     if (ct && strstr(ct, "json") && r.body.len)
         parsed = cJSON_ParseWithLength(baton_buf_str(&r.body), r.body.len);
@@ -248,7 +248,8 @@ static void *run(void *arg) {
             baton_error e2;
             baton_error_clear(&e2);
             if (baton_engine_job_input(h->e, instance, &in, h->o.worker, &e2))
-                baton_log(BATON_LOG_WARN, "msg=\"http job result not applied\" instance=%lld error=\"%s\"",
+                baton_log(BATON_LOG_WARN,
+                          "msg=\"http job result not applied\" instance=%lld error=\"%s\"",
                           (long long)instance, e2.message);
             cJSON_Delete(out.vars);
         }

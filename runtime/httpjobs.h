@@ -30,10 +30,10 @@
 typedef struct baton_httpjobs baton_httpjobs;
 
 typedef struct baton_httpjobs_opts {
-    unsigned threads;        /* concurrent calls (default 2) */
-    int64_t poll_ms;         /* longest idle wait between fetches (default 5000) */
-    const char *worker;      /* lock owner name (default "baton-http") */
-    bool allow_plain_http;   /* permit http:// URLs (default true) */
+    unsigned threads;      /* concurrent calls (default 2) */
+    int64_t poll_ms;       /* longest idle wait between fetches (default 5000) */
+    const char *worker;    /* lock owner name (default "baton-http") */
+    bool allow_plain_http; /* permit http:// URLs (default true) */
 } baton_httpjobs_opts;
 
 baton_status baton_httpjobs_start(baton_engine *e, const baton_httpjobs_opts *opts,

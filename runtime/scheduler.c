@@ -16,7 +16,7 @@ struct baton_scheduler {
     pthread_cond_t cv;
     bool stop;
     bool kicked;
-    int64_t wake_at;       /* engine-clock ms of the planned wake-up */
+    int64_t wake_at; /* engine-clock ms of the planned wake-up */
     _Atomic uint64_t fired;
 };
 

@@ -18,12 +18,12 @@
 typedef struct baton_scheduler baton_scheduler;
 
 typedef struct baton_scheduler_opts {
-    int64_t max_sleep_ms;  /* cap on one sleep (default 60000; several nodes: ~1000) */
-    int64_t retry_ms;      /* wait after a failed firing, e.g. store unavailable (default 1000) */
+    int64_t max_sleep_ms; /* cap on one sleep (default 60000; several nodes: ~1000) */
+    int64_t retry_ms;     /* wait after a failed firing, e.g. store unavailable (default 1000) */
     /* optional periodic work on the scheduler thread (retention sweeps, ...) */
     void (*periodic)(void *cookie, baton_engine *e);
     void *periodic_cookie;
-    int64_t period_ms;     /* how often `periodic` runs (0 = never) */
+    int64_t period_ms; /* how often `periodic` runs (0 = never) */
 } baton_scheduler_opts;
 
 baton_status baton_scheduler_start(baton_engine *e, const baton_scheduler_opts *opts,

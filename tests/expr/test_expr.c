@@ -83,7 +83,8 @@ static void run_case(const char *where, const cJSON *c) {
     baton_buf out;
     baton_buf_init(&out, 0);
     baton_expr_env env = env_for(ctx, cJSON_IsString(zone) ? zone->valuestring : NULL);
-    baton_status st = baton_expr_compile(ex->valuestring, strlen(ex->valuestring), mode_of(c), &e, &err);
+    baton_status st =
+        baton_expr_compile(ex->valuestring, strlen(ex->valuestring), mode_of(c), &e, &err);
     if (!st)
         st = baton_expr_eval_to_buf(e, &env, BATON_EXPR_OUT_TYPED, &out, &err);
     if (werr) {
@@ -278,7 +279,8 @@ static void test_bounds(void) {
     s[big] = '\0';
     baton_error_clear(&err);
     baton_expr *e = NULL;
-    TAP_EQ_INT(baton_expr_compile(s, big, BATON_EXPR_MODE_FEEL, &e, &err), BATON_LIMIT, "length bound");
+    TAP_EQ_INT(baton_expr_compile(s, big, BATON_EXPR_MODE_FEEL, &e, &err), BATON_LIMIT,
+               "length bound");
     TAP_CONTAINS(err.message, "longer than", "says too long");
     TAP_EQ_STR(err.where, "col 1", "length error has a column");
 
@@ -333,10 +335,11 @@ static void test_bounds(void) {
 
     /* string doubling: each step doubles, the memory bound stops it */
     baton_error_clear(&err);
-    TAP_EQ_INT(eval_text("{a: \"xxxxxxxxxxxxxxxx\", b: a + a, c: b + b, d: c + c, e: d + d, f: e + e, "
-                         "g: f + f, h: g + g, i: h + h, j: i + i, k: j + j, l: k + k, m: l + l}.m",
-                         &tiny, &err),
-               BATON_LIMIT, "string growth bound");
+    TAP_EQ_INT(
+        eval_text("{a: \"xxxxxxxxxxxxxxxx\", b: a + a, c: b + b, d: c + c, e: d + d, f: e + e, "
+                  "g: f + f, h: g + g, i: h + h, j: i + i, k: j + j, l: k + k, m: l + l}.m",
+                  &tiny, &err),
+        BATON_LIMIT, "string growth bound");
     /* `partial` shares structure: 2^60 elements once written out, a few KiB in memory */
     baton_expr *dag = NULL;
     const char *dag_src = "for i in 1..60 return partial";
@@ -370,9 +373,10 @@ static void test_bounds(void) {
     baton_expr_free(rep);
     cJSON_Delete(bigctx);
     baton_error_clear(&err);
-    TAP_EQ_INT(eval_text("{l: for i in 1..60 return partial}.l = {l: for i in 1..60 return partial}.l",
-                         &env, &err),
-               BATON_LIMIT, "comparing shared structures is charged");
+    TAP_EQ_INT(
+        eval_text("{l: for i in 1..60 return partial}.l = {l: for i in 1..60 return partial}.l",
+                  &env, &err),
+        BATON_LIMIT, "comparing shared structures is charged");
     baton_error_clear(&err);
     baton_status ist = eval_text("(for i in 1..60 return partial) instance of "
                                  "list<list<list<list<list<list<list<list<Any>>>>>>>>",
@@ -405,8 +409,9 @@ static const char *const torture_exprs[] = {
 };
 
 static void test_torture(void) {
-    cJSON *ctx = cJSON_Parse("{\"amount\": 150, \"status\": \"open\", \"items\": ["
-                             "{\"name\": \"a\", \"price\": 10}, {\"name\": \"b\", \"price\": 120}]}");
+    cJSON *ctx =
+        cJSON_Parse("{\"amount\": 150, \"status\": \"open\", \"items\": ["
+                    "{\"name\": \"a\", \"price\": 10}, {\"name\": \"b\", \"price\": 120}]}");
     baton_expr_env env = env_for(ctx, "Europe/Berlin");
     for (size_t i = 0; i < sizeof torture_exprs / sizeof torture_exprs[0]; i++) {
         int clean = 1, runs = 0;
@@ -471,10 +476,9 @@ static void *work(void *arg) {
 static void test_threads(void) {
     static const char *const zones[] = {"America/Sao_Paulo", "Asia/Kolkata", "Europe/Lisbon",
                                         "Africa/Nairobi"};
-    static const char *const want[] = {"\"2026-01-01T05:00:00@America/Sao_Paulo\"",
-                                       "\"2026-01-01T13:30:00@Asia/Kolkata\"",
-                                       "\"2026-01-01T08:00:00@Europe/Lisbon\"",
-                                       "\"2026-01-01T11:00:00@Africa/Nairobi\""};
+    static const char *const want[] = {
+        "\"2026-01-01T05:00:00@America/Sao_Paulo\"", "\"2026-01-01T13:30:00@Asia/Kolkata\"",
+        "\"2026-01-01T08:00:00@Europe/Lisbon\"", "\"2026-01-01T11:00:00@Africa/Nairobi\""};
     baton_expr *e = compile("now()", BATON_EXPR_MODE_FEEL);
     pthread_t t[4];
     worker w[4];

@@ -28,9 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     baton_error_clear(&err);
     baton_model *m = NULL;
     /* the input's length picks the option set, so both paths get fuzzed */
-    baton_load_opts opts = {.name = "fuzz.bpmn",
-                            .max_elements = 20000,
-                            .unexecutable_as_warnings = (size & 1) != 0};
+    baton_load_opts opts = {
+        .name = "fuzz.bpmn", .max_elements = 20000, .unexecutable_as_warnings = (size & 1) != 0};
     if (baton_bpmn_load((const char *)data, size, &opts, &diags, &m, &err) == BATON_OK) {
         if (graph_invariants(m, NULL) != 0)
             abort();

@@ -39,7 +39,7 @@ typedef struct srv {
     int port;
     char base[64];
     char db[1024];
-    char dir[256];     /* temporary folder (sqlite file, logs) */
+    char dir[256];       /* temporary folder (sqlite file, logs) */
     char pg_admin[1024]; /* postgres: URL to drop the database with */
     char pg_name[64];
     char log[300];
@@ -117,7 +117,8 @@ static inline void store_prepare(srv *s, const char *kind, const char *tag) {
         snprintf(s->db, sizeof s->db, "sqlite:%s/baton.db", s->dir);
     } else if (strcmp(kind, "postgres") == 0) {
 #if BATON_HAVE_POSTGRES
-        require_backend("postgresql:///baton_probe?host=/nonexistent-baton-probe", "PostgreSQL store");
+        require_backend("postgresql:///baton_probe?host=/nonexistent-baton-probe",
+                        "PostgreSQL store");
         const char *url = getenv("BATON_TEST_PG");
         if (!url || !*url)
             store_missing("no PostgreSQL server: BATON_TEST_PG is not set");
@@ -281,7 +282,8 @@ static inline void srv_dump_log(const srv *s) {
     fclose(f);
 }
 
-/* ---- requests ---------------------------------------------------------------------------------- */
+/* ---- requests ----------------------------------------------------------------------------------
+ */
 
 typedef struct sink {
     resp *r;
@@ -305,7 +307,8 @@ static inline size_t on_body(char *p, size_t size, size_t n, void *cookie) {
     return add;
 }
 
-static inline void copy_header(char *dst, size_t cap, const char *line, size_t n, const char *name) {
+static inline void copy_header(char *dst, size_t cap, const char *line, size_t n,
+                               const char *name) {
     size_t nl = strlen(name);
     if (n > nl && strncasecmp(line, name, nl) == 0) {
         const char *v = line + nl;
@@ -337,7 +340,7 @@ static inline void resp_free(resp *r) {
  * server). `ctype` NULL = no Content-Type; headers: extra "Name: value" lines.
  */
 static inline long http_full(const srv *s, const char *method, const char *path, const char *ctype,
-                      const char *body, size_t len, const char *const *headers, resp *out) {
+                             const char *body, size_t len, const char *const *headers, resp *out) {
     memset(out, 0, sizeof *out);
     CURL *c = curl_easy_init();
     char url[8400];
@@ -382,7 +385,8 @@ static inline long http_full(const srv *s, const char *method, const char *path,
     return out->status;
 }
 
-static inline long http(const srv *s, const char *method, const char *path, const char *json, resp *out) {
+static inline long http(const srv *s, const char *method, const char *path, const char *json,
+                        resp *out) {
     return http_full(s, method, path, json ? "application/json" : NULL, json,
                      json ? strlen(json) : 0, NULL, out);
 }

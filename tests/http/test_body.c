@@ -75,9 +75,9 @@ static void test_multipart(void) {
                                           parts, 4, &n, &e),
                BATON_PARSE, "unterminated part");
     baton_error_clear(&e);
-    TAP_EQ_INT(baton_body_parse_multipart(body, strlen(body), "multipart/form-data", parts, 4, &n,
-                                          &e),
-               BATON_PARSE, "no boundary");
+    TAP_EQ_INT(
+        baton_body_parse_multipart(body, strlen(body), "multipart/form-data", parts, 4, &n, &e),
+        BATON_PARSE, "no boundary");
     char many[2048] = "";
     for (int i = 0; i < 20; i++)
         strcat(many, "--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n");

@@ -37,9 +37,10 @@ static void test_deploy(void) {
 
     /* the same XML again, as curl -F sends it: recognised, no new version */
     char *form = malloc(orders_len + 1024);
-    int n = sprintf(form, "--XyZ\r\nContent-Disposition: form-data; name=\"deployment-name\"\r\n\r\n"
-                          "orders\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
-                          "filename=\"orders.bpmn\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+    int n =
+        sprintf(form, "--XyZ\r\nContent-Disposition: form-data; name=\"deployment-name\"\r\n\r\n"
+                      "orders\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
+                      "filename=\"orders.bpmn\"\r\nContent-Type: application/octet-stream\r\n\r\n");
     memcpy(form + n, orders_xml, orders_len);
     n += (int)orders_len;
     n += sprintf(form + n, "\r\n--XyZ--\r\n");
@@ -52,11 +53,12 @@ static void test_deploy(void) {
     free(form);
 
     /* an invalid model: 422 with every problem */
-    const char *bad = "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" id=\"d\">\n"
-                      "<process id=\"p\" isExecutable=\"true\">\n<startEvent id=\"s\"/>\n"
-                      "<sequenceFlow id=\"f\" sourceRef=\"s\" targetRef=\"nowhere\"/>\n"
-                      "<sequenceFlow id=\"g\" sourceRef=\"s\" targetRef=\"nothing\"/>\n"
-                      "</process></definitions>";
+    const char *bad =
+        "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" id=\"d\">\n"
+        "<process id=\"p\" isExecutable=\"true\">\n<startEvent id=\"s\"/>\n"
+        "<sequenceFlow id=\"f\" sourceRef=\"s\" targetRef=\"nowhere\"/>\n"
+        "<sequenceFlow id=\"g\" sourceRef=\"s\" targetRef=\"nothing\"/>\n"
+        "</process></definitions>";
     long before = count_items("/v1/deployments");
     http_full(&S, "POST", "/v1/deployments", "application/xml", bad, strlen(bad), NULL, &r);
     TAP_EQ_INT(r.status, 422, "invalid model: 422");
@@ -67,7 +69,8 @@ static void test_deploy(void) {
     TAP_OK(jget(r.json, "error.details.0.element") != NULL, "and an element field");
     TAP_OK(jstr(r.json, "error.request_id") != NULL, "request id in the error body");
     resp_free(&r);
-    const char *broken = "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\">\n<process";
+    const char *broken =
+        "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\">\n<process";
     http_full(&S, "POST", "/v1/deployments", "application/xml", broken, strlen(broken), NULL, &r);
     TAP_EQ_INT(r.status, 400, "XML that is not well-formed: 400");
     TAP_OK(jlen(r.json, "error.details") >= 1, "with its position as a detail");
@@ -165,27 +168,33 @@ static void test_tasks_messages_signals(void) {
     TAP_EQ_STR(jstr(r.json, "waits.0.correlationKey"), "A-1", "with the correlation key");
     TAP_OK(cJSON_IsTrue(jget(r.json, "variables.approved")), "the task's variables arrived");
     resp_free(&r);
-    http(&S, "POST", "/v1/messages", "{\"name\":\"paid\",\"correlationKey\":\"A-1\","
-                                     "\"variables\":{\"paidAt\":\"today\"}}", &r);
+    http(&S, "POST", "/v1/messages",
+         "{\"name\":\"paid\",\"correlationKey\":\"A-1\","
+         "\"variables\":{\"paidAt\":\"today\"}}",
+         &r);
     TAP_EQ_INT(r.status, 200, "message delivered");
     TAP_EQ_STR(jstr(r.json, "result"), "delivered", "result: delivered");
     TAP_EQ_INT(jnum(r.json, "instanceId"), id, "to the waiting instance");
     resp_free(&r);
 
     /* a message nobody waits for, with ttl 0: 404, nothing buffered */
-    http(&S, "POST", "/v1/messages", "{\"name\":\"paid\",\"correlationKey\":\"Z\",\"timeToLive\":0}",
-         &r);
+    http(&S, "POST", "/v1/messages",
+         "{\"name\":\"paid\",\"correlationKey\":\"Z\",\"timeToLive\":0}", &r);
     TAP_EQ_INT(r.status, 404, "no subscriber and no buffering: 404");
     resp_free(&r);
 
     /* buffered first, then a subscriber arrives */
-    http(&S, "POST", "/v1/messages", "{\"name\":\"paid\",\"correlationKey\":\"B-2\","
-                                     "\"timeToLive\":\"PT1H\",\"messageId\":\"pay-B-2\"}", &r);
+    http(&S, "POST", "/v1/messages",
+         "{\"name\":\"paid\",\"correlationKey\":\"B-2\","
+         "\"timeToLive\":\"PT1H\",\"messageId\":\"pay-B-2\"}",
+         &r);
     TAP_EQ_INT(r.status, 202, "buffered: 202");
     TAP_EQ_STR(jstr(r.json, "result"), "buffered", "result: buffered");
     resp_free(&r);
-    http(&S, "POST", "/v1/messages", "{\"name\":\"paid\",\"correlationKey\":\"B-2\","
-                                     "\"timeToLive\":\"PT1H\",\"messageId\":\"pay-B-2\"}", &r);
+    http(&S, "POST", "/v1/messages",
+         "{\"name\":\"paid\",\"correlationKey\":\"B-2\","
+         "\"timeToLive\":\"PT1H\",\"messageId\":\"pay-B-2\"}",
+         &r);
     TAP_EQ_INT(r.status, 409, "same message id again: 409");
     resp_free(&r);
     int id2 = start("{\"variables\":{\"orderId\":\"B-2\"}}");
@@ -199,7 +208,8 @@ static void test_tasks_messages_signals(void) {
     resp_free(&r);
     snprintf(path, sizeof path, "/v1/instances/%d", id2);
     http(&S, "GET", path, NULL, &r);
-    TAP_EQ_STR(jstr(r.json, "waits.0.kind"), "signal", "the buffered message was taken: now "
+    TAP_EQ_STR(jstr(r.json, "waits.0.kind"), "signal",
+               "the buffered message was taken: now "
                "at the signal");
     resp_free(&r);
 
@@ -358,7 +368,7 @@ static void test_ops(void) {
 
 /* Parallel clients: starts, reads and listings interleave on every store session. */
 #define WORKERS 4
-#define ROUNDS 40
+#define ROUNDS  40
 
 typedef struct worker {
     int n;
@@ -371,8 +381,8 @@ static void *work(void *arg) {
     for (int i = 0; i < ROUNDS; i++) {
         resp r;
         char body[96], path[64];
-        snprintf(body, sizeof body, "{\"variables\":{\"orderId\":\"W%d-%d\"},\"businessKey\":\"W%d\"}",
-                 w->n, i, w->n);
+        snprintf(body, sizeof body,
+                 "{\"variables\":{\"orderId\":\"W%d-%d\"},\"businessKey\":\"W%d\"}", w->n, i, w->n);
         http(&S, "POST", "/v1/definitions/order/instances", body, &r);
         int id = r.status == 201 ? (int)jnum(r.json, "id") : -1;
         if (id < 0)

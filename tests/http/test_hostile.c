@@ -116,11 +116,9 @@ static void test_hostile(void) {
     deep[k + 2 * n] = '}';
     expect("10,000-deep JSON", 400, "POST", path, J, deep, (size_t)k + 2 * n + 1);
     free(deep);
-    expect("JSON sent as a form", 415, "POST", path, "application/x-www-form-urlencoded", "a=1",
-           3);
+    expect("JSON sent as a form", 415, "POST", path, "application/x-www-form-urlencoded", "a=1", 3);
     expect("JSON sent without a type", 415, "POST", path, NULL, "{}", 2);
-    expect("XML where JSON is expected", 415, "POST", "/v1/messages", "application/xml", "<a/>",
-           4);
+    expect("XML where JSON is expected", 415, "POST", "/v1/messages", "application/xml", "<a/>", 4);
     expect("a PNG as a deployment", 415, "POST", "/v1/deployments", "image/png", "\x89PNG", 4);
     expect("unknown field", 400, "POST", "/v1/messages", J, "{\"name\":\"x\",\"corelationKey\":1}",
            30);

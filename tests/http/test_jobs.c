@@ -67,8 +67,10 @@ static bool completed(int id) {
 static long activate(const srv *s, resp *r, const char *type, const char *worker, int max,
                      int lock_ms, int wait_ms) {
     char body[256];
-    snprintf(body, sizeof body, "{\"type\":\"%s\",\"worker\":\"%s\",\"maxJobs\":%d,\"timeout\":%d,"
-             "\"requestTimeout\":%d}", type, worker, max, lock_ms, wait_ms);
+    snprintf(body, sizeof body,
+             "{\"type\":\"%s\",\"worker\":\"%s\",\"maxJobs\":%d,\"timeout\":%d,"
+             "\"requestTimeout\":%d}",
+             type, worker, max, lock_ms, wait_ms);
     return http(s, "POST", "/v1/jobs/activate", body, r);
 }
 
@@ -168,7 +170,7 @@ static void test_worker_dies(void) {
     int status = 0;
     waitpid(pid, &status, 0);
     TAP_OK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a worker process locks 3 jobs and "
-           "dies");
+                                                          "dies");
     resp r;
     activate(&S, &r, "work", "heir", 3, 30000, 0);
     TAP_EQ_INT(jlen(r.json, "jobs"), 0, "while the locks live, no one else gets them");
@@ -201,7 +203,8 @@ static void test_retries_incident(void) {
     resp_free(&r);
     char path[96];
     snprintf(path, sizeof path, "/v1/jobs/%s/fail", job);
-    http(&S, "POST", path, "{\"worker\":\"w1\",\"errorMessage\":\"db down\",\"retryBackoff\":200}", &r);
+    http(&S, "POST", path, "{\"worker\":\"w1\",\"errorMessage\":\"db down\",\"retryBackoff\":200}",
+         &r);
     TAP_EQ_INT(r.status, 200, "fail with a backoff");
     TAP_EQ_INT(jnum(r.json, "retries"), 1, "one retry left (one fewer than it had)");
     resp_free(&r);
@@ -276,8 +279,10 @@ static void test_exponential(void) {
     /* retries given explicitly: a worker may allow more attempts than the model */
     int64_t delays[3];
     for (int i = 0; i < 3; i++) {
-        http(&S, "POST", path, "{\"worker\":\"w1\",\"retries\":5,\"retryBackoff\":100,"
-             "\"backoff\":\"exponential\"}", &r);
+        http(&S, "POST", path,
+             "{\"worker\":\"w1\",\"retries\":5,\"retryBackoff\":100,"
+             "\"backoff\":\"exponential\"}",
+             &r);
         TAP_OK(jstr(r.json, "availableAt") != NULL, "failure %d says when the job is back", i + 1);
         resp_free(&r);
         int64_t t0 = now_ms();
@@ -287,8 +292,8 @@ static void test_exponential(void) {
         resp_free(&r);
     }
     TAP_OK(delays[1] > delays[0] + 40 && delays[2] > delays[1] + 100,
-           "the backoff doubles: %lld, %lld, %lld ms", (long long)delays[0],
-           (long long)delays[1], (long long)delays[2]);
+           "the backoff doubles: %lld, %lld, %lld ms", (long long)delays[0], (long long)delays[1],
+           (long long)delays[2]);
     TAP_EQ_INT(report(job, "complete", "{\"worker\":\"w1\"}"), 204, "then completes");
 }
 
@@ -317,7 +322,8 @@ static void test_bpmn_errors(void) {
     char job[32];
     snprintf(job, sizeof job, "%s", jstr(r.json, "jobs.0.id") ? jstr(r.json, "jobs.0.id") : "?");
     resp_free(&r);
-    TAP_EQ_INT(report(job, "error", "{\"worker\":\"w1\",\"errorCode\":\"NOPE\",\"errorMessage\":"
+    TAP_EQ_INT(report(job, "error",
+                      "{\"worker\":\"w1\",\"errorCode\":\"NOPE\",\"errorMessage\":"
                       "\"card declined\",\"variables\":{\"reason\":\"declined\"}}"),
                204, "throw NOPE");
     TAP_OK(completed(id), "the instance finished");
@@ -389,8 +395,8 @@ static int64_t wall_ms(void) {
 static int64_t parse_time(const char *s) {
     struct tm tm = {0};
     int ms = 0;
-    if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+    if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec, &ms) < 6)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -461,9 +467,10 @@ static void test_long_poll(void) {
         TAP_EQ_INT(report(p.id, "complete", body), 204, "and completes it");
         (void)id;
     }
-    TAP_OK(worst < 50, "a new job wakes a parked request within 50 ms of its creation (worst "
-           "%lld ms; %lld ms from before the start request)", (long long)worst,
-           (long long)worst_start);
+    TAP_OK(worst < 50,
+           "a new job wakes a parked request within 50 ms of its creation (worst "
+           "%lld ms; %lld ms from before the start request)",
+           (long long)worst, (long long)worst_start);
 
     /* idle: the wait costs no CPU */
     long hz = sysconf(_SC_CLK_TCK);
@@ -474,9 +481,12 @@ static void test_long_poll(void) {
     int64_t waited = now_ms() - t0;
     int64_t c1 = cpu_ticks(S.pid);
     TAP_EQ_INT(jlen(r.json, "jobs"), 0, "an idle long poll answers empty");
-    TAP_OK(waited >= 1950 && waited < 3000, "after its request timeout (%lld ms)", (long long)waited);
-    TAP_OK(c0 >= 0 && (c1 - c0) * 1000 / hz <= 30, "the server used %lld ms of CPU over the "
-           "2 s wait (no polling loop)", (long long)((c1 - c0) * 1000 / hz));
+    TAP_OK(waited >= 1950 && waited < 3000, "after its request timeout (%lld ms)",
+           (long long)waited);
+    TAP_OK(c0 >= 0 && (c1 - c0) * 1000 / hz <= 30,
+           "the server used %lld ms of CPU over the "
+           "2 s wait (no polling loop)",
+           (long long)((c1 - c0) * 1000 / hz));
     resp_free(&r);
 
     /* several parked requests, one job: one gets it, the others keep waiting */
@@ -616,9 +626,10 @@ static void *tiny_serve(void *arg) {
         snprintf(t->last_body, sizeof t->last_body, "%s", end ? end + 4 : "");
         const char *answer = "{\"ok\":true,\"items\":[1,2,3]}";
         char out[512];
-        int n = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(answer),
-                         answer);
+        int n = snprintf(out, sizeof out,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                         strlen(answer), answer);
         if (write(c, out, (size_t)n) != n)
             printf("# tiny server: short write\n");
         close(c);
@@ -642,8 +653,10 @@ static void test_http_job(void) {
     pthread_t th;
     pthread_create(&th, NULL, tiny_serve, &t);
     char body[256];
-    snprintf(body, sizeof body, "{\"variables\":{\"url\":\"http://127.0.0.1:%d/orders\","
-             "\"body\":{\"order\":7}}}", t.port);
+    snprintf(body, sizeof body,
+             "{\"variables\":{\"url\":\"http://127.0.0.1:%d/orders\","
+             "\"body\":{\"order\":7}}}",
+             t.port);
     int id = start("job-http", body);
     bool done = false;
     for (int i = 0; i < 100 && !done; i++) {

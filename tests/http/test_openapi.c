@@ -16,7 +16,7 @@ static void concrete(const char *pattern, char *out, size_t cap) {
     for (const char *p = pattern; *p && k + 16 < cap;) {
         if (*p == '{') {
             const char *e = strchr(p, '}');
-            const char *v = strncmp(p, "{taskId}", 8) == 0     ? "1-1"
+            const char *v = strncmp(p, "{taskId}", 8) == 0       ? "1-1"
                             : strncmp(p, "{processId}", 11) == 0 ? "order"
                             : strncmp(p, "{name}", 6) == 0       ? "v"
                                                                  : "1";
@@ -49,8 +49,8 @@ static void test_documented_routes_answer(cJSON *doc) {
             bool json = jget(op, "requestBody.content.application/json") != NULL;
             http(&S, method, url, json ? "{}" : NULL, &r);
             const char *msg = jstr(r.json, "error.message");
-            bool routed = r.status != 405 && !(r.status == 404 && msg &&
-                                               strncmp(msg, "no route", 8) == 0);
+            bool routed =
+                r.status != 405 && !(r.status == 404 && msg && strncmp(msg, "no route", 8) == 0);
             TAP_OK(routed && r.status > 0, "%s %s answers (%ld)", method, path->string, r.status);
             TAP_OK(jget(op, "responses") != NULL && jget(op, "operationId") != NULL,
                    "%s %s has an operationId and responses", method, path->string);

@@ -56,7 +56,8 @@ static void test_restart(void) {
     const char *st = instance_state(id, &r);
     TAP_EQ_STR(st, "active", "the instance is still there");
     TAP_EQ_INT(count_waits(&r, "timer"), 0, "both missed timers fired");
-    TAP_EQ_INT(count_waits(&r, "user_task"), 1, "the user task still waits (the guarded one "
+    TAP_EQ_INT(count_waits(&r, "user_task"), 1,
+               "the user task still waits (the guarded one "
                "was interrupted)");
     resp_free(&r);
     char hist[80];

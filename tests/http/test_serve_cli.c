@@ -30,7 +30,8 @@ static void test_cli(void) {
     TAP_EQ_INT(run("--help", &out), 0, "--help");
     TAP_CONTAINS(out, "usage: baton serve", "prints the usage");
     free(out);
-    TAP_EQ_INT(run("--listen nowhere:port --db memory:", &out), 2, "a bad --listen is a usage error");
+    TAP_EQ_INT(run("--listen nowhere:port --db memory:", &out), 2,
+               "a bad --listen is a usage error");
     TAP_CONTAINS(out, "HOST:PORT", "says what it takes");
     free(out);
     TAP_EQ_INT(run("--frobnicate", &out), 2, "an unknown option");
@@ -44,10 +45,12 @@ static void test_cli(void) {
     snprintf(args, sizeof args, "--config '%s'", cfg);
     TAP_EQ_INT(run(args, &out), 2, "a line without '='");
     free(out);
-    write_file("broken.bpmn", "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\">"
-                              "<process id=\"p\" isExecutable=\"true\"><startEvent id=\"s\"/>"
-                              "<sequenceFlow id=\"f\" sourceRef=\"s\" targetRef=\"x\"/></process>"
-                              "</definitions>", bpmn, sizeof bpmn);
+    write_file("broken.bpmn",
+               "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\">"
+               "<process id=\"p\" isExecutable=\"true\"><startEvent id=\"s\"/>"
+               "<sequenceFlow id=\"f\" sourceRef=\"s\" targetRef=\"x\"/></process>"
+               "</definitions>",
+               bpmn, sizeof bpmn);
     snprintf(args, sizeof args, "--db memory: --listen 127.0.0.1:0 --deploy '%s'", bpmn);
     TAP_EQ_INT(run(args, &out), 1, "--deploy of an invalid diagram fails the start");
     TAP_CONTAINS(out, "broken.bpmn:1: element 'f'", "with the problem, compiler-style");
@@ -58,8 +61,10 @@ static void test_cli(void) {
     write_file("orders.bpmn", orders, bpmn, sizeof bpmn);
     free(orders);
     char text[1200];
-    snprintf(text, sizeof text, "db = memory:\nhttp_threads = 2   # two workers\nlog_level = warn\n"
-             "max_body = 64K\ndeploy = %s\n", bpmn);
+    snprintf(text, sizeof text,
+             "db = memory:\nhttp_threads = 2   # two workers\nlog_level = warn\n"
+             "max_body = 64K\ndeploy = %s\n",
+             bpmn);
     write_file("good.conf", text, cfg, sizeof cfg);
     const char *extra[] = {"--config", cfg, NULL};
     TAP_OK(srv_start(&S, extra), "starts from a config file");

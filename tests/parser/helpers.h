@@ -114,7 +114,8 @@ static inline int graph_invariants(const baton_model *m, const char *text) {
         in_scopes += sc->n_nodes;
         if (sc->process >= g->n_processes)
             graph_problem(&bad, "scope process in range", NULL);
-        if (sc->node != BATON_NONE && (sc->node >= g->n_nodes || g->nodes[sc->node].inner_scope != s))
+        if (sc->node != BATON_NONE &&
+            (sc->node >= g->n_nodes || g->nodes[sc->node].inner_scope != s))
             graph_problem(&bad, "scope node opens this scope", NULL);
         if (sc->parent != BATON_NONE && g->scopes[sc->parent].depth + 1 != sc->depth)
             graph_problem(&bad, "scope depth is its parent's plus one", NULL);

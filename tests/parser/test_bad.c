@@ -256,8 +256,7 @@ static void test_size(void) {
     /* the limit is an option */
     baton_load_opts small = {.max_bytes = 1000};
     load_data(&o, "events.bpmn", &small);
-    expect_fail(&o, "max_bytes=1000", BATON_LIMIT, "events.bpmn",
-                "more than the limit of 1000");
+    expect_fail(&o, "max_bytes=1000", BATON_LIMIT, "events.bpmn", "more than the limit of 1000");
     outcome_fini(&o);
 }
 
@@ -337,8 +336,7 @@ static void test_not_bpmn(void) {
     outcome_fini(&o);
 
     load_data(&o, "bad/bad-cp1252.bpmn", NULL);
-    expect_fail(&o, "a byte windows-1252 does not define", BATON_PARSE,
-                "bad/bad-cp1252.bpmn:2:71",
+    expect_fail(&o, "a byte windows-1252 does not define", BATON_PARSE, "bad/bad-cp1252.bpmn:2:71",
                 "bytes 0x81 0x62 0x22 0x2F cannot be read as windows-1252, the encoding the "
                 "document declares");
     outcome_fini(&o);
@@ -367,8 +365,8 @@ static void expect_diags(const char *file, const want *w, size_t n, const char *
     uint32_t errors = 0;
     for (size_t i = 0; i < n; i++) {
         errors += w[i].sev == BATON_SEV_ERROR;
-        TAP_OK(has_diag(&o.diags, w[i].sev, w[i].line, w[i].element, w[i].text), "%s:%u: %s",
-               file, w[i].line, w[i].text);
+        TAP_OK(has_diag(&o.diags, w[i].sev, w[i].line, w[i].element, w[i].text), "%s:%u: %s", file,
+               w[i].line, w[i].text);
     }
     TAP_EQ_INT(o.diags.n_errors, errors, "%s: all errors in one run, nothing else", file);
     if (first_where)
@@ -381,17 +379,15 @@ static void expect_diags(const char *file, const want *w, size_t n, const char *
 
 #define E BATON_SEV_ERROR
 #define W BATON_SEV_WARNING
-#define EXPECT(file, first, ...)                                                                 \
-    do {                                                                                         \
-        static const want w_[] = {__VA_ARGS__};                                                  \
-        expect_diags(file, w_, sizeof w_ / sizeof *w_, first);                                   \
+#define EXPECT(file, first, ...)                                                                   \
+    do {                                                                                           \
+        static const want w_[] = {__VA_ARGS__};                                                    \
+        expect_diags(file, w_, sizeof w_ / sizeof *w_, first);                                     \
     } while (0)
 
 static void test_missing_ids(void) {
-    EXPECT("bad/missing-ids.bpmn", "bad/missing-ids.bpmn:3",
-           {E, 3, NULL, "<message> has no id"},
-           {E, 4, NULL, "<process> has no id"},
-           {E, 10, NULL, "<task> has no id"});
+    EXPECT("bad/missing-ids.bpmn", "bad/missing-ids.bpmn:3", {E, 3, NULL, "<message> has no id"},
+           {E, 4, NULL, "<process> has no id"}, {E, 10, NULL, "<task> has no id"});
 }
 
 static void test_structure(void) {
@@ -405,12 +401,15 @@ static void test_structure(void) {
            {E, 16, "b_ghost", "attachedToRef 'ghost_task' refers to no activity in this file"},
            {E, 17, "recv", "messageRef 'ghost_msg' refers to no message in this file"},
            {E, 18, "catch", "messageRef 'ghost_msg' refers to no message in this file"},
-           {W, 19, "call", "calls process 'other_process', which is not in this file: it must "
-                           "be deployed before the call runs"},
-           {E, 24, "f_out", "sequence flow crosses a scope boundary: source 'sub_end' is in "
-                            "subprocess 'sub', target 'end' is in process 'p'"},
-           {E, 26, "f_in", "sequence flow crosses a scope boundary: source 'start' is in "
-                           "process 'p', target 'sub_end' is in subprocess 'sub'"},
+           {W, 19, "call",
+            "calls process 'other_process', which is not in this file: it must "
+            "be deployed before the call runs"},
+           {E, 24, "f_out",
+            "sequence flow crosses a scope boundary: source 'sub_end' is in "
+            "subprocess 'sub', target 'end' is in process 'p'"},
+           {E, 26, "f_in",
+            "sequence flow crosses a scope boundary: source 'start' is in "
+            "process 'p', target 'sub_end' is in subprocess 'sub'"},
            {E, 28, "m1", "duplicate id: task 'm1' already defined at line 4"});
 }
 
@@ -424,26 +423,32 @@ static void test_execution(void) {
            {E, 20, "adhoc", "ad-hoc subprocesses are not supported"},
            {E, 22, "groovy", "script in language 'groovy' cannot be executed"},
            {E, 25, "f_prose", "condition 'approved' is neither FEEL (= ...) nor JUEL (${...})"},
-           {E, 26, "f_xpath", "condition 'count(items) > 1' is in language "
-                              "'http://www.w3.org/1999/XPath', which the engine cannot "
-                              "evaluate"},
-           {E, 28, "b_on_gw", "boundary event is attached to exclusiveGateway 'xor', which is "
-                              "not an activity"},
-           {E, 29, "b_on_event", "boundary event is attached to endEvent 'end', which is not "
-                                 "an activity"},
-           {E, 30, "b_cancel", "a cancel boundary event can only be attached to a transaction, "
-                               "not to scriptTask 'groovy'"},
+           {E, 26, "f_xpath",
+            "condition 'count(items) > 1' is in language "
+            "'http://www.w3.org/1999/XPath', which the engine cannot "
+            "evaluate"},
+           {E, 28, "b_on_gw",
+            "boundary event is attached to exclusiveGateway 'xor', which is "
+            "not an activity"},
+           {E, 29, "b_on_event",
+            "boundary event is attached to endEvent 'end', which is not "
+            "an activity"},
+           {E, 30, "b_cancel",
+            "a cancel boundary event can only be attached to a transaction, "
+            "not to scriptTask 'groovy'"},
            {E, 31, "b_error", "error boundary events always interrupt"},
            {E, 32, "b_none", "boundary event has no event definition"},
-           {E, 36, "b_on_es", "boundary event is attached to event subprocess 'es', which "
-                              "cannot carry boundary events"},
+           {E, 36, "b_on_es",
+            "boundary event is attached to event subprocess 'es', which "
+            "cannot carry boundary events"},
            {E, 37, "choreo", "<callChoreography> is not supported by the engine"});
 }
 
 static void test_c8(void) {
     EXPECT("bad/c8-job-type.bpmn", "bad/c8-job-type.bpmn:10: element 'no_type'",
-           {E, 10, "no_type", "serviceTask has no job type (add zeebe:taskDefinition "
-                              "type=\"...\")"},
+           {E, 10, "no_type",
+            "serviceTask has no job type (add zeebe:taskDefinition "
+            "type=\"...\")"},
            {E, 12, "empty_type", "serviceTask has an empty job type"},
            {E, 16, "send", "sendTask has no job type"},
            {E, 18, "end", "message throw event has no job type"});
@@ -451,8 +456,9 @@ static void test_c8(void) {
 
 static void test_no_start(void) {
     EXPECT("bad/no-start.bpmn", "bad/no-start.bpmn:4: element 'loop'",
-           {E, 4, "loop", "process has no start event and no element without incoming flows: "
-                          "it can never be started"});
+           {E, 4, "loop",
+            "process has no start event and no element without incoming flows: "
+            "it can never be started"});
 }
 
 static void test_stub_harness(void) {

@@ -233,7 +233,7 @@ static void test_usage(void) {
         (const char *[]){"frobnicate", NULL},
     };
     const char *const names[] = {
-        "no command", "no file", "unknown option", "bad number", "missing value",
+        "no command",         "no file",         "unknown option", "bad number", "missing value",
         "option after files", "unknown command",
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

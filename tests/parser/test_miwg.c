@@ -162,11 +162,12 @@ int main(int argc, char **argv) {
             printf("Bail out! cannot write %s\n", table);
             return 1;
         }
-        fprintf(out,
-                "# Expected outcome of loading each OMG BPMN MIWG diagram (tests/parser/test_miwg.c).\n"
-                "# file\tresult\terrors: \"L<line> <message>\" joined by \" | \", or the failure\n"
-                "# Regenerate after a deliberate change, then review the diff and\n"
-                "# docs/conformance.md: BATON_CORPUS=<corpus> test_miwg --write <this file>\n");
+        fprintf(
+            out,
+            "# Expected outcome of loading each OMG BPMN MIWG diagram (tests/parser/test_miwg.c).\n"
+            "# file\tresult\terrors: \"L<line> <message>\" joined by \" | \", or the failure\n"
+            "# Regenerate after a deliberate change, then review the diff and\n"
+            "# docs/conformance.md: BATON_CORPUS=<corpus> test_miwg --write <this file>\n");
     } else {
         n_rows = read_table(table, rows, MAX_FILES);
         if (n_rows < 0) {

@@ -342,7 +342,8 @@ static void test_zeebe(void) {
         TAP_EQ_STR(t->job_type.text, "logger", "its job type");
     TAP_OK(!(node(&ld, "paid_late")->flags & BATON_NF_INTERRUPTING), "non-interrupting boundary");
     TAP_EQ_INT(ld.diags.n_errors, 0, "no error");
-    TAP_OK(has_diag(&ld.diags, BATON_SEV_WARNING, 54, "ship_each", "calls process 'shipping', "
+    TAP_OK(has_diag(&ld.diags, BATON_SEV_WARNING, 54, "ship_each",
+                    "calls process 'shipping', "
                     "which is not in this file"),
            "a callee outside the file is a warning");
     loaded_fini(&ld);
@@ -358,8 +359,8 @@ static void test_camunda7(void) {
     TAP_EQ_INT(g->dialect, BATON_DIALECT_C7, "Camunda 7 dialect");
     TAP_EQ_STR(g->processes[0].version_tag, "1.2", "camunda:versionTag");
     const baton_node *n = node(&ld, "start");
-    TAP_OK(n->task && n->task->form_key && strcmp(n->task->form_key,
-                                                  "embedded:app:forms/start.html") == 0,
+    TAP_OK(n->task && n->task->form_key &&
+               strcmp(n->task->form_key, "embedded:app:forms/start.html") == 0,
            "start event formKey");
     n = node(&ld, "fetch");
     const baton_task_def *t = n->task;

@@ -43,8 +43,8 @@ static void torture(const char *file, baton_status normal) {
                            (unsigned long long)n, baton_status_name(st), err.message);
             } else if (!strstr(err.message, "out of memory")) {
                 if (bad_message++ < 5)
-                    printf("#   %s: allocation %llu: message \"%s\"\n", file,
-                           (unsigned long long)n, err.message);
+                    printf("#   %s: allocation %llu: message \"%s\"\n", file, (unsigned long long)n,
+                           err.message);
             }
         }
         if (m) {

@@ -47,7 +47,8 @@ static void test_arena(void) {
     memset(big, 1, 10000);
     int misaligned = 0;
     for (int i = 0; i < 1000; i++)
-        misaligned += ((uintptr_t)baton_arena_alloc(a, (size_t)i % 7 + 1) % _Alignof(max_align_t)) != 0;
+        misaligned +=
+            ((uintptr_t)baton_arena_alloc(a, (size_t)i % 7 + 1) % _Alignof(max_align_t)) != 0;
     TAP_EQ_INT(misaligned, 0, "every allocation aligned");
     TAP_OK(baton_arena_used(a) > 10000, "used counts");
     baton_arena_reset(a);

@@ -19,8 +19,9 @@ static int64_t fake_clock(void *cookie) {
     return fake_now;
 }
 
-#define DEFS "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" " \
-             "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+#define DEFS                                                                                       \
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                          \
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
 
 static const char *order_xml =
     DEFS "<message id=\"m\" name=\"paid\"><extensionElements><zeebe:subscription "
@@ -44,12 +45,12 @@ static const char *parent_xml =
          "<sequenceFlow id=\"c1\" sourceRef=\"cs\" targetRef=\"review\"/>"
          "<sequenceFlow id=\"c2\" sourceRef=\"review\" targetRef=\"ce\"/></process></definitions>";
 
-static const char *timer_xml =
-    DEFS "<process id=\"wait\" isExecutable=\"true\"><startEvent id=\"s\"/>"
-         "<intermediateCatchEvent id=\"t\"><timerEventDefinition><timeDuration>PT0.3S</timeDuration>"
-         "</timerEventDefinition></intermediateCatchEvent><endEvent id=\"e\"/>"
-         "<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"t\"/>"
-         "<sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/></process></definitions>";
+static const char *timer_xml = DEFS
+    "<process id=\"wait\" isExecutable=\"true\"><startEvent id=\"s\"/>"
+    "<intermediateCatchEvent id=\"t\"><timerEventDefinition><timeDuration>PT0.3S</timeDuration>"
+    "</timerEventDefinition></intermediateCatchEvent><endEvent id=\"e\"/>"
+    "<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"t\"/>"
+    "<sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/></process></definitions>";
 
 static const char *two_waiters_xml =
     DEFS "<message id=\"m\" name=\"lab-result\"><extensionElements><zeebe:subscription "
@@ -134,14 +135,14 @@ static void test_deploy_versions(void) {
     strcpy(changed + head, "<endEvent id=\"e\" />");
     strcat(changed, cut + strlen("<endEvent id=\"e\"/>"));
     baton_deploy_result r3;
-    TAP_EQ_INT(baton_engine_deploy(e, "o.bpmn", changed, strlen(changed), NULL, &r3, &err), BATON_OK,
-               "changed XML deploys");
+    TAP_EQ_INT(baton_engine_deploy(e, "o.bpmn", changed, strlen(changed), NULL, &r3, &err),
+               BATON_OK, "changed XML deploys");
     TAP_EQ_INT(r3.processes[0].version, 2, "new version 2");
     baton_free(changed);
     baton_diags d;
     baton_diags_init(&d, 0);
-    TAP_EQ_INT(baton_engine_deploy(e, "bad.bpmn", "<definitions/>", 14, &d, NULL, &err), BATON_MODEL,
-               "invalid model refused");
+    TAP_EQ_INT(baton_engine_deploy(e, "bad.bpmn", "<definitions/>", 14, &d, NULL, &err),
+               BATON_MODEL, "invalid model refused");
     baton_diags_fini(&d);
     baton_engine_close(e);
     baton_store_close(st);
@@ -168,8 +169,8 @@ static void test_job_message_flow(void) {
                "a second completion is refused and changes nothing");
     baton_correlation c;
     baton_error_clear(&err);
-    TAP_EQ_INT(baton_engine_correlate(e, "paid", "B-2", NULL, "msg-1", 60000, 0, &c, &err), BATON_OK,
-               "message for a key no one waits on");
+    TAP_EQ_INT(baton_engine_correlate(e, "paid", "B-2", NULL, "msg-1", 60000, 0, &c, &err),
+               BATON_OK, "message for a key no one waits on");
     TAP_EQ_INT(c.kind, 3, "it is buffered");
     TAP_EQ_INT(baton_engine_correlate(e, "paid", "B-2", NULL, "msg-1", 60000, 0, &c, &err),
                BATON_CONFLICT, "same message id again: duplicate");
@@ -350,8 +351,8 @@ static void test_jobs(void) {
                "resolving it again: no such incident");
     baton_engine_activate_jobs(e, &a, &again, &err);
     TAP_EQ_INT(cJSON_GetArraySize(again), 1, "the job is back");
-    TAP_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(again, 0), "retries")), 2,
-               "with its new retries");
+    TAP_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(again, 0), "retries")),
+               2, "with its new retries");
     cJSON_Delete(again);
     TAP_EQ_INT(baton_engine_job_lock(e, id, key, "w3", 60000, &err), BATON_OK, "extend the lock");
     in.kind = BATON_IN_COMPLETE;

@@ -40,7 +40,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     snprintf(last_header, sizeof last_header, "%s", h ? h : "");
     snprintf(last_body, sizeof last_body, "%s", baton_buf_str(&u->body));
     bool fail = strstr(url, "/fail") != NULL;
-    const char *text = fail ? "{\"error\":\"down\"}" : "{\"resourceType\":\"Patient\",\"id\":\"p-1\"}";
+    const char *text =
+        fail ? "{\"error\":\"down\"}" : "{\"resourceType\":\"Patient\",\"id\":\"p-1\"}";
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(r, "Content-Type", "application/fhir+json");
@@ -94,9 +95,9 @@ static int wait_state(baton_engine *e, int64_t id, int want_incident) {
 }
 
 static void test_http_jobs(void) {
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-                                            answer, NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
-                                            MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, answer, NULL,
+                         MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_END);
     TAP_OK(d != NULL, "test server starts");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     char base[64];
@@ -129,8 +130,9 @@ static void test_http_jobs(void) {
     baton_engine_load(e, id, &inst, &err);
     const cJSON *created = cJSON_GetObjectItem(baton_instance_root_vars(inst), "created");
     TAP_EQ_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(created, "status")), 201, "status kept");
-    TAP_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(created, "body"), "id")),
-               "p-1", "JSON body parsed");
+    TAP_EQ_STR(
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(created, "body"), "id")),
+        "p-1", "JSON body parsed");
     baton_instance_free(inst);
 
     cJSON_ReplaceItemInObject(v, "path", cJSON_CreateString("/fail"));

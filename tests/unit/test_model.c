@@ -25,7 +25,9 @@ static baton_model *build(void) {
     baton_builder_add_flow(b, "f3", 10, root, &f3);
     baton_builder_add_flow(b, "f4", 11, inner, &f4);
     baton_builder_add_flow(b, "f5", 12, root, &f5);
-    struct { baton_idx f, s, t; } fl[] = {{f1, s, t}, {f2, t, sub}, {f3, sub, e}, {f4, is, ie}, {f5, t, e}};
+    struct {
+        baton_idx f, s, t;
+    } fl[] = {{f1, s, t}, {f2, t, sub}, {f3, sub, e}, {f4, is, ie}, {f5, t, e}};
     for (size_t i = 0; i < 5; i++) {
         baton_builder_flow(b, fl[i].f)->source = fl[i].s;
         baton_builder_flow(b, fl[i].f)->target = fl[i].t;

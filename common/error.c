@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#undef baton_error_set /* error.h's analyzer-only macro would rewrite the definition */
+
 void baton_error_clear(baton_error *err) {
     if (!err)
         return;

@@ -72,8 +72,11 @@ static const char *rule_hms(const char *p, int32_t *out) {
         sign = *p++ == '-' ? -1 : 1;
     int32_t part[3] = {0, 0, 0};
     for (int i = 0; i < 3; i++) {
-        if (*p < '0' || *p > '9')
-            return i == 0 ? NULL : p;
+        if (*p < '0' || *p > '9') {
+            if (i == 0)
+                return NULL;
+            break; /* "5:" ends after the colon with the parts read so far */
+        }
         int v = 0, nd = 0;
         while (*p >= '0' && *p <= '9' && nd < 3)
             v = v * 10 + (*p++ - '0'), nd++;

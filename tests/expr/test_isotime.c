@@ -3,8 +3,12 @@
  * timers use them (isotime.h), including zones with daylight saving time
  * and dates past the last transition of the TZif files.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "expr/isotime.h"
 #include "tests/tap.h"
@@ -164,10 +168,73 @@ static void test_cycles(void) {
     }
 }
 
+/* Big-endian 32-bit, as TZif stores its counts and offsets. */
+static size_t put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+    return 4;
+}
+
+/*
+ * A TZif file with no transitions whose POSIX footer is `footer`: version 2,
+ * one local time type (UTC), no leap seconds; the v1 and v2 blocks alike.
+ */
+static bool write_tzif(const char *path, const char *footer) {
+    unsigned char buf[256];
+    size_t n = 0;
+    for (int block = 0; block < 2; block++) {
+        memcpy(buf + n, "TZif2", 5);
+        memset(buf + n + 5, 0, 15);
+        n += 20;
+        static const uint32_t counts[6] = {0, 0, 0, 0, 1, 4}; /* isut isstd leap time type char */
+        for (int i = 0; i < 6; i++)
+            n += put32(buf + n, counts[i]);
+        n += put32(buf + n, 0); /* type 0: utoff 0, not DST, designation at 0 */
+        buf[n++] = 0;
+        buf[n++] = 0;
+        memcpy(buf + n, "UTC", 4);
+        n += 4;
+    }
+    n += (size_t)snprintf((char *)buf + n, sizeof buf - n, "\n%s\n", footer);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return false;
+    bool ok = fwrite(buf, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
+/* A footer offset "5:" (a colon, then nothing) still yields UTC-5, not an unset offset. */
+static void test_footer_rules(void) {
+    const char *tmp = getenv("TMPDIR");
+    char dir[512], sub[600], path[700];
+    snprintf(dir, sizeof dir, "%s/baton-tz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        TAP_OK(0, "temporary folder: %s", strerror(errno));
+        return;
+    }
+    snprintf(sub, sizeof sub, "%s/Test", dir);
+    snprintf(path, sizeof path, "%s/Colon", sub);
+    TAP_OK(mkdir(sub, 0700) == 0 && write_tzif(path, "XXX5:"), "wrote %s", path);
+    const char *old = getenv("TZDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TZDIR", dir, 1); /* zones load once: only Test/Colon is read from here */
+    TAP_EQ_STR(fmt(instant("2026-01-01T00:00:00", "Test/Colon")), "2026-01-01T05:00:00Z",
+               "footer 'XXX5:' is UTC-5");
+    if (saved)
+        setenv("TZDIR", saved, 1);
+    else
+        unsetenv("TZDIR");
+    free(saved);
+    unlink(path);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void) {
     TAP_RUN(test_durations);
     TAP_RUN(test_instants);
     TAP_RUN(test_add);
     TAP_RUN(test_cycles);
+    TAP_RUN(test_footer_rules);
     return tap_done();
 }

@@ -388,7 +388,7 @@ static uint32_t map_case(uint32_t c, bool up) {
     if (up) {
         if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7) ||
             (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) || (c >= 0x430 && c <= 0x44F))
-            return c - (c >= 0x430 ? 32 : c >= 0x3B1 ? 32 : 32);
+            return c - 32;
         if (c >= 0x450 && c <= 0x45F)
             return c - 80;
         return c;
@@ -1126,7 +1126,7 @@ static baton_status concat_lists(ev *x, const fv *lists, uint32_t n, fv *out, bo
                                BATON_EXPR_MAX_ITEMS);
     fv *res = total ? baton_feel_alloc(x, total * sizeof *res) : NULL;
     if (total && !res)
-        return x->err->code;
+        return baton_feel_failed(x);
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (lists[i].t != T_LIST) {
@@ -1138,6 +1138,8 @@ static baton_status concat_lists(ev *x, const fv *lists, uint32_t n, fv *out, bo
         baton_status st = items_of(x, &lists[i], &items, &cnt);
         if (st)
             return st;
+        if (cnt > total - k) /* the lengths counted above: values do not change while evaluated */
+            return baton_error_set(x->err, BATON_INTERNAL, "list length changed");
         if (cnt)
             baton_copy(res + k, items, cnt * sizeof *res);
         k += cnt;
@@ -1952,7 +1954,7 @@ static baton_status ctx_copy(ev *x, const fv *c, uint32_t extra, centry **ents, 
     }
     *ents = baton_feel_alloc(x, ((size_t)n + extra + 1) * sizeof **ents);
     if (!*ents)
-        return x->err->code;
+        return baton_feel_failed(x);
     if (n)
         baton_copy(*ents, src, n * sizeof **ents);
     *cnt = n;

@@ -1155,7 +1155,7 @@ static baton_status ev_index(ev *x, const node *n, fv *out) { /* JUEL a[b] */
 static bool type_matches(ev *x, const ftype *t, const fv *v) {
     if (t->base < 0)
         return v->t != T_NULL;
-    if (v->t != t->base)
+    if (v->t != (uint8_t)t->base) /* base >= 0 here */
         return false;
     if (t->of && v->t == T_LIST) {
         uint32_t len = baton_feel_list_len(v);
@@ -1316,13 +1316,15 @@ static baton_status ev_call(ev *x, const node *n, fv *out) {
         }
         nargs = 0;
     }
-    fv *args = (n->n || nparams)
-                   ? baton_feel_alloc(x, ((n->n > nparams ? n->n : nparams) + 1) * sizeof *args)
-                   : NULL;
-    if ((n->n || nparams) && !args)
-        return x->err->code;
-    if (n->names)
-        memset(args, 0, (nparams + 1) * sizeof *args);
+    uint32_t slots = n->n > nparams ? n->n : nparams;
+    fv *args = NULL;
+    if (slots) {
+        args = baton_feel_alloc(x, ((size_t)slots + 1) * sizeof *args);
+        if (!args)
+            return x->err->code;
+        if (n->names)
+            memset(args, 0, (nparams + 1) * sizeof *args);
+    }
     for (uint32_t i = 0; i < n->n; i++) {
         uint32_t slot = i;
         if (n->names) {

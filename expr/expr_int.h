@@ -279,6 +279,11 @@ struct ev {
 };
 
 void *baton_feel_alloc(ev *x, size_t n);
+/* The status of the failure baton_feel_alloc() recorded in x->err when it returned NULL (or of an
+   earlier one: the first wins). Never BATON_OK, which the analyzer cannot see across files. */
+static inline baton_status baton_feel_failed(const ev *x) {
+    return x->err->code ? x->err->code : BATON_NOMEM;
+}
 void baton_feel_scratch_init(scratch *s, void *first, size_t first_len, size_t limit);
 void baton_feel_scratch_fini(scratch *s);
 

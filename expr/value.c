@@ -163,6 +163,8 @@ size_t baton_dec_format(dec d, char *out, size_t cap) {
             p++;
         while (*p >= '0' && *p <= '9' && nd < sizeof dig - 1)
             dig[nd++] = *p++;
+        if (nd == 0) /* "+Inf", "NaN": values never hold these (mknum makes them null) */
+            dig[nd++] = '0';
         if (*p == 'E')
             exp = strtol(p + 1, NULL, 10);
     }

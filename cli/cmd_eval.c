@@ -135,14 +135,15 @@ static int run_jsonl(const opts *o) {
         const cJSON *ex = cJSON_GetObjectItemCaseSensitive(c, "expression");
         const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(c, "context");
         const cJSON *dia = cJSON_GetObjectItemCaseSensitive(c, "dialect");
+        const char *dialect = dia ? dia->valuestring : o->dialect; /* o's is known good */
         baton_expr_mode mode;
         if (!cJSON_IsObject(c) || !cJSON_IsString(ex) ||
             (ctx && !cJSON_IsObject(ctx) && !cJSON_IsNull(ctx)) || (dia && !cJSON_IsString(dia))) {
             baton_error_set(&err, BATON_PARSE,
                             "input line is not {\"expression\": string, \"context\": object}");
             error_json(&out, &err);
-        } else if (!mode_of(dia ? dia->valuestring : o->dialect, ex->valuestring, &mode)) {
-            baton_error_set(&err, BATON_USAGE, "unknown dialect '%s'", dia->valuestring);
+        } else if (!mode_of(dialect, ex->valuestring, &mode)) {
+            baton_error_set(&err, BATON_USAGE, "unknown dialect '%s'", dialect);
             error_json(&out, &err);
         } else if (eval_one(ex->valuestring, strlen(ex->valuestring), mode, ctx, o, true, &out,
                             &err)) {
@@ -221,8 +222,10 @@ int baton_cmd_eval(int argc, char **argv) {
     baton_error err;
     baton_error_clear(&err);
     if (now_set) {
-        if (baton_iso_parse_instant(now, o.env.zone, &o.env.now_ms, &err))
+        int64_t now_ms; /* &o.env.now_ms would make all of o look changed to the analyzer */
+        if (baton_iso_parse_instant(now, o.env.zone, &now_ms, &err))
             return baton_cli_usage_error("eval", "--now: %s", err.message);
+        o.env.now_ms = now_ms;
     } else {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

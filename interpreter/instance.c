@@ -153,7 +153,7 @@ uint32_t baton_inst_join_count(const baton_instance *inst, int64_t scope, baton_
 /* Grow a dense array to hold one more element. Small first capacities: an
    instance waiting at one task needs two element instances and one wait. */
 static baton_status grow(void **arr, uint32_t *cap, uint32_t n, size_t elem) {
-    if (n < *cap)
+    if (n < *cap && *arr) /* cap > 0 implies *arr; the analyzer cannot tell */
         return BATON_OK;
     uint32_t c = *cap ? *cap * 2 : (elem >= 64 ? 4 : 8);
     void *a = baton_realloc(*arr, (size_t)c * elem);

@@ -2280,7 +2280,7 @@ static void complete(baton_stepper *s, int64_t key, baton_idx forced) {
     if (n && !inner_only && !(snap.flags & BATON_EF_COMPENSATING) &&
         n->kind != BATON_NODE_EVENT_SUB_PROCESS && !choose_flows(s, key, n, forced))
         return;
-    if (body && n->loop->multi_instance && n->loop->output_collection) {
+    if (n && body && n->loop->multi_instance && n->loop->output_collection) {
         e = elem(s, key);
         const cJSON *out =
             e->vars ? cJSON_GetObjectItemCaseSensitive(e->vars, n->loop->output_collection) : NULL;

@@ -527,7 +527,7 @@ static baton_status group(baton_builder *b, uint32_t n_owners, uint32_t n_member
     }
     for (baton_idx m = 0; m < n_members; m++) {
         baton_idx o = owner_of(ctx, m);
-        if (o < n_owners)
+        if (o < n_owners && arrays[o]) /* always set: owner_of gives the owners counted above */
             ((baton_idx *)arrays[o])[counts[o]++] = m;
     }
     return BATON_OK;

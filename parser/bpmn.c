@@ -674,8 +674,8 @@ static void fill_correlation(loader *L, xmlNode *root) {
                 return;
             uint32_t k = 0;
             FOR_EACH_CHILD(r, c) {
-                if (!is_bpmn(r, "correlationPropertyRetrievalExpression"))
-                    continue;
+                if (k == n || !is_bpmn(r, "correlationPropertyRetrievalExpression"))
+                    continue; /* k == n never: these are the children counted above */
                 uint32_t line = line_of(r);
                 const char *pid = baton_builder_corr_property(L->b, pi)->id;
                 rs[k].message = resolve_ref(L, baton_builder_find_message, attr(L, r, "messageRef"),
@@ -863,6 +863,8 @@ static void fill_io(loader *L, baton_idx ni, xmlNode *xn) {
             bool is_in = is_el(c, BATON_ZEEBE_NS, "input");
             if (!is_in && !is_el(c, BATON_ZEEBE_NS, "output"))
                 continue;
+            if (is_in ? ki == ni_ : ko == no_)
+                continue; /* never: these are the children counted above */
             baton_mapping *m = is_in ? &ins[ki++] : &outs[ko++];
             const char *target = attr(L, c, "target");
             if (!target || !*target)
@@ -877,6 +879,8 @@ static void fill_io(loader *L, baton_idx ni, xmlNode *xn) {
             bool is_in = is_el(c, BATON_CAMUNDA_NS, "inputParameter");
             if (!is_in && !is_el(c, BATON_CAMUNDA_NS, "outputParameter"))
                 continue;
+            if (is_in ? ki == ni_ : ko == no_)
+                continue; /* never: these are the children counted above */
             baton_mapping *m = is_in ? &ins[ki++] : &outs[ko++];
             const char *name = attr(L, c, "name");
             if (!name || !*name)
@@ -1097,8 +1101,8 @@ static void fill_task(loader *L, baton_idx ni, xmlNode *xn) {
             return;
         uint32_t k = 0;
         FOR_EACH_CHILD(h, th) {
-            if (!is_el(h, BATON_ZEEBE_NS, "header"))
-                continue;
+            if (k == nh || !is_el(h, BATON_ZEEBE_NS, "header"))
+                continue; /* k == nh never: these are the children counted above */
             hs[k].key = baton_builder_strdup(L->b, attr(L, h, "key"));
             hs[k].value = baton_builder_strdup(L->b, attr(L, h, "value"));
             k++;

@@ -1974,7 +1974,7 @@ void baton_engine_close(baton_engine *e) {
     for (uint32_t i = 0; i < e->n_deps; i++)
         baton_model_unref(e->deps[i].model);
     baton_free(e->deps);
-    for (unsigned i = 0; i < e->n_sessions; i++) {
+    for (unsigned i = 0; e->sessions && i < e->n_sessions; i++) {
         baton_stepper_free(e->sessions[i].stepper);
         if (e->own_stores)
             baton_store_close(e->sessions[i].store);

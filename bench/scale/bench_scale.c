@@ -37,7 +37,8 @@
  *       `baton serve` on the filled store: resident memory fresh, then after
  *       each run of a workload that touches the waiting instances (list
  *       instances, scrape /metrics, correlate messages to waiting instances
- *       spread over the key range); peak resident memory.
+ *       spread over the key range); peak resident memory, and the resident
+ *       memory after each run split into anonymous, file-backed and shared.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -379,8 +380,10 @@ static int cmd_tokens_db(const char *url, int n) {
 static const char wait_xml[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
-    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"scale-wait\" targetNamespace=\"bench\">\n"
-    "  <message id=\"m\" name=\"go\"><extensionElements><zeebe:subscription correlationKey=\"= k\"/>"
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"scale-wait\" "
+    "targetNamespace=\"bench\">\n"
+    "  <message id=\"m\" name=\"go\"><extensionElements><zeebe:subscription correlationKey=\"= "
+    "k\"/>"
     "</extensionElements></message>\n"
     "  <process id=\"wait\" isExecutable=\"true\">\n"
     "    <startEvent id=\"start\"/>\n"
@@ -394,7 +397,7 @@ static const char wait_xml[] =
     "  </process>\n"
     "</definitions>\n";
 
-#define HOUR_MS 3600000LL
+#define HOUR_MS    3600000LL
 #define FILL_BATCH 5000
 
 typedef struct filler {
@@ -461,11 +464,11 @@ static void fill_one(filler *f, int64_t created, const char *key) {
         cJSON *j = baton_record_to_json(r, f->m);
         char *text = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
-        const char *el = r->kind == BATON_REC_FLOW_TAKEN ? g->flows[r->flow].id
-                         : (r->kind == BATON_REC_INSTANCE_CREATED ||
-                            r->kind == BATON_REC_INSTANCE_ENDED)
-                             ? (r->element < g->n_processes ? g->processes[r->element].id : NULL)
-                             : node_id(f->m, r->element);
+        const char *el =
+            r->kind == BATON_REC_FLOW_TAKEN ? g->flows[r->flow].id
+            : (r->kind == BATON_REC_INSTANCE_CREATED || r->kind == BATON_REC_INSTANCE_ENDED)
+                ? (r->element < g->n_processes ? g->processes[r->element].id : NULL)
+                : node_id(f->m, r->element);
         if (o->history_append(f->st, id, r->seq, r->at,
                               baton_record_kind_name((baton_record_kind)r->kind), el, text, &err))
             die("history", &err);
@@ -686,17 +689,21 @@ static int cmd_serve(const char *exe, const char *db, long n, int runs) {
             /* keys spread over the range, each once: 7919 is prime, coprime to the sizes */
             long j = (long)(((int64_t)idx * 7919) % n);
             char body[128];
-            snprintf(body, sizeof body, "{\"name\":\"go\",\"correlationKey\":\"p%ld\","
-                     "\"timeToLive\":0}", j);
+            snprintf(body, sizeof body,
+                     "{\"name\":\"go\",\"correlationKey\":\"p%ld\","
+                     "\"timeToLive\":0}",
+                     j);
             if (request(c, "/v1/messages", body) / 100 != 2)
                 failed++;
         }
         double corr_ms = per_run ? (now_s() - a) * 1e3 / (double)per_run : 0;
         printf("{\"waiting\":%ld,\"run\":%d,\"startup_ms\":%.1f,\"rss_fresh_kb\":%ld,"
-               "\"rss_kb\":%ld,\"hwm_kb\":%ld,\"list_ms\":%.2f,\"metrics_ms\":%.2f,"
-               "\"correlate_ms\":%.3f,\"correlations\":%ld,\"failed\":%ld}\n",
-               n, r, startup_ms, fresh, proc_kb("VmRSS:"), proc_kb("VmHWM:"), list_ms, metrics_ms,
-               corr_ms, per_run, failed);
+               "\"rss_kb\":%ld,\"hwm_kb\":%ld,\"anon_kb\":%ld,\"file_kb\":%ld,\"shmem_kb\":%ld,"
+               "\"list_ms\":%.2f,\"metrics_ms\":%.2f,\"correlate_ms\":%.3f,\"correlations\":%ld,"
+               "\"failed\":%ld}\n",
+               n, r, startup_ms, fresh, proc_kb("VmRSS:"), proc_kb("VmHWM:"), proc_kb("RssAnon:"),
+               proc_kb("RssFile:"), proc_kb("RssShmem:"), list_ms, metrics_ms, corr_ms, per_run,
+               failed);
         fflush(stdout);
     }
     curl_slist_free_all(hdr);

@@ -642,7 +642,8 @@ static void h_deployment_xml(api_req *r) {
 static void reply_defs(api_req *r, def_items *d, bool latest_only) {
     cJSON *items = cJSON_CreateArray();
     for (uint32_t i = 0; items && i < d->n; i++) {
-        bool latest = i + 1 == d->n || strcmp(d->items[i + 1].process_id, d->items[i].process_id);
+        bool latest =
+            i + 1 == d->n || strcmp(d->items[i + 1].process_id, d->items[i].process_id) != 0;
         if (latest_only && !latest)
             continue;
         cJSON_AddItemToArray(items, def_json(r, &d->items[i], latest));
@@ -788,7 +789,7 @@ static int filter_inst(void *cookie, const void *row) {
     const baton_instance_row *x = row;
     if (x->id <= f->after || (f->state && x->state != f->state) ||
         (f->process && strcmp(f->process, x->process_id) != 0) ||
-        (f->business_key && (!x->business_key || strcmp(f->business_key, x->business_key))) ||
+        (f->business_key && (!x->business_key || strcmp(f->business_key, x->business_key) != 0)) ||
         (f->started_after && x->started <= f->started_after) ||
         (f->started_before && x->started >= f->started_before) ||
         (f->ended_after && (!x->ended || x->ended <= f->ended_after)) ||
@@ -1353,8 +1354,8 @@ static int filter_task(void *cookie, const void *row) {
     const baton_task_row *t = row;
     if (!key_before(f->after_inst, f->after_key, t->instance, t->key) ||
         (f->instance && t->instance != f->instance) ||
-        (f->process && (!t->process_id || strcmp(f->process, t->process_id))) ||
-        (f->assignee && (!t->assignee || strcmp(f->assignee, t->assignee))) ||
+        (f->process && (!t->process_id || strcmp(f->process, t->process_id) != 0)) ||
+        (f->assignee && (!t->assignee || strcmp(f->assignee, t->assignee) != 0)) ||
         (f->assigned == 1 && !t->assignee) || (f->assigned == 0 && t->assignee))
         return 0;
     cJSON *details = t->details ? cJSON_Parse(t->details) : NULL;

@@ -634,8 +634,8 @@ static int filter_job(void *cookie, const void *row) {
     job_filter *f = cookie;
     const baton_job_row *j = row;
     if ((f->instance && j->instance != f->instance) ||
-        (f->type && (!j->type || strcmp(f->type, j->type))) ||
-        (f->state && strcmp(f->state, job_state(j, f->now))) ||
+        (f->type && (!j->type || strcmp(f->type, j->type) != 0)) ||
+        (f->state && strcmp(f->state, job_state(j, f->now)) != 0) ||
         !page_wants(&f->p, j->instance, j->key))
         return 0;
     page_add(&f->p, j->instance, j->key, job_row_json(j, f->now));
@@ -652,8 +652,8 @@ void api_h_jobs(api_req *r) {
         return;
     f.type = api_query(r, "type");
     f.state = api_query(r, "state");
-    if (f.state && strcmp(f.state, "available") && strcmp(f.state, "locked") &&
-        strcmp(f.state, "backoff") && strcmp(f.state, "incident")) {
+    if (f.state && strcmp(f.state, "available") != 0 && strcmp(f.state, "locked") != 0 &&
+        strcmp(f.state, "backoff") != 0 && strcmp(f.state, "incident") != 0) {
         api_reply_errorf(r, BATON_INVALID, "state must be available, locked, backoff or incident");
         return;
     }
@@ -719,8 +719,8 @@ static int collect_incident(void *cookie, const void *row) {
     inc_list *l = cookie;
     const baton_incident_row *x = row;
     if ((l->instance && x->instance != l->instance) || (l->only_key && x->key != l->only_key) ||
-        (l->kind && (!x->kind || strcmp(l->kind, x->kind))) ||
-        (l->element && (!x->element || strcmp(l->element, x->element))))
+        (l->kind && (!x->kind || strcmp(l->kind, x->kind) != 0)) ||
+        (l->element && (!x->element || strcmp(l->element, x->element) != 0)))
         return 0;
     if (l->count_only) {
         l->count++;

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="
-  gcc clang clang-format libclang-rt-14-dev llvm meson ninja-build pkg-config
+  gcc clang clang-format clang-tidy libclang-rt-14-dev llvm meson ninja-build pkg-config
   libxml2-dev libcjson-dev libsqlite3-dev libpq-dev libmicrohttpd-dev
   libcurl4-openssl-dev libintelrdfpmath-dev
   postgresql tzdata ca-certificates curl nodejs

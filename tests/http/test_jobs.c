@@ -212,9 +212,10 @@ static void test_retries_incident(void) {
     TAP_EQ_INT(jlen(r.json, "jobs"), 0, "not handed out during the backoff");
     resp_free(&r);
     int64_t t0 = now_ms();
-    activate(&S, &r, "work", "w1", 1, 30000, 3000);
+    /* generous timeout: a loaded machine slows the wake-up, it must not fail the test */
+    activate(&S, &r, "work", "w1", 1, 30000, 10000);
     TAP_EQ_INT(jlen(r.json, "jobs"), 1, "handed out again after it");
-    TAP_OK(now_ms() - t0 < 1000, "a long poll wakes when the backoff ends");
+    TAP_OK(now_ms() - t0 < 5000, "a long poll wakes when the backoff ends, not at its timeout");
     resp_free(&r);
     http(&S, "POST", path, "{\"worker\":\"w1\",\"errorMessage\":\"db still down\"}", &r);
     TAP_OK(cJSON_IsTrue(jget(r.json, "incident")), "no retries left: an incident");
@@ -286,14 +287,15 @@ static void test_exponential(void) {
         TAP_OK(jstr(r.json, "availableAt") != NULL, "failure %d says when the job is back", i + 1);
         resp_free(&r);
         int64_t t0 = now_ms();
-        activate(&S, &r, "work", "w1", 1, 30000, 3000);
+        activate(&S, &r, "work", "w1", 1, 30000, 10000);
         delays[i] = now_ms() - t0;
         TAP_EQ_INT(jlen(r.json, "jobs"), 1, "failure %d: handed out after its backoff", i + 1);
         resp_free(&r);
     }
-    TAP_OK(delays[1] > delays[0] + 40 && delays[2] > delays[1] + 100,
-           "the backoff doubles: %lld, %lld, %lld ms", (long long)delays[0], (long long)delays[1],
-           (long long)delays[2]);
+    /* lower bounds only (the job is never handed out early); load can only add to them */
+    TAP_OK(delays[0] >= 90 && delays[1] >= 190 && delays[2] >= 390,
+           "the backoff doubles (100, 200, 400 ms at least): %lld, %lld, %lld ms",
+           (long long)delays[0], (long long)delays[1], (long long)delays[2]);
     TAP_EQ_INT(report(job, "complete", "{\"worker\":\"w1\"}"), 204, "then completes");
 }
 

@@ -16,6 +16,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,16 @@ typedef struct hooks {
     baton_httpjobs *httpjobs;
     pthread_rwlock_t srv_lock; /* the server is stopped first: commits go on meanwhile */
     baton_server *srv;
+    _Atomic uint64_t commits; /* how busy the node is, for the housekeeping */
 } hooks;
+
+/* The housekeeping's own state: it runs on the scheduler thread only. */
+typedef struct keeper {
+    const serve_cfg *c;
+    hooks *h;
+    uint64_t seen;  /* commits counted at the end of the last run */
+    unsigned quiet; /* periods in a row with no commit */
+} keeper;
 
 static bool parse_level(const char *s, baton_log_level *out) {
     static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -240,32 +250,43 @@ static bool split_listen(const char *s, char *host, size_t cap, uint16_t *port) 
     return true;
 }
 
-/* Give freed memory back after a burst, so an idle server stays small (glibc keeps peaks). */
 /*
  * Housekeeping on the scheduler thread every 10 s: deliver outbox events
  * another node sharing the database left, sweep old history in bounded
  * batches (retention_days; never blocks the engine for long), and hand
- * freed memory back to the system.
+ * freed memory back to the system (glibc keeps a burst's peak otherwise).
+ * A node that committed nothing since the last run does this only every
+ * sixth period: an idle server should cost nothing, and what other nodes
+ * or the passing days leave waits at most a minute.
  */
 static void housekeeping(void *cookie, baton_engine *e) {
-    const serve_cfg *c = cookie;
+    keeper *k = cookie;
+    bool busy = atomic_load(&k->h->commits) != k->seen;
+    k->quiet = busy ? 0 : k->quiet + 1;
+    if (!busy && k->quiet % 6 != 0)
+        return;
     baton_error err;
     baton_error_clear(&err);
     if (baton_engine_settle(e, &err))
         baton_log(BATON_LOG_WARN, "msg=\"outbox not settled\" error=\"%s\"", err.message);
-    uint32_t removed = 1;
+    uint32_t removed = 1, total = 0;
     for (int batch = 0; removed && batch < 10; batch++) {
         baton_error_clear(&err);
-        if (baton_engine_sweep(e, c->retention_ms, 100, &removed, &err)) {
+        if (baton_engine_sweep(e, k->c->retention_ms, 100, &removed, &err)) {
             baton_log(BATON_LOG_WARN, "msg=\"retention sweep failed\" error=\"%s\"", err.message);
             break;
         }
+        total += removed;
     }
-    malloc_trim(0);
+    if (busy || total)
+        malloc_trim(0);
+    /* its own commits (settled events, sweeps) do not make the node busy */
+    k->seen = atomic_load(&k->h->commits);
 }
 
 static void commit_hook(void *cookie, const baton_commit_info *info) {
     hooks *h = cookie;
+    atomic_fetch_add_explicit(&h->commits, 1, memory_order_relaxed);
     baton_scheduler_notify(h->sched, info);
     baton_httpjobs_notify(h->httpjobs, info);
     pthread_rwlock_rdlock(&h->srv_lock);
@@ -316,7 +337,8 @@ int baton_cmd_serve(int argc, char **argv) {
     baton_scheduler *sched = NULL;
     baton_httpjobs *httpjobs = NULL;
     baton_server *srv = NULL;
-    hooks hk = {NULL, NULL, PTHREAD_RWLOCK_INITIALIZER, NULL};
+    hooks hk = {NULL, NULL, PTHREAD_RWLOCK_INITIALIZER, NULL, 0};
+    keeper kp = {&c, &hk, 0, 0};
     char host[256];
     snprintf(c.db, sizeof c.db, "baton.db");
     snprintf(c.listen, sizeof c.listen, "127.0.0.1:8080");
@@ -398,7 +420,7 @@ int baton_cmd_serve(int argc, char **argv) {
             goto out;
     baton_scheduler_opts so = {.max_sleep_ms = c.scheduler_max_sleep_ms,
                                .periodic = housekeeping,
-                               .periodic_cookie = &c,
+                               .periodic_cookie = &kp,
                                .period_ms = 10000};
     if (baton_scheduler_start(eng, &so, &sched, &err)) {
         rc = baton_cli_error(&err);

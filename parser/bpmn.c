@@ -33,9 +33,19 @@
 
 /* ---- small helpers over libxml2 -------------------------------------- */
 
+/*
+ * Whether namespace `href` is `uri`. Camunda 7 reads the extension namespace
+ * of Activiti, which it was forked from, as its own (Camunda Modeler 1.x
+ * and 2.x and the Eclipse plugin bound `camunda:` to it), and so does Baton.
+ */
+static bool ns_is(const char *href, const char *uri) {
+    return strcmp(href, uri) == 0 ||
+           (strcmp(uri, BATON_CAMUNDA_NS) == 0 && strcmp(href, BATON_ACTIVITI_NS) == 0);
+}
+
 static bool in_ns(const xmlNode *n, const char *uri) {
     return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
-           strcmp((const char *)n->ns->href, uri) == 0;
+           ns_is((const char *)n->ns->href, uri);
 }
 
 static bool is_bpmn(const xmlNode *n, const char *local) {
@@ -64,6 +74,8 @@ static uint32_t line_of(const xmlNode *n) {
  */
 static const char *attr_ns(loader *L, const xmlNode *n, const char *ns, const char *name) {
     xmlAttr *a = xmlHasNsProp((xmlNode *)n, (const xmlChar *)name, (const xmlChar *)ns);
+    if (!a && ns && strcmp(ns, BATON_CAMUNDA_NS) == 0) /* see ns_is */
+        a = xmlHasNsProp((xmlNode *)n, (const xmlChar *)name, (const xmlChar *)BATON_ACTIVITI_NS);
     if (!a || a->type != XML_ATTRIBUTE_NODE)
         return NULL;
     if (!a->children)
@@ -1539,7 +1551,7 @@ static void detect_dialect(loader *L, xmlNode *root) {
         if (strcmp((const char *)ns->href, BATON_ZEEBE_NS) == 0)
             L->declares_zeebe = true;
         else if (strcmp((const char *)ns->href, BATON_CAMUNDA_NS) == 0)
-            L->declares_camunda = true;
+            L->declares_camunda = true; /* not Activiti's: its designers declare it always */
     }
     const char *platform = attr_ns(L, root, BATON_MODELER_NS, "executionPlatform");
     baton_dialect d = BATON_DIALECT_GENERIC;

@@ -3,7 +3,8 @@
  *
  * The loader reads XML as modelling tools write it: elements are matched on
  * namespace URIs, never prefixes; Camunda 8 (zeebe:) and Camunda 7
- * (camunda:) extensions are read, every other extension is skipped. It is
+ * (camunda:, also under the Activiti namespace as Camunda 7 reads it)
+ * extensions are read, every other extension is skipped. It is
  * safe on hostile input: no network, no DTD, no entities beyond the five
  * predefined ones, and bounds on size, element count and nesting depth.
  *
@@ -32,7 +33,9 @@
 #define BATON_ZEEBE_NS   "http://camunda.org/schema/zeebe/1.0"
 #define BATON_CAMUNDA_NS "http://camunda.org/schema/1.0/bpmn"
 #define BATON_MODELER_NS "http://camunda.org/schema/modeler/1.0"
-#define BATON_XSI_NS     "http://www.w3.org/2001/XMLSchema-instance"
+/* Read as BATON_CAMUNDA_NS, as Camunda 7 does (it was forked from Activiti). */
+#define BATON_ACTIVITI_NS "http://activiti.org/bpmn"
+#define BATON_XSI_NS      "http://www.w3.org/2001/XMLSchema-instance"
 
 #define BATON_BPMN_DEFAULT_MAX_BYTES    ((size_t)16 << 20)
 #define BATON_BPMN_DEFAULT_MAX_ELEMENTS 1000000u

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "parser/bpmn.h"
 #include "tests/parser/helpers.h"
 #include "tests/tap.h"
@@ -436,6 +437,57 @@ static void test_camunda7(void) {
     loaded_fini(&ld);
 }
 
+/*
+ * The same file with `camunda:` bound to Activiti's namespace, as Camunda
+ * Modeler 1.x and 2.x wrote it: read alike, Camunda 7 dialect.
+ */
+static void test_activiti_namespace(void) {
+    char path[1024];
+    data_path(path, sizeof path, data_dir, "camunda7.bpmn");
+    size_t len = 0;
+    char *xml = slurp(path, &len);
+    const char *uri = "http://camunda.org/schema/1.0/bpmn";
+    char *at = xml ? strstr(xml, uri) : NULL;
+    TAP_OK(at != NULL, "camunda7.bpmn declares the Camunda namespace");
+    if (!at) {
+        baton_free(xml);
+        return;
+    }
+    baton_buf b;
+    baton_buf_init(&b, 0);
+    baton_buf_append(&b, xml, (size_t)(at - xml));
+    baton_buf_append(&b, "http://activiti.org/bpmn", strlen("http://activiti.org/bpmn"));
+    baton_buf_append(&b, at + strlen(uri), len - (size_t)(at - xml) - strlen(uri));
+    baton_free(xml);
+    baton_diags d;
+    baton_diags_init(&d, 0);
+    baton_error err;
+    baton_error_clear(&err);
+    baton_model *m = NULL;
+    baton_load_opts o = {.name = "activiti.bpmn"};
+    const char *text = baton_buf_str(&b);
+    baton_status st = baton_bpmn_load(text, strlen(text), &o, &d, &m, &err);
+    TAP_EQ_INT(st, BATON_OK, "loads");
+    if (m) {
+        const baton_graph *g = baton_model_graph(m);
+        TAP_EQ_INT(g->dialect, BATON_DIALECT_C7, "Camunda 7 dialect");
+        baton_idx i = baton_model_find_node(m, "fetch");
+        const baton_task_def *t = i != BATON_NONE ? g->nodes[i].task : NULL;
+        TAP_OK(t && t->impl == BATON_IMPL_JOB && t->job_type.text &&
+                   strcmp(t->job_type.text, "fetch-invoice") == 0,
+               "activiti:topic read as camunda:topic");
+        TAP_OK(i != BATON_NONE && (g->nodes[i].flags & BATON_NF_ASYNC_BEFORE),
+               "activiti:asyncBefore");
+        i = baton_model_find_node(m, "review");
+        t = i != BATON_NONE ? g->nodes[i].task : NULL;
+        TAP_OK(t && t->assignee.text && strcmp(t->assignee.text, "${approver}") == 0,
+               "activiti:assignee");
+    }
+    baton_model_unref(m);
+    baton_diags_fini(&d);
+    baton_buf_fini(&b);
+}
+
 static void test_camunda7_java(void) {
     baton_diags d;
     baton_diags_init(&d, 0);
@@ -615,6 +667,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_tasks);
     TAP_RUN(test_zeebe);
     TAP_RUN(test_camunda7);
+    TAP_RUN(test_activiti_namespace);
     TAP_RUN(test_camunda7_java);
     TAP_RUN(test_collaboration);
     TAP_RUN(test_namespaces);

@@ -3,6 +3,7 @@
  * (cmd_<name>.c). main() is the only place allowed to install process-wide
  * hooks (allocation, logging) and to abort.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,20 @@ static void usage(FILE *out) {
     fprintf(out, "\n'baton <command> --help' describes a command.\n");
 }
 
+/*
+ * Output that never arrived (a full disk, a closed pipe) must not pass for
+ * success: a script reading `baton history > audit.json` would keep a
+ * truncated file. Every command's exit goes through here.
+ */
+static int finish(int rc) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "baton: error: cannot write the output: %s\n",
+                errno ? strerror(errno) : "write error");
+        return rc ? rc : BATON_EXIT_FAIL;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     baton_alloc_install_cjson();
     if (argc < 2) {
@@ -38,14 +53,14 @@ int main(int argc, char **argv) {
     }
     if (baton_cli_is_help(argv[1])) {
         usage(stdout);
-        return BATON_EXIT_OK;
+        return finish(BATON_EXIT_OK);
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
         printf("baton %s\n", BATON_VERSION);
-        return BATON_EXIT_OK;
+        return finish(BATON_EXIT_OK);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+            return finish(commands[i].fn(argc - 1, argv + 1));
     return baton_cli_usage_error(NULL, "unknown command '%s'", argv[1]);
 }

@@ -78,6 +78,30 @@ static char *path_of(const char *file) {
     return buf[k];
 }
 
+/*
+ * Output that cannot be written fails the command: stdout is /dev/full
+ * (every write there fails with ENOSPC), stderr is captured.
+ */
+static void test_output_lost(void) {
+    const char *argv[] = {baton, "validate", path_of("events.bpmn"), NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/full", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err_path, O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    pid_t pid;
+    int status = 0, code = -1;
+    if (posix_spawn(&pid, baton, &fa, NULL, (char **)argv, environ) == 0 &&
+        waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+        code = WEXITSTATUS(status);
+    posix_spawn_file_actions_destroy(&fa);
+    size_t n = 0;
+    char *err = slurp(err_path, &n);
+    TAP_EQ_INT(code, 1, "stdout on a full disk: exit 1, not success");
+    TAP_CONTAINS(err, "cannot write the output: No space left on device", "and says why");
+    baton_free(err);
+}
+
 static void test_valid(void) {
     const char *f = path_of("events.bpmn");
     run r = run_baton((const char *[]){"validate", f, NULL});
@@ -287,6 +311,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_json);
     TAP_RUN(test_usage);
     TAP_RUN(test_help_version);
+    TAP_RUN(test_output_lost);
     unlink(out_path);
     unlink(err_path);
     rmdir(dir);

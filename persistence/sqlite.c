@@ -151,9 +151,11 @@
     X(MSG_FIND_ID, "SELECT " MSG_COLS " FROM messages WHERE message_id = ?1 AND expires > ?2 "     \
                    "ORDER BY id LIMIT 1")                                                          \
     X(MSG_DELETE, "DELETE FROM messages WHERE id = ?1")                                            \
+    /* CROSS JOIN fixes SQLite's join order: the few buffered messages outside, one index          \
+       probe of subscriptions each (left to itself, the planner walked every subscription) */      \
     X(MSG_WAITING,                                                                                 \
-      "SELECT s.instance, s.key, m.name, m.correlation, NULL FROM messages m JOIN subscriptions "  \
-      "s "                                                                                         \
+      "SELECT s.instance, s.key, m.name, m.correlation, NULL FROM messages m CROSS JOIN "          \
+      "subscriptions s "                                                                           \
       "ON s.kind = 0 AND s.name = m.name AND (s.correlation IS NULL OR s.correlation = "           \
       "m.correlation) WHERE m.expires > ?1 ORDER BY m.id, s.id LIMIT ?2")                          \
     X(PURGE_MESSAGES, "DELETE FROM messages WHERE id IN (SELECT id FROM messages "                 \

@@ -287,14 +287,10 @@ static void h_health(api_req *r) {
     api_reply_json(r, 200, o);
 }
 
-static int count_active(void *cookie, const void *row) {
-    if (((const baton_instance_row *)row)->state == BATON_INSTANCE_ACTIVE)
-        (*(int64_t *)cookie)++;
-    return 0;
-}
-
-static baton_status scan_active(void *cookie, baton_store *s, baton_error *err) {
-    return s->ops->instance_list(s, count_active, cookie, err);
+/* The store counts (an index range on SQLite and PostgreSQL): no row is read into memory. */
+static baton_status count_active(void *cookie, baton_store *s, baton_error *err) {
+    baton_instance_filter f = {.state = BATON_INSTANCE_ACTIVE};
+    return s->ops->instance_count(s, &f, cookie, err);
 }
 
 static void h_metrics(api_req *r) {
@@ -302,7 +298,7 @@ static void h_metrics(api_req *r) {
     if (!atomic_exchange(&s->active_counted, 1)) {
         /* once: the active gauge starts from what the store holds */
         int64_t n = 0;
-        if (baton_engine_query(s->engine, scan_active, &n, NULL) == BATON_OK)
+        if (baton_engine_query(s->engine, count_active, &n, NULL) == BATON_OK)
             baton_metrics_set_active(s->metrics, n);
         else
             atomic_store(&s->active_counted, 0);
@@ -769,71 +765,47 @@ static void h_start(api_req *r) {
 
 /* ---- instances --------------------------------------------------------------------------- */
 
-typedef struct inst_filter {
-    const char *process, *business_key;
-    int state; /* 0 = any */
-    int64_t started_after, started_before, ended_after, ended_before;
-    int has_incident; /* -1 any */
-    int64_t parent;   /* 0 any */
-    int64_t after;    /* cursor: ids > after */
-    uint32_t limit;
-    /* result: the `limit + 1` smallest matching ids, ascending */
+/* One page of instances: the store filters, orders by id and stops at the limit. */
+typedef struct inst_page {
+    baton_instance_filter f; /* f.limit: the page size + 1, to know whether more follow */
     cJSON **rows;
     int64_t *ids;
     uint32_t n;
     bool nomem;
-} inst_filter;
+} inst_page;
 
-static int filter_inst(void *cookie, const void *row) {
-    inst_filter *f = cookie;
+static int page_inst(void *cookie, const void *row) {
+    inst_page *p = cookie;
     const baton_instance_row *x = row;
-    if (x->id <= f->after || (f->state && x->state != f->state) ||
-        (f->process && strcmp(f->process, x->process_id) != 0) ||
-        (f->business_key && (!x->business_key || strcmp(f->business_key, x->business_key) != 0)) ||
-        (f->started_after && x->started <= f->started_after) ||
-        (f->started_before && x->started >= f->started_before) ||
-        (f->ended_after && (!x->ended || x->ended <= f->ended_after)) ||
-        (f->ended_before && (!x->ended || x->ended >= f->ended_before)) ||
-        (f->has_incident == 1 && x->incidents <= 0) || (f->has_incident == 0 && x->incidents > 0) ||
-        (f->parent && x->parent_id != f->parent))
-        return 0;
-    uint32_t cap = f->limit + 1;
-    if (f->n == cap && x->id >= f->ids[cap - 1])
-        return 0; /* stores list in id order: nothing smaller can follow, but do not rely on it */
+    if (p->n == p->f.limit)
+        return 1;
     cJSON *j = instance_json(x);
     if (!j) {
-        f->nomem = true;
+        p->nomem = true;
         return 1;
     }
-    uint32_t pos = f->n;
-    while (pos > 0 && f->ids[pos - 1] > x->id)
-        pos--;
-    if (f->n == cap) {
-        cJSON_Delete(f->rows[cap - 1]);
-        f->n--;
-    }
-    memmove(f->ids + pos + 1, f->ids + pos, (f->n - pos) * sizeof *f->ids);
-    memmove(f->rows + pos + 1, f->rows + pos, (f->n - pos) * sizeof *f->rows);
-    f->ids[pos] = x->id;
-    f->rows[pos] = j;
-    f->n++;
+    p->ids[p->n] = x->id;
+    p->rows[p->n++] = j;
     return 0;
 }
 
 static baton_status list_insts(void *cookie, baton_store *s, baton_error *err) {
-    return s->ops->instance_list(s, filter_inst, cookie, err);
+    inst_page *p = cookie;
+    return s->ops->instance_query(s, &p->f, page_inst, cookie, err);
 }
 
 static void h_instances(api_req *r) {
-    inst_filter f = {0};
+    inst_page pg = {0};
+    baton_instance_filter *f = &pg.f;
     int64_t limit = 0, after = 0;
+    int has_incident = -1;
     const char *state = api_query(r, "state");
     if (state) {
-        f.state = strcmp(state, "active") == 0       ? BATON_INSTANCE_ACTIVE
-                  : strcmp(state, "completed") == 0  ? BATON_INSTANCE_COMPLETED
-                  : strcmp(state, "terminated") == 0 ? BATON_INSTANCE_TERMINATED
-                                                     : -1;
-        if (f.state < 0) {
+        f->state = strcmp(state, "active") == 0       ? BATON_INSTANCE_ACTIVE
+                   : strcmp(state, "completed") == 0  ? BATON_INSTANCE_COMPLETED
+                   : strcmp(state, "terminated") == 0 ? BATON_INSTANCE_TERMINATED
+                                                      : -1;
+        if (f->state < 0) {
             api_reply_errorf(r, BATON_INVALID, "state must be active, completed or terminated");
             return;
         }
@@ -844,46 +816,47 @@ static void h_instances(api_req *r) {
         return;
     }
     if (!api_query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit) ||
-        !query_time(r, "startedAfter", &f.started_after) ||
-        !query_time(r, "startedBefore", &f.started_before) ||
-        !query_time(r, "endedAfter", &f.ended_after) ||
-        !query_time(r, "endedBefore", &f.ended_before) ||
-        !query_bool(r, "hasIncident", &f.has_incident) ||
-        !api_query_int(r, "parentId", 0, INT64_MAX / 2, 0, &f.parent))
+        !query_time(r, "startedAfter", &f->started_after) ||
+        !query_time(r, "startedBefore", &f->started_before) ||
+        !query_time(r, "endedAfter", &f->ended_after) ||
+        !query_time(r, "endedBefore", &f->ended_before) ||
+        !query_bool(r, "hasIncident", &has_incident) ||
+        !api_query_int(r, "parentId", 0, INT64_MAX / 2, 0, &f->parent_id))
         return;
-    f.process = api_query(r, "processId");
-    f.business_key = api_query(r, "businessKey");
-    f.after = after;
-    f.limit = (uint32_t)limit;
-    f.rows = baton_calloc(f.limit + 1, sizeof *f.rows);
-    f.ids = baton_calloc(f.limit + 1, sizeof *f.ids);
+    f->incidents = has_incident < 0 ? 0 : has_incident ? 1 : -1;
+    f->process_id = api_query(r, "processId");
+    f->business_key = api_query(r, "businessKey");
+    f->after = after;
+    f->limit = (uint32_t)limit + 1;
+    pg.rows = baton_calloc(f->limit, sizeof *pg.rows);
+    pg.ids = baton_calloc(f->limit, sizeof *pg.ids);
     baton_error e;
     baton_error_clear(&e);
     baton_status st =
-        f.rows && f.ids ? baton_engine_query(r->srv->engine, list_insts, &f, &e) : BATON_NOMEM;
-    if (!st && f.nomem)
+        pg.rows && pg.ids ? baton_engine_query(r->srv->engine, list_insts, &pg, &e) : BATON_NOMEM;
+    if (!st && pg.nomem)
         st = BATON_NOMEM;
     cJSON *o = NULL;
     if (!st) {
         o = cJSON_CreateObject();
         cJSON *items = cJSON_AddArrayToObject(o, "items");
-        uint32_t shown = f.n > f.limit ? f.limit : f.n;
+        uint32_t shown = pg.n > (uint32_t)limit ? (uint32_t)limit : pg.n;
         for (uint32_t i = 0; i < shown; i++) {
-            cJSON_AddItemToArray(items, f.rows[i]);
-            f.rows[i] = NULL;
+            cJSON_AddItemToArray(items, pg.rows[i]);
+            pg.rows[i] = NULL;
         }
-        if (f.n > f.limit) {
+        if (pg.n > (uint32_t)limit) {
             char c[24];
-            snprintf(c, sizeof c, "%lld", (long long)f.ids[f.limit - 1]);
+            snprintf(c, sizeof c, "%lld", (long long)pg.ids[limit - 1]);
             cJSON_AddStringToObject(o, "nextCursor", c);
         } else {
             cJSON_AddNullToObject(o, "nextCursor");
         }
     }
-    for (uint32_t i = 0; f.rows && i < f.n; i++)
-        cJSON_Delete(f.rows[i]);
-    baton_free(f.rows);
-    baton_free(f.ids);
+    for (uint32_t i = 0; pg.rows && i < pg.n; i++)
+        cJSON_Delete(pg.rows[i]);
+    baton_free(pg.rows);
+    baton_free(pg.ids);
     if (st)
         api_reply_error(r, st, &e);
     else

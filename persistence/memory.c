@@ -313,6 +313,52 @@ static baton_status mem_inst_list(baton_store *s, baton_row_fn fn, void *cookie,
     return BATON_OK;
 }
 
+/*
+ * The filter by scan (test-sized data): the `limit` smallest matching ids
+ * above the cursor, kept sorted while scanning, so the answer does not
+ * depend on the order instances were put in.
+ */
+static baton_status mem_inst_query(baton_store *s, const baton_instance_filter *f, baton_row_fn fn,
+                                   void *cookie, baton_error *err) {
+    mem_store *m = (mem_store *)s;
+    CHECK(m, err);
+    if (f->limit < 1 || f->limit > BATON_STORE_QUERY_MAX)
+        return baton_error_set(err, BATON_INVALID, "instance query: limit %u not in 1..%d",
+                               (unsigned)f->limit, BATON_STORE_QUERY_MAX);
+    mem_inst **page = baton_malloc(f->limit * sizeof *page);
+    if (!page)
+        return baton_error_set(err, BATON_NOMEM, "memory store: out of memory");
+    uint32_t n = 0;
+    for (size_t i = 0; i < m->instances.n; i++) {
+        mem_inst *x = *AT(m->instances, mem_inst *, i);
+        if (x->row.id <= f->after || !baton_store_instance_matches(f, &x->row) ||
+            (n == f->limit && x->row.id >= page[n - 1]->row.id))
+            continue;
+        uint32_t pos = n < f->limit ? n++ : n - 1;
+        while (pos > 0 && page[pos - 1]->row.id > x->row.id) {
+            page[pos] = page[pos - 1];
+            pos--;
+        }
+        page[pos] = x;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (fn(cookie, &page[i]->row))
+            break;
+    baton_free(page);
+    return BATON_OK;
+}
+
+static baton_status mem_inst_count(baton_store *s, const baton_instance_filter *f,
+                                   int64_t *count_out, baton_error *err) {
+    mem_store *m = (mem_store *)s;
+    CHECK(m, err);
+    int64_t n = 0;
+    for (size_t i = 0; i < m->instances.n; i++)
+        n += baton_store_instance_matches(f, &(*AT(m->instances, mem_inst *, i))->row);
+    *count_out = n;
+    return BATON_OK;
+}
+
 static baton_status mem_inst_children(baton_store *s, int64_t parent, int64_t parent_key,
                                       baton_row_fn fn, void *cookie, baton_error *err) {
     mem_store *m = (mem_store *)s;
@@ -1048,6 +1094,8 @@ static const baton_store_ops memory_ops = {
     .instance_get = mem_inst_get,
     .instance_put = mem_inst_put,
     .instance_list = mem_inst_list,
+    .instance_query = mem_inst_query,
+    .instance_count = mem_inst_count,
     .instance_children = mem_inst_children,
     .history_append = mem_hist_append,
     .history_read = mem_hist_read,

@@ -1173,6 +1173,103 @@ static baton_status pg_inst_list(baton_store *s, baton_row_fn fn, void *cookie, 
               : list(p, r, (read_fn)read_instance, sizeof(baton_instance_row), fn, cookie, err);
 }
 
+/*
+ * A statement whose text depends on its arguments (a filter's conditions),
+ * sent unnamed with its parameters so the server plans it for these values
+ * and picks the index that fits them. What the open transaction kept back
+ * goes out first, in a pipeline of its own.
+ */
+static baton_status exec_text(pg_store *p, const char *sql, const params *a, const char *what,
+                              PGresult **out, baton_error *err) {
+    if (p->in_tx && (!p->begin_sent || p->n_deferred)) {
+        call c[34];
+        int n = pending_calls(p, c, 34);
+        baton_status st = pipeline(p, c, n, -1, NULL, err);
+        sent_pending(p);
+        if (st)
+            return st;
+    }
+    drain(p);
+    PGresult *r = PQexecParams(p->conn, sql, a->n, NULL, a->v, a->len, a->fmt, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        baton_status st = pg_error(p, r, what, err);
+        PQclear(r);
+        return st;
+    }
+    *out = r;
+    return BATON_OK;
+}
+
+static void where_params(const store_where *w, params *a) {
+    for (int i = 0; i < w->n; i++) {
+        if (w->arg[i].text)
+            p_text(a, w->arg[i].text);
+        else
+            p_int(a, w->arg[i].num);
+    }
+}
+
+/*
+ * One page: the LIMIT bounds what libpq buffers (at most
+ * BATON_STORE_QUERY_MAX rows), and each row is handed out as it is read,
+ * so nothing is copied beside the result.
+ */
+static baton_status pg_inst_query(baton_store *s, const baton_instance_filter *f, baton_row_fn fn,
+                                  void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    if (f->limit < 1 || f->limit > BATON_STORE_QUERY_MAX)
+        return baton_error_set(err, BATON_INVALID, "instance query: limit %u not in 1..%d",
+                               (unsigned)f->limit, BATON_STORE_QUERY_MAX);
+    store_where w;
+    store_instance_where(f, true, '$', &w);
+    char sql[768];
+    snprintf(sql, sizeof sql, "SELECT " INST_COLS " FROM instances %s ORDER BY id LIMIT $%d", w.sql,
+             w.n + 1);
+    params a = {0};
+    where_params(&w, &a);
+    p_int(&a, f->limit);
+    PGresult *r = NULL;
+    baton_status st = exec_text(p, sql, &a, "querying instances", &r, err);
+    if (st)
+        return st;
+    pool pl = {0};
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        baton_instance_row row;
+        if (read_instance(p, r, i, &pl, &row)) {
+            st = oom(p, err);
+            break;
+        }
+        int stop = fn(cookie, &row);
+        pool_reset(&pl);
+        if (stop)
+            break;
+    }
+    pool_fini(&pl);
+    PQclear(r);
+    return st;
+}
+
+static baton_status pg_inst_count(baton_store *s, const baton_instance_filter *f,
+                                  int64_t *count_out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    store_where w;
+    store_instance_where(f, false, '$', &w);
+    char sql[768];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM instances %s", w.sql);
+    params a = {0};
+    where_params(&w, &a);
+    PGresult *r = NULL;
+    baton_status st = exec_text(p, sql, &a, "counting instances", &r, err);
+    if (st)
+        return st;
+    *count_out = ival(r, 0, 0);
+    PQclear(r);
+    return BATON_OK;
+}
+
 static baton_status pg_inst_children(baton_store *s, int64_t parent, int64_t parent_key,
                                      baton_row_fn fn, void *cookie, baton_error *err) {
     pg_store *p = (pg_store *)s;
@@ -1820,6 +1917,8 @@ static const baton_store_ops postgres_ops = {
     .instance_get = pg_inst_get,
     .instance_put = pg_inst_put,
     .instance_list = pg_inst_list,
+    .instance_query = pg_inst_query,
+    .instance_count = pg_inst_count,
     .instance_children = pg_inst_children,
     .history_append = pg_hist_append,
     .history_read = pg_hist_read,

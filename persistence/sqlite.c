@@ -151,9 +151,11 @@
     X(MSG_FIND_ID, "SELECT " MSG_COLS " FROM messages WHERE message_id = ?1 AND expires > ?2 "     \
                    "ORDER BY id LIMIT 1")                                                          \
     X(MSG_DELETE, "DELETE FROM messages WHERE id = ?1")                                            \
+    /* CROSS JOIN fixes SQLite's join order: the few buffered messages outside, one index          \
+       probe of subscriptions each (left to itself, the planner walked every subscription) */      \
     X(MSG_WAITING,                                                                                 \
-      "SELECT s.instance, s.key, m.name, m.correlation, NULL FROM messages m JOIN subscriptions "  \
-      "s "                                                                                         \
+      "SELECT s.instance, s.key, m.name, m.correlation, NULL FROM messages m CROSS JOIN "          \
+      "subscriptions s "                                                                           \
       "ON s.kind = 0 AND s.name = m.name AND (s.correlation IS NULL OR s.correlation = "           \
       "m.correlation) WHERE m.expires > ?1 ORDER BY m.id, s.id LIMIT ?2")                          \
     X(PURGE_MESSAGES, "DELETE FROM messages WHERE id IN (SELECT id FROM messages "                 \
@@ -642,7 +644,11 @@ static baton_status sq_dep_get(baton_store *s, int64_t id, baton_deployment_row 
 
 /*
  * Listings: the rows are read into a local pool and array first, then the
- * callback sees them, so it may call the store again.
+ * callback sees them, so it may call the store again. The copy is what
+ * makes that safe: the statements are cached per connection, and a
+ * callback that ran an op using the same statement (the engine's callbacks
+ * do call the store) would reset it in the middle of the loop. Listings
+ * whose size requests drive use instance_query, which streams.
  */
 typedef baton_status (*read_fn)(sq_store *q, sqlite3_stmt *x, pool *p, void *row_out);
 
@@ -860,6 +866,93 @@ static baton_status sq_inst_list(baton_store *s, baton_row_fn fn, void *cookie, 
         return st;
     return list(q, x, (read_fn)read_instance, sizeof(baton_instance_row), "listing instances", fn,
                 cookie, err);
+}
+
+/* Bind the values of a filter's WHERE clause; the next placeholder's number. */
+static int bind_where(sqlite3_stmt *x, const store_where *w) {
+    for (int i = 0; i < w->n; i++) {
+        if (w->arg[i].text)
+            sqlite3_bind_text(x, i + 1, w->arg[i].text, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(x, i + 1, w->arg[i].num);
+    }
+    return w->n + 1;
+}
+
+/*
+ * A statement of its own for one filtered query: which conditions appear
+ * depends on the filter, and the planner picks an index per shape. Not
+ * cached (preparing costs tens of microseconds against a page read), so a
+ * callback that calls the store cannot reset it under the loop.
+ */
+static baton_status prepare_once(sq_store *q, const char *sql, sqlite3_stmt **out,
+                                 baton_error *err) {
+    int rc = sqlite3_prepare_v3(q->db, sql, -1, 0, out, NULL);
+    return rc == SQLITE_OK ? BATON_OK : sq_error(q, rc, "preparing a query", err);
+}
+
+/*
+ * Rows go to the callback as they are stepped: nothing but the current row
+ * is held, however many the page has (list() above copies first, because its
+ * cached statements could be re-entered by a callback).
+ */
+static baton_status sq_inst_query(baton_store *s, const baton_instance_filter *f, baton_row_fn fn,
+                                  void *cookie, baton_error *err) {
+    sq_store *q = (sq_store *)s;
+    CHECK(q, err);
+    if (f->limit < 1 || f->limit > BATON_STORE_QUERY_MAX)
+        return baton_error_set(err, BATON_INVALID, "instance query: limit %u not in 1..%d",
+                               (unsigned)f->limit, BATON_STORE_QUERY_MAX);
+    store_where w;
+    store_instance_where(f, true, '?', &w);
+    char sql[768];
+    snprintf(sql, sizeof sql, "SELECT " INST_COLS " FROM instances %s ORDER BY id LIMIT ?%d", w.sql,
+             w.n + 1);
+    sqlite3_stmt *x = NULL;
+    baton_status st = prepare_once(q, sql, &x, err);
+    if (st)
+        return st;
+    sqlite3_bind_int64(x, bind_where(x, &w), f->limit);
+    pool p = {0};
+    int rc;
+    while ((rc = sqlite3_step(x)) == SQLITE_ROW) {
+        baton_instance_row row;
+        if (read_instance(q, x, &p, &row)) {
+            st = oom(q, err);
+            break;
+        }
+        int stop = fn(cookie, &row);
+        pool_reset(&p);
+        if (stop)
+            break;
+    }
+    if (!st && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        st = sq_error(q, rc, "querying instances", err);
+    sqlite3_finalize(x);
+    pool_fini(&p);
+    return st;
+}
+
+static baton_status sq_inst_count(baton_store *s, const baton_instance_filter *f,
+                                  int64_t *count_out, baton_error *err) {
+    sq_store *q = (sq_store *)s;
+    CHECK(q, err);
+    store_where w;
+    store_instance_where(f, false, '?', &w);
+    char sql[768];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM instances %s", w.sql);
+    sqlite3_stmt *x = NULL;
+    baton_status st = prepare_once(q, sql, &x, err);
+    if (st)
+        return st;
+    bind_where(x, &w);
+    int rc = sqlite3_step(x);
+    if (rc == SQLITE_ROW)
+        *count_out = sqlite3_column_int64(x, 0);
+    else
+        st = sq_error(q, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "counting instances", err);
+    sqlite3_finalize(x);
+    return st;
 }
 
 static baton_status sq_inst_children(baton_store *s, int64_t parent, int64_t parent_key,
@@ -1627,6 +1720,8 @@ static const baton_store_ops sqlite_ops = {
     .instance_get = sq_inst_get,
     .instance_put = sq_inst_put,
     .instance_list = sq_inst_list,
+    .instance_query = sq_inst_query,
+    .instance_count = sq_inst_count,
     .instance_children = sq_inst_children,
     .history_append = sq_hist_append,
     .history_read = sq_hist_read,

@@ -10,6 +10,7 @@
 #include "persistence/store.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "baton_config.h"
@@ -80,6 +81,67 @@ bool baton_store_fault_fire(void) {
             return c == 1;
     }
     return false;
+}
+
+/* ---- instance filters ------------------------------------------------------------------- */
+
+bool baton_store_instance_matches(const baton_instance_filter *f, const baton_instance_row *x) {
+    bool ended_bound = f->ended_after || f->ended_before;
+    return (!f->state || x->state == f->state) &&
+           (!f->process_id || (x->process_id && strcmp(f->process_id, x->process_id) == 0)) &&
+           (!f->business_key ||
+            (x->business_key && strcmp(f->business_key, x->business_key) == 0)) &&
+           (!f->started_after || x->started > f->started_after) &&
+           (!f->started_before || x->started < f->started_before) &&
+           (!ended_bound || x->ended != 0) && (!f->ended_after || x->ended > f->ended_after) &&
+           (!f->ended_before || x->ended < f->ended_before) &&
+           (f->incidents <= 0 || x->incidents > 0) && (f->incidents >= 0 || x->incidents <= 0) &&
+           (!f->parent_id || x->parent_id == f->parent_id);
+}
+
+/* Append a condition, " AND "-separated. */
+static void where_cond(store_where *w, const char *cond) {
+    size_t len = strlen(w->sql);
+    snprintf(w->sql + len, sizeof w->sql - len, "%s%s", len ? " AND " : "WHERE ", cond);
+}
+
+/* Append "<lhs> <placeholder>" and the placeholder's value (text, or num when text is NULL). */
+static void where_arg(store_where *w, char mark, const char *lhs, const char *text, int64_t num) {
+    w->arg[w->n].text = text;
+    w->arg[w->n].num = num;
+    w->n++;
+    char c[64];
+    snprintf(c, sizeof c, "%s %c%d", lhs, mark, w->n);
+    where_cond(w, c);
+}
+
+void store_instance_where(const baton_instance_filter *f, bool cursor, char mark, store_where *w) {
+    w->sql[0] = '\0';
+    w->n = 0;
+    if (cursor)
+        where_arg(w, mark, "id >", NULL, f->after);
+    if (f->state)
+        where_arg(w, mark, "state =", NULL, f->state);
+    if (f->process_id)
+        where_arg(w, mark, "process_id =", f->process_id, 0);
+    if (f->business_key)
+        where_arg(w, mark, "business_key =", f->business_key, 0);
+    if (f->started_after)
+        where_arg(w, mark, "started >", NULL, f->started_after);
+    if (f->started_before)
+        where_arg(w, mark, "started <", NULL, f->started_before);
+    if (f->ended_after || f->ended_before)
+        where_cond(w, "ended <> 0");
+    if (f->ended_after)
+        where_arg(w, mark, "ended >", NULL, f->ended_after);
+    if (f->ended_before)
+        where_arg(w, mark, "ended <", NULL, f->ended_before);
+    if (f->incidents)
+        where_cond(w, f->incidents > 0 ? "incidents > 0" : "incidents <= 0");
+    if (f->parent_id) {
+        where_cond(w, "parent_id <> 0"); /* what the partial index instances_parent covers */
+        where_arg(w, mark, "parent_id =", NULL, f->parent_id);
+    }
 }
 
 /* ---- helpers for the backends ---------------------------------------------------------- */

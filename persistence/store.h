@@ -169,6 +169,30 @@ typedef struct baton_message_row {
 /* Callbacks for listings; return non-zero to stop early. */
 typedef int (*baton_row_fn)(void *cookie, const void *row);
 
+/* The most rows one instance_query() hands out: a page, never a table. */
+#define BATON_STORE_QUERY_MAX 10000
+
+/*
+ * Which instances instance_query() and instance_count() return. A zero
+ * field does not filter, so `(baton_instance_filter){.limit = 10}` is the
+ * first ten instances. Time bounds are exclusive; an ended bound matches
+ * ended instances only.
+ */
+typedef struct baton_instance_filter {
+    int32_t state;                         /* baton_instance_state; 0 = any */
+    const char *process_id;                /* NULL = any */
+    const char *business_key;              /* NULL = any */
+    int64_t started_after, started_before; /* started > after, started < before */
+    int64_t ended_after, ended_before;     /* ended > after, ended < before */
+    int32_t incidents;                     /* 1 = with open incidents, -1 = without, 0 = any */
+    int64_t parent_id;                     /* calling instance; 0 = any */
+    int64_t after;                         /* cursor: ids > after (instance_query only) */
+    uint32_t limit;                        /* instance_query: 1..BATON_STORE_QUERY_MAX rows */
+} baton_instance_filter;
+
+/* Whether row matches f (all but `after` and `limit`): the one definition of the filter. */
+bool baton_store_instance_matches(const baton_instance_filter *f, const baton_instance_row *row);
+
 typedef struct baton_store_ops {
     const char *name;
     void (*close)(baton_store *s);
@@ -200,7 +224,19 @@ typedef struct baton_store_ops {
                                  const char **state_json_out, baton_error *err);
     baton_status (*instance_put)(baton_store *s, const baton_instance_row *row,
                                  const char *state_json, baton_error *err);
+    /* Every instance in id order (audits, tests); request paths use instance_query. */
     baton_status (*instance_list)(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err);
+    /*
+     * Instances matching f with id > f->after, in id order, at most
+     * f->limit (BATON_INVALID outside 1..BATON_STORE_QUERY_MAX): one indexed
+     * query on the durable stores, whatever the table holds. Each row is
+     * valid during its callback only; callbacks may call the store.
+     */
+    baton_status (*instance_query)(baton_store *s, const baton_instance_filter *f, baton_row_fn fn,
+                                   void *cookie, baton_error *err);
+    /* How many instances match f (after and limit ignored), without reading their rows. */
+    baton_status (*instance_count)(baton_store *s, const baton_instance_filter *f,
+                                   int64_t *count_out, baton_error *err);
     /* Children called from (parent, wait key). */
     baton_status (*instance_children)(baton_store *s, int64_t parent, int64_t parent_key,
                                       baton_row_fn fn, void *cookie, baton_error *err);

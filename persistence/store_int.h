@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "persistence/store.h"
 
 /* One versioned schema migration (persistence/migrations/<backend>/NNNN_name.sql). */
 typedef struct baton_migration {
@@ -51,6 +52,27 @@ typedef struct rowvec {
 
 void *rowvec_push(rowvec *v, size_t size); /* zeroed slot or NULL */
 void rowvec_free(rowvec *v);
+
+/*
+ * The WHERE clause of an instance filter for the SQL stores, so both build
+ * the same conditions: `sql` is "WHERE ..." (or "" when nothing filters),
+ * placeholders numbered from 1 in the backend's style ('?' gives ?1, '$'
+ * gives $1), and their values in order. With `cursor`, "id > after" comes
+ * first. Each condition is written so an index serves it: equality on
+ * state, process id, business key or parent; "incidents > 0", "ended <> 0"
+ * and "parent_id <> 0" spelled as the partial indexes say them, since
+ * SQLite cannot see that a bound value implies them.
+ */
+typedef struct store_where {
+    char sql[512];
+    int n;
+    struct {
+        const char *text; /* NULL: the number */
+        int64_t num;
+    } arg[12];
+} store_where;
+
+void store_instance_where(const baton_instance_filter *f, bool cursor, char mark, store_where *out);
 
 /* Value of `key` in "k=v&k2=v2" option text, copied into buf; false if absent. */
 bool store_option(const char *options, const char *key, char *buf, size_t size);

@@ -653,21 +653,22 @@ static void proc_set_add(proc_set *ps, const char *id) {
         snprintf(ps->ids[ps->n++], sizeof ps->ids[0], "%s", id);
 }
 
-typedef struct active_key {
-    const char *process_id;
-    const char *key;
-    bool found;
-} active_key;
+static int found_one(void *cookie, const void *row) {
+    (void)row;
+    *(bool *)cookie = true;
+    return 1;
+}
 
-static int find_active_key(void *cookie, const void *row) {
-    active_key *a = cookie;
-    const baton_instance_row *r = row;
-    if (r->state == BATON_INSTANCE_ACTIVE && r->business_key &&
-        strcmp(r->process_id, a->process_id) == 0 && strcmp(r->business_key, a->key) == 0) {
-        a->found = true;
-        return 1;
-    }
-    return 0;
+/* Is an instance of `process_id` with business key `key` active? One index probe (by key). */
+static baton_status active_with_key(session *e, const char *process_id, const char *key,
+                                    bool *found_out, baton_error *err) {
+    baton_instance_filter f = {
+        .state = BATON_INSTANCE_ACTIVE, .process_id = process_id, .business_key = key, .limit = 1};
+    bool found = false;
+    baton_status st = e->ops->instance_query(e->store, &f, found_one, &found, err);
+    if (!st)
+        *found_out = found;
+    return st;
 }
 
 /*
@@ -710,9 +711,9 @@ static baton_status start_by_event(session *e, baton_outbox_kind kind, const cha
             if (!ev_name || strcmp(ev_name, name) != 0)
                 continue;
             if (correlation) {
-                active_key ak = {l.items[i].process_id, correlation, false};
-                st = e->ops->instance_list(e->store, find_active_key, &ak, err);
-                if (st || ak.found)
+                bool active = false;
+                st = active_with_key(e, l.items[i].process_id, correlation, &active, err);
+                if (st || active)
                     continue;
             }
             int64_t id;

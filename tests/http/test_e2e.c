@@ -337,6 +337,55 @@ static void test_variables_cancel_list(void) {
         resp_free(&r);
     }
     TAP_EQ_INT(seen, total, "pages of 2 cover all %ld instances", total);
+
+    /* a filter and a cursor together: the store pages the filtered rows, one at a time here */
+    long orders = count_items("/v1/instances?processId=order&limit=1000");
+    long pages = 0, in_order = 0, last_id = 0;
+    bool only_orders = true;
+    snprintf(url, sizeof url, "/v1/instances?processId=order&limit=1");
+    for (int guard = 0; guard < 100; guard++) {
+        http(&S, "GET", url, NULL, &r);
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(r.json, "items");
+        const cJSON *it;
+        cJSON_ArrayForEach(it, items) {
+            long row_id = (long)jnum(it, "id");
+            in_order += row_id > last_id;
+            last_id = row_id;
+            const char *pid = jstr(it, "processId");
+            only_orders = only_orders && pid && strcmp(pid, "order") == 0;
+            pages++;
+        }
+        const char *c = jstr(r.json, "nextCursor");
+        if (!c) {
+            resp_free(&r);
+            break;
+        }
+        snprintf(url, sizeof url, "/v1/instances?processId=order&limit=1&cursor=%s", c);
+        resp_free(&r);
+    }
+    TAP_OK(orders >= 3 && pages == orders, "filtered pages of 1 cover all %ld orders (%ld)", orders,
+           pages);
+    TAP_OK(only_orders && in_order == pages, "each an order, in id order");
+    snprintf(url, sizeof url, "/v1/instances?processId=order&limit=%ld", orders);
+    http(&S, "GET", url, NULL, &r);
+    TAP_OK(jlen(r.json, "items") == orders && !jstr(r.json, "nextCursor"),
+           "a page that holds the rest has no next cursor");
+    resp_free(&r);
+    http(&S, "GET", "/v1/instances?processId=order&state=completed&limit=1", NULL, &r);
+    const char *next = jstr(r.json, "nextCursor");
+    snprintf(url, sizeof url, "/v1/instances?processId=order&state=completed&limit=1&cursor=%s",
+             next ? next : "0");
+    TAP_OK(jlen(r.json, "items") == 1 && next, "state filter, first page of 1: a cursor");
+    resp_free(&r);
+    http(&S, "GET", url, NULL, &r);
+    TAP_OK(jlen(r.json, "items") == 1 && !jstr(r.json, "nextCursor"), "second page: the last");
+    resp_free(&r);
+    TAP_EQ_INT(count_items("/v1/instances?hasIncident=false&limit=1000"), total,
+               "without incidents: all of them");
+    TAP_EQ_INT(count_items("/v1/instances?processId=order&businessKey=C-3&state=terminated"), 1,
+               "key, process and state together");
+    TAP_EQ_INT(count_items("/v1/instances?processId=order&businessKey=C-3&state=active"), 0,
+               "and not in another state");
 }
 
 static void test_ops(void) {

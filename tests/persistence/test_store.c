@@ -677,6 +677,266 @@ static void test_reentrant_listing(void) {
     TAP_OK(x.n > 0 && x.ok, "callbacks read the store during a listing (%d rows)", x.n);
 }
 
+/* ---- filtered instance queries ------------------------------------------------------ */
+
+static int64_t put_row(baton_instance_row r) {
+    O->begin(S, ERR);
+    O->instance_new_id(S, &r.id, ERR);
+    baton_status s = O->instance_put(S, &r, "{}", ERR);
+    if (!s)
+        s = O->commit(S, ERR);
+    else
+        O->rollback(S);
+    if (s)
+        printf("# put_row: %s\n", E.message);
+    return r.id;
+}
+
+typedef struct ids {
+    int n;
+    int64_t id[256];
+    bool reentered_ok;
+    bool reenter;
+    int stop_after; /* 0 = never */
+} ids;
+
+static int collect_ids(void *c, const void *row) {
+    ids *x = c;
+    const baton_instance_row *r = row;
+    if (x->reenter) {
+        baton_instance_row again;
+        baton_error e;
+        baton_error_clear(&e);
+        if (O->instance_get(S, r->id, &again, NULL, &e) != BATON_OK || again.id != r->id)
+            x->reentered_ok = false;
+    }
+    if (x->n < 256)
+        x->id[x->n++] = r->id;
+    return x->stop_after && x->n >= x->stop_after;
+}
+
+typedef struct expect_ids {
+    const baton_instance_filter *f;
+    ids out;
+} expect_ids;
+
+static int matching(void *c, const void *row) {
+    expect_ids *x = c;
+    if (baton_store_instance_matches(x->f, row) && x->out.n < 256)
+        x->out.id[x->out.n++] = ((const baton_instance_row *)row)->id;
+    return 0;
+}
+
+/* Page through f `page` rows at a time; every row once, in id order. */
+static bool query_all(baton_instance_filter f, uint32_t page, ids *out) {
+    f.limit = page;
+    f.after = 0;
+    for (int guard = 0; guard < 100; guard++) {
+        ids one = {.reentered_ok = true};
+        if (O->instance_query(S, &f, collect_ids, &one, ERR) != BATON_OK) {
+            printf("# query: %s\n", E.message);
+            return false;
+        }
+        for (int i = 0; i < one.n && out->n < 256; i++)
+            out->id[out->n++] = one.id[i];
+        if ((uint32_t)one.n < page)
+            return true;
+        f.after = one.id[one.n - 1];
+    }
+    return false;
+}
+
+static bool same_ids(const ids *a, const ids *b) {
+    if (a->n != b->n)
+        return false;
+    for (int i = 0; i < a->n; i++)
+        if (a->id[i] != b->id[i])
+            return false;
+    return true;
+}
+
+static void test_instance_query(void) {
+    /* a process of its own, so rows the other cases left do not count */
+    baton_instance_row base = {0, 1, "qp", 1, BATON_INSTANCE_ACTIVE, NULL, 0, 0, 2000, 0, 0, 0};
+    baton_instance_row r = base;
+    r.business_key = "k1";
+    int64_t q1 = put_row(r);
+    r = base;
+    r.business_key = "k2";
+    r.state = BATON_INSTANCE_COMPLETED;
+    r.started = 3000;
+    r.ended = 6000;
+    int64_t q2 = put_row(r);
+    r = base;
+    r.business_key = "k1";
+    r.state = BATON_INSTANCE_TERMINATED;
+    r.started = 4000;
+    r.ended = 7000;
+    r.incidents = 1;
+    int64_t q3 = put_row(r);
+    r = base;
+    r.process_id = "qo";
+    r.business_key = "k1";
+    r.parent_id = q1;
+    r.parent_key = 3;
+    r.started = 5000;
+    int64_t q4 = put_row(r);
+    int64_t more[7];
+    for (int i = 0; i < 7; i++)
+        more[i] = put_row(base);
+    reopen();
+
+    /* each filter against the one definition (baton_store_instance_matches) over every row */
+    const baton_instance_filter cases[] = {
+        {.process_id = "qp"},
+        {.process_id = "qp", .state = BATON_INSTANCE_ACTIVE},
+        {.business_key = "k1"},
+        {.business_key = "k1", .process_id = "qp", .state = BATON_INSTANCE_ACTIVE},
+        {.process_id = "qp", .started_after = 2500, .started_before = 4500},
+        {.process_id = "qp", .ended_after = 6500},
+        {.process_id = "qp", .ended_before = 6500},
+        {.process_id = "qp", .incidents = 1},
+        {.process_id = "qp", .incidents = -1},
+        {.parent_id = q1},
+        {.state = BATON_INSTANCE_COMPLETED},
+        {.business_key = "nobody"},
+        {0},
+    };
+    const char *names[] = {
+        "process",           "process + state", "business key", "key + process + state",
+        "started between",   "ended after",     "ended before", "with incidents",
+        "without incidents", "parent",          "state",        "no match",
+        "no filter"};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        expect_ids want = {&cases[c], {0}};
+        O->instance_list(S, matching, &want, ERR);
+        ids got = {0};
+        TAP_OK(query_all(cases[c], 3, &got) && same_ids(&got, &want.out),
+               "query '%s': %d rows, as the filter's definition says (%d)", names[c], got.n,
+               want.out.n);
+        int64_t n = -1;
+        TAP_EQ_INT(O->instance_count(S, &cases[c], &n, ERR), BATON_OK, "count '%s'", names[c]);
+        TAP_EQ_INT(n, want.out.n, "count '%s' agrees", names[c]);
+    }
+
+    /* the cases above by name, so a filter that matched nothing everywhere would show */
+    ids got = {0};
+    query_all((baton_instance_filter){.process_id = "qp"}, 1000, &got);
+    TAP_EQ_INT(got.n, 10, "process: ten rows");
+    TAP_OK(got.n == 10 && got.id[0] == q1 && got.id[1] == q2 && got.id[2] == q3 &&
+               got.id[3] == more[0] && got.id[9] == more[6],
+           "in id order");
+    ids k = {0};
+    query_all((baton_instance_filter){.business_key = "k1",
+                                      .process_id = "qp",
+                                      .state = BATON_INSTANCE_ACTIVE},
+              10, &k);
+    TAP_OK(k.n == 1 && k.id[0] == q1, "active with process and key: the one");
+    ids e = {0};
+    query_all((baton_instance_filter){.process_id = "qp", .ended_before = 6500}, 10, &e);
+    TAP_OK(e.n == 1 && e.id[0] == q2, "ended before: ended ones only");
+    ids inc = {0};
+    query_all((baton_instance_filter){.process_id = "qp", .incidents = 1}, 10, &inc);
+    TAP_OK(inc.n == 1 && inc.id[0] == q3, "with incidents");
+    ids par = {0};
+    query_all((baton_instance_filter){.parent_id = q1}, 10, &par);
+    TAP_OK(par.n == 1 && par.id[0] == q4, "by parent");
+
+    /* the cursor: strictly after, and a limit is a limit */
+    ids page = {0};
+    baton_instance_filter f = {.process_id = "qp", .after = q3, .limit = 2};
+    TAP_EQ_INT(O->instance_query(S, &f, collect_ids, &page, ERR), BATON_OK, "page after a cursor");
+    TAP_OK(page.n == 2 && page.id[0] == more[0] && page.id[1] == more[1], "the next two");
+    ids stop = {.stop_after = 1};
+    f = (baton_instance_filter){.process_id = "qp", .limit = 5};
+    O->instance_query(S, &f, collect_ids, &stop, ERR);
+    TAP_EQ_INT(stop.n, 1, "a callback stops the query");
+    ids re = {.reenter = true, .reentered_ok = true};
+    TAP_EQ_INT(O->instance_query(S, &f, collect_ids, &re, ERR), BATON_OK, "query, re-entered");
+    TAP_OK(re.n == 5 && re.reentered_ok, "callbacks read the store during a query");
+    f.limit = 0;
+    TAP_EQ_INT(O->instance_query(S, &f, collect_ids, &page, ERR), BATON_INVALID, "limit 0");
+    f.limit = BATON_STORE_QUERY_MAX + 1;
+    TAP_EQ_INT(O->instance_query(S, &f, collect_ids, &page, ERR), BATON_INVALID, "limit too big");
+    /* text that is not SQL stays text */
+    f = (baton_instance_filter){.business_key = "k1' OR '1'='1", .limit = 10};
+    ids inj = {0};
+    TAP_EQ_INT(O->instance_query(S, &f, collect_ids, &inj, ERR), BATON_OK, "quoted key");
+    TAP_EQ_INT(inj.n, 0, "matches nothing");
+}
+
+/*
+ * A database at schema version 2 (before the instance query indexes)
+ * upgrades in place when opened: the rows stay, version 3 is recorded, the
+ * indexes exist.
+ */
+static void test_migration_from_v2(void) {
+    const char *down =
+        "DROP INDEX instances_state; DROP INDEX instances_process; "
+        "DROP INDEX instances_incidents; DROP INDEX instances_business_key; "
+        "CREATE INDEX instances_business_key ON instances (business_key) "
+        "WHERE business_key IS NOT NULL; DELETE FROM schema_version WHERE version >= 3";
+    const char *probe = "SELECT (SELECT max(version) FROM schema_version), (SELECT count(*) "
+                        "FROM instances)";
+    baton_instance_filter all = {0};
+    int64_t before = -1, after = -1;
+    O->instance_count(S, &all, &before, ERR);
+    baton_store_close(S);
+    S = NULL;
+    int version = -1;
+    if (strcmp(db.kind, "sqlite") == 0) {
+        sqlite3 *h = NULL;
+        sqlite3_open(db.url + 7, &h);
+        char *msg = NULL;
+        TAP_EQ_INT(sqlite3_exec(h, down, NULL, NULL, &msg), SQLITE_OK, "back to version 2 %s",
+                   msg ? msg : "");
+        sqlite3_free(msg);
+        sqlite3_close(h);
+    } else {
+        char msg[256] = "";
+        TAP_OK(pg_exec(db.url, down, msg, sizeof msg), "back to version 2 %s", msg);
+    }
+    S = open_store();
+    O = S ? S->ops : NULL;
+    TAP_OK(S != NULL, "a version 2 database opens");
+    if (!S)
+        return;
+    if (strcmp(db.kind, "sqlite") == 0) {
+        sqlite3 *h = NULL;
+        sqlite3_open(db.url + 7, &h);
+        sqlite3_stmt *x = NULL;
+        sqlite3_prepare_v2(h, probe, -1, &x, NULL);
+        if (sqlite3_step(x) == SQLITE_ROW)
+            version = sqlite3_column_int(x, 0);
+        sqlite3_finalize(x);
+        sqlite3_prepare_v2(h,
+                           "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                           "('instances_state', 'instances_process', 'instances_incidents')",
+                           -1, &x, NULL);
+        TAP_OK(sqlite3_step(x) == SQLITE_ROW && sqlite3_column_int(x, 0) == 3, "indexes made");
+        sqlite3_finalize(x);
+        sqlite3_close(h);
+    } else {
+        PGconn *c = PQconnectdb(db.url);
+        PGresult *r = PQexec(c, probe);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            version = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        r = PQexec(c, "SELECT count(*) FROM pg_indexes WHERE indexname IN "
+                      "('instances_state', 'instances_process', 'instances_incidents')");
+        TAP_OK(PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) == 3,
+               "indexes made");
+        PQclear(r);
+        PQfinish(c);
+    }
+    TAP_EQ_INT(version, 3, "upgraded to version 3");
+    O->instance_count(S, &all, &after, ERR);
+    TAP_OK(before > 0 && after == before, "the instances are all there (%lld)", (long long)after);
+    ids k = {0};
+    query_all((baton_instance_filter){.business_key = "k1", .process_id = "qp"}, 10, &k);
+    TAP_EQ_INT(k.n, 2, "and found through the new indexes");
+}
+
 static void test_retention(void) {
     int64_t old1 = put_instance(0, 0, "old1", BATON_INSTANCE_COMPLETED, 100);
     int64_t old2 = put_instance(0, 0, "old2", BATON_INSTANCE_TERMINATED, 200);
@@ -1106,6 +1366,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_outbox_messages);
     TAP_RUN(test_message_waiting);
     TAP_RUN(test_reentrant_listing);
+    TAP_RUN(test_instance_query);
     TAP_RUN(test_retention);
     TAP_RUN(test_history); /* last for memory: its refusals in a transaction fail the store */
     if (durable(&db)) {
@@ -1114,6 +1375,7 @@ int main(int argc, char **argv) {
         TAP_RUN(test_open_errors);
         TAP_RUN(test_instance_lock);
         TAP_RUN(test_views);
+        TAP_RUN(test_migration_from_v2);
         TAP_RUN(test_schema_version);
         if (strcmp(db.kind, "postgres") == 0) {
             TAP_RUN(test_skip_locked);

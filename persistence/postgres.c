@@ -28,6 +28,11 @@
  *
  *   IDLE --pg_begin: BEGIN--> IN_TX --pg_commit: flush history, COMMIT--> IDLE
  *                               \--pg_rollback: ROLLBACK--> IDLE
+ *   IN_TX --a statement refused (pg_error: BATON_CONFLICT or BATON_BUSY)--> ABORTED:
+ *         the server ignores everything until the transaction ends, so every
+ *         call answers that first refusal again without asking it (a kept-back
+ *         write may be refused in the answer to a later call: its name is in
+ *         the message), pg_commit included; pg_rollback --> IDLE
  *   any --connection lost or database error (fail())--> FAILED: every call
  *         answers BATON_STORE until the handle is closed and opened again
  *
@@ -215,6 +220,8 @@ typedef struct pg_store {
     bool in_tx;
     bool failed;
     char cause[320];
+    baton_status refused;      /* in a transaction: a statement was refused (the tx is aborted) */
+    char refusal[320];         /* ... which one and why, repeated to every later call */
     pool rows;                 /* strings of rows handed out: valid until the next call */
     int64_t next_id, end_id;   /* instance ids taken from the sequence, not yet used */
     bool begin_sent;           /* in a transaction: BEGIN went out (it is sent with the first
@@ -252,6 +259,7 @@ static void one_line(char *msg) {
 
 static void discard_tx_state(pg_store *p) {
     p->in_tx = false;
+    p->refused = BATON_OK;
     p->begin_sent = false;
     p->n_deferred = 0;
     pool_reset(&p->txpool);
@@ -304,15 +312,28 @@ static baton_status pg_error(pg_store *p, PGresult *r, const char *what, baton_e
     one_line(text);
     if (PQstatus(p->conn) != CONNECTION_OK)
         return fail_with(p, err, "%s: connection lost: %s", what, text);
+    baton_status st = BATON_STORE;
     if (state && strncmp(state, "23", 2) == 0)
-        return baton_error_set(err, BATON_CONFLICT, "postgresql store '%s': %s: %s", p->where, what,
-                               text);
-    if (state &&
-        (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0))
-        return baton_error_set(err, BATON_BUSY, "postgresql store '%s': %s: %s", p->where, what,
-                               text);
-    return fail_with(p, err, "%s: %s%s%s", what, text, state ? " SQLSTATE " : "",
-                     state ? state : "");
+        st = BATON_CONFLICT;
+    else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+                       strcmp(state, "55P03") == 0))
+        st = BATON_BUSY;
+    else
+        return fail_with(p, err, "%s: %s%s%s", what, text, state ? " SQLSTATE " : "",
+                         state ? state : "");
+    if (p->in_tx && !p->refused) {
+        p->refused = st;
+        snprintf(p->refusal, sizeof p->refusal, "%s: %s", what, text);
+    }
+    return baton_error_set(err, st, "postgresql store '%s': %s: %s", p->where, what, text);
+}
+
+/* In a refused transaction: that refusal again (the server would answer nothing else). */
+static baton_status refused_again(pg_store *p, baton_error *err) {
+    return baton_error_set(err, p->refused,
+                           "postgresql store '%s': the transaction was refused earlier (%s); "
+                           "roll it back",
+                           p->where, p->refusal);
 }
 
 static baton_status check(pg_store *p, baton_error *err) {
@@ -322,6 +343,8 @@ static baton_status check(pg_store *p, baton_error *err) {
                                "postgresql store '%s': failed earlier (%s); "
                                "reopen it",
                                p->where, p->cause);
+    if (p->in_tx && p->refused)
+        return refused_again(p, err);
     return BATON_OK;
 }
 
@@ -713,6 +736,13 @@ static void rollback_async(pg_store *p) {
 
 static baton_status pg_commit(baton_store *s, baton_error *err) {
     pg_store *p = (pg_store *)s;
+    if (p->in_tx && p->refused && !p->failed) {
+        /* nothing of it may commit: end it on the server, answer the refusal */
+        baton_status st = refused_again(p, err);
+        rollback_async(p);
+        discard_tx_state(p);
+        return st;
+    }
     CHECK(p, err);
     if (!p->in_tx)
         return BATON_OK;

@@ -4,9 +4,10 @@
  * store.h that memory.c defines: ids, ordering, NOTFOUND and CONFLICT,
  * correlation matching, expiry, job locks and their expiry, listings whose
  * callbacks call the store again, retention. On the durable stores also:
- * rollback, durability across a reopen, the failed-handle rule, row locks
- * between two connections, the schema version, and that both durable
- * stores have the same logical schema.
+ * rollback, durability across a reopen, the failed-handle rule, a write the
+ * database refuses (wherever the store reports it, nothing of its
+ * transaction is written), row locks between two connections, the schema
+ * version, and that both durable stores have the same logical schema.
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -1115,6 +1116,122 @@ static void test_instance_lock(void) {
     TAP_EQ_INT(w.seq, 42, "and saw its write");
 }
 
+/* SQL run beside the store on its own database: a refusal only a test wants. */
+static bool admin_sql(const char *sql) {
+    char msg[256] = "";
+    bool ok;
+    if (strcmp(db.kind, "sqlite") == 0) {
+        sqlite3 *h = NULL;
+        ok = sqlite3_open(db.url + 7, &h) == SQLITE_OK &&
+             sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK;
+        snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(h));
+        sqlite3_close(h);
+    } else {
+        ok = pg_exec(db.url, sql, msg, sizeof msg);
+    }
+    if (!ok)
+        printf("# %s: %s\n", sql, msg);
+    return ok;
+}
+
+/* A step whose writes include a refused job: begin, read, write, then commit or read first. */
+typedef enum { THEN_COMMIT, THEN_READ } refused_then;
+
+static baton_status refused_step(int64_t id, int jobs, refused_then then) {
+    baton_instance_row r = {0};
+    baton_status st = O->begin(S, ERR);
+    if (!st)
+        st = O->instance_get(S, id, &r, NULL, ERR);
+    baton_instance_row u = r;
+    u.process_id = "proc";
+    u.business_key = "refused";
+    u.seq = 3;
+    if (!st)
+        st = O->instance_put(S, &u, "{\"changed\":true}", ERR);
+    if (!st)
+        st = O->history_append(S, id, 3, 1, "x", NULL, "{\"seq\":3}", ERR);
+    /* the first and the middle job are both on element 'twin': the second is refused */
+    for (int i = 0; !st && i < jobs; i++) {
+        char element[16];
+        snprintf(element, sizeof element, "e%d", i);
+        baton_job_row j = {id, 80 + i, "t", element, 1, 0, NULL, 0, 1};
+        if (i == 0 || i == jobs / 2)
+            j.element = "twin";
+        st = O->job_put(S, &j, ERR);
+    }
+    if (!st && then == THEN_READ) {
+        baton_job_row g;
+        st = O->job_get(S, id, 80, &g, ERR);
+    }
+    if (!st)
+        st = O->commit(S, ERR);
+    return st;
+}
+
+/* Nothing of a refused step is in the store. */
+static void nothing_written(int64_t id, const char *label) {
+    baton_instance_row r;
+    const char *state = NULL;
+    TAP_EQ_INT(O->instance_get(S, id, &r, &state, ERR), BATON_OK, "%s: the instance reads", label);
+    TAP_OK(state && !strstr(state, "changed"), "%s: its state is as before", label);
+    collect h = {0};
+    O->history_read(S, id, 0, 0, collect_text, &h, ERR);
+    TAP_EQ_INT(h.n, 2, "%s: its history is as before", label);
+    baton_job_row g;
+    TAP_EQ_INT(O->job_get(S, id, 80, &g, ERR), BATON_NOTFOUND, "%s: no job was written", label);
+    TAP_EQ_INT(O->job_get(S, id, 81, &g, ERR), BATON_NOTFOUND, "%s: not the next one either",
+               label);
+}
+
+/*
+ * A write the database refuses (here a unique index on jobs that only this
+ * test creates). PostgreSQL keeps writes back and sends them with the next
+ * statement that needs an answer or with COMMIT, so the refusal surfaces
+ * there, naming the write; SQLite answers at the write. Either way the
+ * caller gets BATON_CONFLICT, the transaction commits nothing, and the
+ * handle stays usable.
+ */
+static void test_refused_write(void) {
+    if (!admin_sql("CREATE UNIQUE INDEX test_twin ON jobs (instance, element) "
+                   "WHERE element = 'twin'")) {
+        TAP_OK(0, "create a refusing index");
+        return;
+    }
+    static const struct {
+        int jobs;
+        refused_then then;
+        const char *label;
+    } cases[] = {
+        {2, THEN_COMMIT, "refused at commit"},
+        {2, THEN_READ, "refused at the next read"},
+        /* more writes than are kept back: the refusal comes with a later write */
+        {40, THEN_COMMIT, "refused in a long transaction"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *label = cases[c].label;
+        int64_t id = put_instance(0, 0, "refused", BATON_INSTANCE_ACTIVE, 0);
+        append(id, 1, 2);
+        baton_status st = refused_step(id, cases[c].jobs, cases[c].then);
+        TAP_EQ_INT(st, BATON_CONFLICT, "%s: the step fails", label);
+        TAP_CONTAINS(E.message, "storing a job", "%s: naming the write (%s)", label, E.message);
+        TAP_CONTAINS(E.message, db.kind[0] == 'p' ? "test_twin" : "UNIQUE constraint",
+                     "%s: and the database's reason", label);
+        if (strcmp(db.kind, "postgres") == 0 && cases[c].then == THEN_READ) {
+            /* a caller that goes on regardless: the server aborted the transaction */
+            baton_job_row g;
+            TAP_EQ_INT(O->job_get(S, id, 81, &g, ERR), BATON_CONFLICT,
+                       "%s: a read after it is refused too", label);
+            TAP_EQ_INT(O->commit(S, ERR), BATON_CONFLICT, "%s: and so is the commit", label);
+            TAP_CONTAINS(E.message, "storing a job", "%s: naming the refused write (%s)", label,
+                         E.message);
+        }
+        O->rollback(S);
+        TAP_OK(!O->failed(S), "%s: the handle stays usable", label);
+        nothing_written(id, label);
+    }
+    admin_sql("DROP INDEX test_twin");
+}
+
 /* PostgreSQL: competing nodes skip rows another transaction holds. */
 static void test_skip_locked(void) {
     int64_t id = put_instance(0, 0, "skip", BATON_INSTANCE_ACTIVE, 0);
@@ -1377,6 +1494,7 @@ int main(int argc, char **argv) {
         TAP_RUN(test_views);
         TAP_RUN(test_migration_from_v2);
         TAP_RUN(test_schema_version);
+        TAP_RUN(test_refused_write);
         if (strcmp(db.kind, "postgres") == 0) {
             TAP_RUN(test_skip_locked);
             TAP_RUN(test_same_schema);

@@ -283,7 +283,7 @@ static void h_health(api_req *r) {
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "ok");
-    cJSON_AddStringToObject(o, "store", baton_engine_store(r->srv->engine)->ops->name);
+    cJSON_AddStringToObject(o, "store", baton_engine_store_name(r->srv->engine));
     api_reply_json(r, 200, o);
 }
 

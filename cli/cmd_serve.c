@@ -450,9 +450,8 @@ int baton_cmd_serve(int argc, char **argv) {
     baton_log(BATON_LOG_INFO,
               "msg=\"listening\" host=%s port=%u store=\"%s\" http_threads=%u "
               "store_sessions=%u http_job_threads=%u",
-              host, (unsigned)baton_server_port(srv), baton_engine_store(eng)->ops->name,
-              c.http.threads, c.sessions,
-              httpjobs ? (c.httpjobs.threads ? c.httpjobs.threads : 2) : 0);
+              host, (unsigned)baton_server_port(srv), baton_engine_store_name(eng), c.http.threads,
+              c.sessions, httpjobs ? (c.httpjobs.threads ? c.httpjobs.threads : 2) : 0);
 
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0)

@@ -49,7 +49,8 @@ struct baton_engine {
     session *sessions;
     unsigned n_sessions;
     bool own_stores;
-    char *store_url;  /* to reopen a session whose store failed (own stores only) */
+    char *store_url;        /* to reopen a session whose store failed (own stores only) */
+    const char *store_name; /* the store's kind ("sqlite", ...), static: survives reopening */
     bool settle_owed; /* a settle failed: commands settle until one gets through (pool_lock) */
     session *free_list;
     pthread_mutex_t pool_lock;
@@ -124,6 +125,10 @@ static int64_t now_of(const session *e) {
 
 baton_store *baton_engine_store(baton_engine *e) {
     return e->sessions[0].store;
+}
+
+const char *baton_engine_store_name(const baton_engine *e) {
+    return e->store_name;
 }
 
 baton_status baton_engine_query(baton_engine *e, baton_query_fn fn, void *cookie,
@@ -1941,6 +1946,7 @@ baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out
             goto fail;
         e->n_sessions = i + 1;
         s->ops = s->store->ops;
+        e->store_name = s->ops->name;
         s->stepper = baton_stepper_new();
         if (!s->stepper) {
             st = baton_error_set(err, BATON_NOMEM, "out of memory");

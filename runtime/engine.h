@@ -56,8 +56,14 @@ typedef struct baton_engine_opts {
 baton_status baton_engine_open(const baton_engine_opts *opts, baton_engine **out, baton_error *err);
 void baton_engine_close(baton_engine *e);
 int64_t baton_engine_now(baton_engine *e);
-/* The first session's store (single-session engines, tests). */
+/*
+ * The first session's store, for single-session engines the caller drives
+ * alone (tests, tools): with other threads at work the engine may replace
+ * a failed handle at any time.
+ */
 baton_store *baton_engine_store(baton_engine *e);
+/* The store's kind ("memory", "sqlite", "postgresql"): safe from any thread. */
+const char *baton_engine_store_name(const baton_engine *e);
 
 /* ---- deployments ---- */
 

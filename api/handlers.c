@@ -1269,28 +1269,14 @@ static void h_signal(api_req *r) {
 
 /* ---- user tasks -------------------------------------------------------------------------- */
 
-typedef struct task_filter {
-    const char *assignee, *group, *user, *process;
-    int assigned;     /* -1 any */
-    int64_t instance; /* 0 any */
-    int64_t after_inst, after_key;
-    uint32_t limit;
+/* One page of user tasks: the store filters, orders by (instance, key) and stops at the limit. */
+typedef struct task_page {
+    baton_task_filter f; /* f.limit: rows wanted (the page size + 1 for a listing) */
     cJSON **rows;
     int64_t (*keys)[2];
     uint32_t n;
     bool nomem;
-} task_filter;
-
-static bool list_has(const cJSON *list, const char *v) {
-    if (cJSON_IsString(list))
-        return strcmp(list->valuestring, v) == 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, list) {
-        if (cJSON_IsString(x) && strcmp(x->valuestring, v) == 0)
-            return true;
-    }
-    return false;
-}
+} task_page;
 
 static cJSON *task_json(const baton_task_row *t, const cJSON *details) {
     cJSON *o = cJSON_CreateObject();
@@ -1318,93 +1304,67 @@ static cJSON *task_json(const baton_task_row *t, const cJSON *details) {
     return o;
 }
 
-static bool key_before(int64_t ai, int64_t ak, int64_t bi, int64_t bk) {
-    return ai < bi || (ai == bi && ak < bk);
-}
-
-static int filter_task(void *cookie, const void *row) {
-    task_filter *f = cookie;
+static int page_task(void *cookie, const void *row) {
+    task_page *p = cookie;
     const baton_task_row *t = row;
-    if (!key_before(f->after_inst, f->after_key, t->instance, t->key) ||
-        (f->instance && t->instance != f->instance) ||
-        (f->process && (!t->process_id || strcmp(f->process, t->process_id) != 0)) ||
-        (f->assignee && (!t->assignee || strcmp(f->assignee, t->assignee) != 0)) ||
-        (f->assigned == 1 && !t->assignee) || (f->assigned == 0 && t->assignee))
-        return 0;
+    if (p->n == p->f.limit)
+        return 1;
     cJSON *details = t->details ? cJSON_Parse(t->details) : NULL;
-    if ((f->group &&
-         !list_has(cJSON_GetObjectItemCaseSensitive(details, "candidateGroups"), f->group)) ||
-        (f->user &&
-         !list_has(cJSON_GetObjectItemCaseSensitive(details, "candidateUsers"), f->user))) {
-        cJSON_Delete(details);
-        return 0;
-    }
-    uint32_t cap = f->limit + 1;
-    if (f->n == cap && !key_before(t->instance, t->key, f->keys[cap - 1][0], f->keys[cap - 1][1])) {
-        cJSON_Delete(details);
-        return 0;
-    }
     cJSON *j = task_json(t, details);
     cJSON_Delete(details);
     if (!j) {
-        f->nomem = true;
+        p->nomem = true;
         return 1;
     }
-    uint32_t pos = f->n;
-    while (pos > 0 && key_before(t->instance, t->key, f->keys[pos - 1][0], f->keys[pos - 1][1]))
-        pos--;
-    if (f->n == cap) {
-        cJSON_Delete(f->rows[cap - 1]);
-        f->n--;
-    }
-    memmove(f->keys + pos + 1, f->keys + pos, (f->n - pos) * sizeof *f->keys);
-    memmove(f->rows + pos + 1, f->rows + pos, (f->n - pos) * sizeof *f->rows);
-    f->keys[pos][0] = t->instance;
-    f->keys[pos][1] = t->key;
-    f->rows[pos] = j;
-    f->n++;
+    p->keys[p->n][0] = t->instance;
+    p->keys[p->n][1] = t->key;
+    p->rows[p->n++] = j;
     return 0;
 }
 
 static baton_status list_tasks(void *cookie, baton_store *s, baton_error *err) {
-    return s->ops->task_list(s, filter_task, cookie, err);
+    task_page *p = cookie;
+    return s->ops->task_query(s, &p->f, page_task, cookie, err);
 }
 
-static void run_task_query(api_req *r, task_filter *f, bool one) {
-    f->rows = baton_calloc(f->limit + 1, sizeof *f->rows);
-    f->keys = baton_calloc(f->limit + 1, sizeof *f->keys);
+/* `one`: the task (instance, after_key + 1) or 404; else a page of `limit` (f.limit - 1). */
+static void run_task_query(api_req *r, task_page *p, bool one) {
+    baton_task_filter *f = &p->f;
+    uint32_t limit = one ? 1 : f->limit - 1;
+    p->rows = baton_calloc(f->limit, sizeof *p->rows);
+    p->keys = baton_calloc(f->limit, sizeof *p->keys);
     baton_error e;
     baton_error_clear(&e);
     baton_status st =
-        f->rows && f->keys ? baton_engine_query(r->srv->engine, list_tasks, f, &e) : BATON_NOMEM;
-    if (!st && f->nomem)
+        p->rows && p->keys ? baton_engine_query(r->srv->engine, list_tasks, p, &e) : BATON_NOMEM;
+    if (!st && p->nomem)
         st = BATON_NOMEM;
     cJSON *o = NULL;
     if (!st && one) {
-        if (f->n && f->keys[0][0] == f->instance && f->keys[0][1] == f->after_key + 1) {
-            o = f->rows[0];
-            f->rows[0] = NULL;
+        if (p->n && p->keys[0][0] == f->instance && p->keys[0][1] == f->after_key + 1) {
+            o = p->rows[0];
+            p->rows[0] = NULL;
         }
     } else if (!st) {
         o = cJSON_CreateObject();
         cJSON *items = cJSON_AddArrayToObject(o, "items");
-        uint32_t shown = f->n > f->limit ? f->limit : f->n;
+        uint32_t shown = p->n > limit ? limit : p->n;
         for (uint32_t i = 0; i < shown; i++) {
-            cJSON_AddItemToArray(items, f->rows[i]);
-            f->rows[i] = NULL;
+            cJSON_AddItemToArray(items, p->rows[i]);
+            p->rows[i] = NULL;
         }
-        if (f->n > f->limit) {
+        if (p->n > limit) {
             char c[48];
-            task_id(c, f->keys[f->limit - 1][0], f->keys[f->limit - 1][1]);
+            task_id(c, p->keys[limit - 1][0], p->keys[limit - 1][1]);
             cJSON_AddStringToObject(o, "nextCursor", c);
         } else {
             cJSON_AddNullToObject(o, "nextCursor");
         }
     }
-    for (uint32_t i = 0; f->rows && i < f->n; i++)
-        cJSON_Delete(f->rows[i]);
-    baton_free(f->rows);
-    baton_free(f->keys);
+    for (uint32_t i = 0; p->rows && i < p->n; i++)
+        cJSON_Delete(p->rows[i]);
+    baton_free(p->rows);
+    baton_free(p->keys);
     if (st)
         api_reply_error(r, st, &e);
     else if (!o)
@@ -1414,11 +1374,13 @@ static void run_task_query(api_req *r, task_filter *f, bool one) {
 }
 
 static void h_tasks(api_req *r) {
-    task_filter f = {0};
+    task_page p = {0};
+    baton_task_filter *f = &p.f;
     int64_t limit;
+    int assigned = -1;
     if (!api_query_int(r, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit) ||
-        !api_query_int(r, "instanceId", 0, INT64_MAX / 2, 0, &f.instance) ||
-        !query_bool(r, "assigned", &f.assigned))
+        !api_query_int(r, "instanceId", 0, INT64_MAX / 2, 0, &f->instance) ||
+        !query_bool(r, "assigned", &assigned))
         return;
     const char *cursor = api_query(r, "cursor");
     if (cursor) {
@@ -1430,30 +1392,30 @@ static void h_tasks(api_req *r) {
         }
         memcpy(a, cursor, (size_t)(dash - cursor));
         a[dash - cursor] = '\0';
-        if (!api_parse_i64(a, &f.after_inst) || !api_parse_i64(dash + 1, &f.after_key)) {
+        if (!api_parse_i64(a, &f->after_instance) || !api_parse_i64(dash + 1, &f->after_key)) {
             api_reply_errorf(r, BATON_INVALID, "cursor '%s' is not one this API gave out", cursor);
             return;
         }
     }
-    f.assignee = api_query(r, "assignee");
-    f.group = api_query(r, "candidateGroup");
-    f.user = api_query(r, "candidateUser");
-    f.process = api_query(r, "processId");
-    f.limit = (uint32_t)limit;
-    run_task_query(r, &f, false);
+    f->assigned = assigned < 0 ? 0 : assigned ? 1 : -1;
+    f->assignee = api_query(r, "assignee");
+    f->candidate_group = api_query(r, "candidateGroup");
+    f->candidate_user = api_query(r, "candidateUser");
+    f->process_id = api_query(r, "processId");
+    f->limit = (uint32_t)limit + 1;
+    run_task_query(r, &p, false);
 }
 
 static void h_task(api_req *r) {
-    task_filter f = {0};
+    task_page p = {0};
     int64_t inst, key;
     if (!cap_task(r, 0, &inst, &key))
         return;
-    f.instance = inst;
-    f.after_inst = inst;
-    f.after_key = key - 1;
-    f.assigned = -1;
-    f.limit = 1;
-    run_task_query(r, &f, true);
+    p.f.instance = inst;
+    p.f.after_instance = inst;
+    p.f.after_key = key - 1;
+    p.f.limit = 1;
+    run_task_query(r, &p, true);
 }
 
 /*
@@ -1488,13 +1450,12 @@ static bool open_task(api_req *r, int64_t inst, int64_t key, char **assignee_out
 }
 
 static void reply_task(api_req *r, int64_t inst, int64_t key) {
-    task_filter f = {0};
-    f.instance = inst;
-    f.after_inst = inst;
-    f.after_key = key - 1;
-    f.assigned = -1;
-    f.limit = 1;
-    run_task_query(r, &f, true);
+    task_page p = {0};
+    p.f.instance = inst;
+    p.f.after_instance = inst;
+    p.f.after_key = key - 1;
+    p.f.limit = 1;
+    run_task_query(r, &p, true);
 }
 
 static void h_claim(api_req *r) {

@@ -499,7 +499,10 @@ void api_h_job_unlock(api_req *r) {
 
 /* ---- listings ------------------------------------------------------------------------- */
 
-/* The `limit + 1` smallest (instance, key) pairs that pass a filter, as JSON, ascending. */
+/*
+ * A page of rows as JSON, as the store hands them out: in (instance, key)
+ * order, at most `limit + 1` (the one more says whether a next page exists).
+ */
 typedef struct page {
     uint32_t limit, n;
     cJSON **rows;
@@ -508,10 +511,6 @@ typedef struct page {
     bool nomem;
 } page;
 
-static bool key_before(int64_t ai, int64_t ak, int64_t bi, int64_t bk) {
-    return ai < bi || (ai == bi && ak < bk);
-}
-
 static bool page_init(page *p, uint32_t limit) {
     p->limit = limit;
     p->rows = baton_calloc(limit + 1, sizeof *p->rows);
@@ -519,31 +518,15 @@ static bool page_init(page *p, uint32_t limit) {
     return p->rows && p->keys;
 }
 
-/* Would (i, k) make the page? */
-static bool page_wants(const page *p, int64_t i, int64_t k) {
-    if (!key_before(p->after_inst, p->after_key, i, k))
-        return false;
-    return p->n < p->limit + 1 || key_before(i, k, p->keys[p->limit][0], p->keys[p->limit][1]);
-}
-
 static void page_add(page *p, int64_t i, int64_t k, cJSON *row) {
-    if (!row) {
-        p->nomem = true;
+    if (!row || p->n == p->limit + 1) {
+        cJSON_Delete(row);
+        p->nomem = p->nomem || !row;
         return;
     }
-    uint32_t cap = p->limit + 1, pos = p->n;
-    while (pos > 0 && key_before(i, k, p->keys[pos - 1][0], p->keys[pos - 1][1]))
-        pos--;
-    if (p->n == cap) {
-        cJSON_Delete(p->rows[cap - 1]);
-        p->n--;
-    }
-    memmove(p->keys + pos + 1, p->keys + pos, (p->n - pos) * sizeof *p->keys);
-    memmove(p->rows + pos + 1, p->rows + pos, (p->n - pos) * sizeof *p->rows);
-    p->keys[pos][0] = i;
-    p->keys[pos][1] = k;
-    p->rows[pos] = row;
-    p->n++;
+    p->keys[p->n][0] = i;
+    p->keys[p->n][1] = k;
+    p->rows[p->n++] = row;
 }
 
 static void page_reply(api_req *r, page *p, baton_status st, baton_error *e) {
@@ -596,13 +579,13 @@ static bool page_query(api_req *r, page *p) {
 }
 
 static const char *job_state(const baton_job_row *j, int64_t now) {
-    if (j->retries <= 0)
-        return "incident";
-    if (j->worker && j->worker[0] && j->lock_expiry > now)
-        return "locked";
-    if (j->available_at > now)
-        return "backoff";
-    return "available";
+    static const char *const names[] = {
+        [BATON_JOB_AVAILABLE] = "available",
+        [BATON_JOB_LOCKED] = "locked",
+        [BATON_JOB_BACKOFF] = "backoff",
+        [BATON_JOB_INCIDENT] = "incident",
+    };
+    return names[baton_store_job_state(j, now)];
 }
 
 static cJSON *job_row_json(const baton_job_row *j, int64_t now) {
@@ -624,46 +607,53 @@ static cJSON *job_row_json(const baton_job_row *j, int64_t now) {
     return o;
 }
 
-typedef struct job_filter {
+/* One page of jobs: the store filters, orders by (instance, key) and stops at the limit. */
+typedef struct job_page {
     page p;
-    const char *type, *state;
-    int64_t instance, now;
-} job_filter;
+    baton_job_filter f; /* f.limit: the page size + 1, to know whether more follow */
+} job_page;
 
-static int filter_job(void *cookie, const void *row) {
-    job_filter *f = cookie;
+static int page_job(void *cookie, const void *row) {
+    job_page *jp = cookie;
     const baton_job_row *j = row;
-    if ((f->instance && j->instance != f->instance) ||
-        (f->type && (!j->type || strcmp(f->type, j->type) != 0)) ||
-        (f->state && strcmp(f->state, job_state(j, f->now)) != 0) ||
-        !page_wants(&f->p, j->instance, j->key))
-        return 0;
-    page_add(&f->p, j->instance, j->key, job_row_json(j, f->now));
-    return f->p.nomem;
+    page_add(&jp->p, j->instance, j->key, job_row_json(j, jp->f.now));
+    return jp->p.nomem;
 }
 
 static baton_status list_jobs(void *cookie, baton_store *s, baton_error *err) {
-    return s->ops->job_list(s, filter_job, cookie, err);
+    job_page *jp = cookie;
+    return s->ops->job_query(s, &jp->f, page_job, cookie, err);
 }
 
 void api_h_jobs(api_req *r) {
-    job_filter f = {0};
-    if (!api_query_int(r, "instanceId", 0, INT64_MAX / 2, 0, &f.instance))
+    job_page jp = {0};
+    baton_job_filter *f = &jp.f;
+    if (!api_query_int(r, "instanceId", 0, INT64_MAX / 2, 0, &f->instance))
         return;
-    f.type = api_query(r, "type");
-    f.state = api_query(r, "state");
-    if (f.state && strcmp(f.state, "available") != 0 && strcmp(f.state, "locked") != 0 &&
-        strcmp(f.state, "backoff") != 0 && strcmp(f.state, "incident") != 0) {
-        api_reply_errorf(r, BATON_INVALID, "state must be available, locked, backoff or incident");
-        return;
+    f->type = api_query(r, "type");
+    const char *state = api_query(r, "state");
+    if (state) {
+        f->state = strcmp(state, "available") == 0  ? BATON_JOB_AVAILABLE
+                   : strcmp(state, "locked") == 0   ? BATON_JOB_LOCKED
+                   : strcmp(state, "backoff") == 0  ? BATON_JOB_BACKOFF
+                   : strcmp(state, "incident") == 0 ? BATON_JOB_INCIDENT
+                                                    : 0;
+        if (!f->state) {
+            api_reply_errorf(r, BATON_INVALID,
+                             "state must be available, locked, backoff or incident");
+            return;
+        }
     }
-    if (!page_query(r, &f.p))
+    if (!page_query(r, &jp.p))
         return;
-    f.now = baton_engine_now(r->srv->engine);
+    f->now = baton_engine_now(r->srv->engine);
+    f->after_instance = jp.p.after_inst;
+    f->after_key = jp.p.after_key;
+    f->limit = jp.p.limit + 1;
     baton_error e;
     baton_error_clear(&e);
-    baton_status st = baton_engine_query(r->srv->engine, list_jobs, &f, &e);
-    page_reply(r, &f.p, st, &e);
+    baton_status st = baton_engine_query(r->srv->engine, list_jobs, &jp, &e);
+    page_reply(r, &jp.p, st, &e);
 }
 
 typedef struct one_job {
@@ -699,157 +689,117 @@ void api_h_job(api_req *r) {
 
 /* ---- incidents ------------------------------------------------------------------------- */
 
-typedef struct inc_item {
-    int64_t instance, key, created;
-    char *element, *kind, *message;
-} inc_item;
-
-typedef struct inc_list {
-    inc_item *items;
-    uint32_t n, cap;
-    int64_t instance; /* filters */
-    const char *kind, *element, *process;
-    int64_t only_key; /* one incident (with instance) */
-    bool nomem;
-    int64_t count; /* count only */
-    bool count_only;
-} inc_list;
-
-static int collect_incident(void *cookie, const void *row) {
-    inc_list *l = cookie;
-    const baton_incident_row *x = row;
-    if ((l->instance && x->instance != l->instance) || (l->only_key && x->key != l->only_key) ||
-        (l->kind && (!x->kind || strcmp(l->kind, x->kind) != 0)) ||
-        (l->element && (!x->element || strcmp(l->element, x->element) != 0)))
-        return 0;
-    if (l->count_only) {
-        l->count++;
-        return 0;
-    }
-    if (l->n == l->cap) {
-        uint32_t cap = l->cap ? l->cap * 2 : 16;
-        inc_item *it = cap <= 1000000 ? baton_realloc(l->items, cap * sizeof *it) : NULL;
-        if (!it) {
-            l->nomem = true;
-            return 1;
-        }
-        l->items = it;
-        l->cap = cap;
-    }
-    inc_item *it = &l->items[l->n];
-    it->instance = x->instance;
-    it->key = x->key;
-    it->created = x->created;
-    it->element = baton_strdup(x->element ? x->element : "");
-    it->kind = baton_strdup(x->kind ? x->kind : "");
-    it->message = baton_strdup(x->message ? x->message : "");
-    if (!it->element || !it->kind || !it->message) {
-        baton_free(it->element);
-        baton_free(it->kind);
-        baton_free(it->message);
-        l->nomem = true;
-        return 1;
-    }
-    l->n++;
-    return 0;
-}
-
-static baton_status list_incidents(void *cookie, baton_store *s, baton_error *err) {
-    return s->ops->incident_list(s, collect_incident, cookie, err);
-}
-
-static void inc_list_free(inc_list *l) {
-    for (uint32_t i = 0; i < l->n; i++) {
-        baton_free(l->items[i].element);
-        baton_free(l->items[i].kind);
-        baton_free(l->items[i].message);
-    }
-    baton_free(l->items);
-}
-
-baton_status api_count_incidents(baton_server *s, int64_t *out) {
-    inc_list l = {0};
-    l.count_only = true;
-    baton_status st = baton_engine_query(s->engine, list_incidents, &l, NULL);
-    if (!st)
-        *out = l.count;
-    return st;
-}
-
-static int cmp_inc(const void *a, const void *b) {
-    const inc_item *x = a, *y = b;
-    return key_before(x->instance, x->key, y->instance, y->key)   ? -1
-           : key_before(y->instance, y->key, x->instance, x->key) ? 1
-                                                                  : 0;
-}
-
-static cJSON *incident_json(const inc_item *it, const char *process) {
+static cJSON *incident_json(const baton_incident_row *x, const char *process) {
     cJSON *o = cJSON_CreateObject();
     char id[48];
-    snprintf(id, sizeof id, "%lld-%lld", (long long)it->instance, (long long)it->key);
+    snprintf(id, sizeof id, "%lld-%lld", (long long)x->instance, (long long)x->key);
     cJSON_AddStringToObject(o, "id", id);
-    cJSON_AddNumberToObject(o, "instanceId", (double)it->instance);
-    cJSON_AddNumberToObject(o, "key", (double)it->key);
+    cJSON_AddNumberToObject(o, "instanceId", (double)x->instance);
+    cJSON_AddNumberToObject(o, "key", (double)x->key);
     api_add_str(o, "processId", process);
-    api_add_str(o, "elementId", it->element);
-    api_add_str(o, "kind", it->kind);
-    api_add_str(o, "message", it->message);
-    api_add_time(o, "created", it->created);
+    api_add_str(o, "elementId", x->element ? x->element : "");
+    api_add_str(o, "kind", x->kind ? x->kind : "");
+    api_add_str(o, "message", x->message ? x->message : "");
+    api_add_time(o, "created", x->created);
     return o;
 }
 
-/* The process of each incident on the page, read in one session. */
-typedef struct proc_lookup {
-    inc_list *l;
-    page *p;
-    const char *want; /* processId filter */
-} proc_lookup;
+/* The store counts (one count(*) on SQLite and PostgreSQL): /metrics runs this on every scrape. */
+static baton_status count_incidents(void *cookie, baton_store *s, baton_error *err) {
+    baton_incident_filter all = {0};
+    return s->ops->incident_count(s, &all, cookie, err);
+}
 
-static baton_status page_incidents(void *cookie, baton_store *s, baton_error *err) {
-    proc_lookup *q = cookie;
-    char process[256] = "";
-    int64_t cached = 0;
-    for (uint32_t i = 0; i < q->l->n && !q->p->nomem; i++) {
-        const inc_item *it = &q->l->items[i];
-        if (!page_wants(q->p, it->instance, it->key))
-            continue;
-        if (it->instance != cached) {
-            baton_instance_row row;
-            baton_status st = s->ops->instance_get(s, it->instance, &row, NULL, err);
-            if (st && st != BATON_NOTFOUND)
-                return st;
-            snprintf(process, sizeof process, "%s", !st && row.process_id ? row.process_id : "");
-            cached = it->instance;
+baton_status api_count_incidents(baton_server *s, int64_t *out) {
+    int64_t n = 0;
+    baton_status st = baton_engine_query(s->engine, count_incidents, &n, NULL);
+    if (!st)
+        *out = n;
+    return st;
+}
+
+/*
+ * One page of incidents: the store filters (the process through the
+ * incident's instance), orders by (instance, key) and stops at the limit;
+ * each row's process is read here, once per instance on the page.
+ */
+typedef struct inc_page {
+    page p;
+    baton_incident_filter f; /* f.limit: the page size + 1, to know whether more follow */
+    baton_store *s;
+    baton_error *err;
+    baton_status st;
+    int64_t cached; /* the instance `process` names, 0 = none yet */
+    char process[256];
+} inc_page;
+
+static int page_incident(void *cookie, const void *row) {
+    inc_page *ip = cookie;
+    const baton_incident_row *x = row;
+    if (x->instance != ip->cached) {
+        baton_instance_row in;
+        baton_status st = ip->s->ops->instance_get(ip->s, x->instance, &in, NULL, ip->err);
+        if (st && st != BATON_NOTFOUND) {
+            ip->st = st;
+            return 1;
         }
-        if (q->want && strcmp(q->want, process) != 0)
-            continue;
-        page_add(q->p, it->instance, it->key, incident_json(it, process[0] ? process : NULL));
+        snprintf(ip->process, sizeof ip->process, "%s", !st && in.process_id ? in.process_id : "");
+        ip->cached = x->instance;
     }
-    return BATON_OK;
+    page_add(&ip->p, x->instance, x->key, incident_json(x, ip->process[0] ? ip->process : NULL));
+    return ip->p.nomem;
+}
+
+static baton_status list_incidents(void *cookie, baton_store *s, baton_error *err) {
+    inc_page *ip = cookie;
+    ip->s = s;
+    ip->err = err;
+    baton_status st = s->ops->incident_query(s, &ip->f, page_incident, cookie, err);
+    return st ? st : ip->st;
 }
 
 void api_h_incidents(api_req *r) {
-    inc_list l = {0};
-    page p = {0};
-    if (!api_query_int(r, "instanceId", 0, INT64_MAX / 2, 0, &l.instance))
+    inc_page ip = {0};
+    baton_incident_filter *f = &ip.f;
+    if (!api_query_int(r, "instanceId", 0, INT64_MAX / 2, 0, &f->instance))
         return;
-    l.kind = api_query(r, "kind");
-    l.element = api_query(r, "elementId");
-    if (!page_query(r, &p))
+    f->kind = api_query(r, "kind");
+    f->element = api_query(r, "elementId");
+    f->process_id = api_query(r, "processId");
+    if (!page_query(r, &ip.p))
         return;
+    f->after_instance = ip.p.after_inst;
+    f->after_key = ip.p.after_key;
+    f->limit = ip.p.limit + 1;
     baton_error e;
     baton_error_clear(&e);
-    baton_status st = baton_engine_query(r->srv->engine, list_incidents, &l, &e);
-    if (!st && l.nomem)
-        st = baton_error_set(&e, BATON_NOMEM, "out of memory");
-    if (!st) {
-        if (l.n > 1)
-            qsort(l.items, l.n, sizeof *l.items, cmp_inc);
-        proc_lookup q = {&l, &p, api_query(r, "processId")};
-        st = baton_engine_query(r->srv->engine, page_incidents, &q, &e);
-    }
-    inc_list_free(&l);
-    page_reply(r, &p, st, &e);
+    baton_status st = baton_engine_query(r->srv->engine, list_incidents, &ip, &e);
+    page_reply(r, &ip.p, st, &e);
+}
+
+/* One incident, by (instance, key): its JSON, built while its row is valid. */
+typedef struct one_incident {
+    int64_t key;
+    cJSON *json;
+    bool nomem;
+} one_incident;
+
+static int take_incident(void *cookie, const void *row) {
+    one_incident *o = cookie;
+    const baton_incident_row *x = row;
+    if (x->key == o->key && !(o->json = incident_json(x, NULL)))
+        o->nomem = true;
+    return 1;
+}
+
+typedef struct inc_lookup {
+    baton_incident_filter f;
+    one_incident one;
+} inc_lookup;
+
+static baton_status get_incident(void *cookie, baton_store *s, baton_error *err) {
+    inc_lookup *l = cookie;
+    return s->ops->incident_query(s, &l->f, take_incident, &l->one, err);
 }
 
 static bool cap_incident(api_req *r, int64_t *inst, int64_t *key) {
@@ -861,19 +811,19 @@ static bool cap_incident(api_req *r, int64_t *inst, int64_t *key) {
 }
 
 void api_h_incident(api_req *r) {
-    inc_list l = {0};
     int64_t inst, key;
     if (!cap_incident(r, &inst, &key))
         return;
-    l.instance = inst;
-    l.only_key = key;
+    /* the first incident of the instance after (inst, key - 1): this one, if it is open */
+    inc_lookup l = {
+        .f = {.instance = inst, .after_instance = inst, .after_key = key - 1, .limit = 1},
+        .one = {.key = key}};
     baton_error e;
     baton_error_clear(&e);
-    baton_status st = baton_engine_query(r->srv->engine, list_incidents, &l, &e);
-    if (!st && l.nomem)
+    baton_status st = baton_engine_query(r->srv->engine, get_incident, &l, &e);
+    if (!st && l.one.nomem)
         st = baton_error_set(&e, BATON_NOMEM, "out of memory");
-    if (st || !l.n) {
-        inc_list_free(&l);
+    if (st || !l.one.json) {
         if (st)
             api_reply_error(r, st, &e);
         else
@@ -899,12 +849,13 @@ void api_h_incident(api_req *r) {
             }
         }
     }
-    cJSON *o = incident_json(&l.items[0], process);
+    cJSON *o = l.one.json;
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        o, "processId", process ? cJSON_CreateString(process) : cJSON_CreateNull());
     api_add_str(o, "jobId", job[0] ? job : NULL);
     if (job[0])
         cJSON_AddNumberToObject(o, "jobRetries", retries);
     baton_instance_free(in);
-    inc_list_free(&l);
     api_reply_json(r, 200, o);
 }
 

@@ -421,6 +421,58 @@ static baton_status mem_hist_read(baton_store *s, int64_t instance, uint64_t aft
 
 /* ---- keyed tables: jobs, timers, subscriptions, tasks, incidents ------------------ */
 
+/* ---- pages keyed by (instance, key) ------------------------------------------------- */
+
+static bool pair_before(int64_t ai, int64_t ak, int64_t bi, int64_t bk) {
+    return ai < bi || (ai == bi && ak < bk);
+}
+
+/*
+ * The `limit` smallest (instance, key) pairs a scan offers, kept sorted
+ * while scanning (test-sized data), so the answer does not depend on the
+ * order rows were put in, as mem_inst_query does for ids.
+ */
+typedef struct key_page {
+    struct {
+        const void *row;
+        int64_t instance, key;
+    } * at;
+    uint32_t n, limit;
+} key_page;
+
+static baton_status key_page_init(key_page *p, uint32_t limit, const char *what, baton_error *err) {
+    if (limit < 1 || limit > BATON_STORE_QUERY_MAX)
+        return baton_error_set(err, BATON_INVALID, "%s: limit %u not in 1..%d", what,
+                               (unsigned)limit, BATON_STORE_QUERY_MAX);
+    p->n = 0;
+    p->limit = limit;
+    p->at = baton_malloc(limit * sizeof *p->at);
+    return p->at ? BATON_OK : baton_error_set(err, BATON_NOMEM, "memory store: out of memory");
+}
+
+static void key_page_offer(key_page *p, const void *row, int64_t instance, int64_t key) {
+    if (p->n == p->limit &&
+        !pair_before(instance, key, p->at[p->n - 1].instance, p->at[p->n - 1].key))
+        return;
+    uint32_t pos = p->n < p->limit ? p->n++ : p->n - 1;
+    while (pos > 0 && pair_before(instance, key, p->at[pos - 1].instance, p->at[pos - 1].key)) {
+        p->at[pos] = p->at[pos - 1];
+        pos--;
+    }
+    p->at[pos].row = row;
+    p->at[pos].instance = instance;
+    p->at[pos].key = key;
+}
+
+/* Hand the page out in order, then free it. */
+static void key_page_emit(key_page *p, baton_row_fn fn, void *cookie) {
+    for (uint32_t i = 0; i < p->n; i++)
+        if (fn(cookie, p->at[i].row))
+            break;
+    baton_free(p->at);
+    p->at = NULL;
+}
+
 typedef struct mem_job {
     baton_job_row row;
 } mem_job;
@@ -515,6 +567,24 @@ static baton_status mem_job_list(baton_store *s, baton_row_fn fn, void *cookie, 
     for (size_t i = 0; i < m->jobs.n; i++)
         if (fn(cookie, &AT(m->jobs, mem_job, i)->row))
             break;
+    return BATON_OK;
+}
+
+static baton_status mem_job_query(baton_store *s, const baton_job_filter *f, baton_row_fn fn,
+                                  void *cookie, baton_error *err) {
+    mem_store *m = (mem_store *)s;
+    CHECK(m, err);
+    key_page p;
+    baton_status st = key_page_init(&p, f->limit, "job query", err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < m->jobs.n; i++) {
+        const baton_job_row *x = &AT(m->jobs, mem_job, i)->row;
+        if (pair_before(f->after_instance, f->after_key, x->instance, x->key) &&
+            baton_store_job_matches(f, x))
+            key_page_offer(&p, x, x->instance, x->key);
+    }
+    key_page_emit(&p, fn, cookie);
     return BATON_OK;
 }
 
@@ -739,6 +809,24 @@ static baton_status mem_task_list(baton_store *s, baton_row_fn fn, void *cookie,
     return BATON_OK;
 }
 
+static baton_status mem_task_query(baton_store *s, const baton_task_filter *f, baton_row_fn fn,
+                                   void *cookie, baton_error *err) {
+    mem_store *m = (mem_store *)s;
+    CHECK(m, err);
+    key_page p;
+    baton_status st = key_page_init(&p, f->limit, "user task query", err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < m->tasks.n; i++) {
+        const baton_task_row *x = &AT(m->tasks, mem_task, i)->row;
+        if (pair_before(f->after_instance, f->after_key, x->instance, x->key) &&
+            baton_store_task_matches(f, x))
+            key_page_offer(&p, x, x->instance, x->key);
+    }
+    key_page_emit(&p, fn, cookie);
+    return BATON_OK;
+}
+
 typedef struct mem_incident {
     baton_incident_row row;
 } mem_incident;
@@ -783,6 +871,41 @@ static baton_status mem_incident_list(baton_store *s, baton_row_fn fn, void *coo
     for (size_t i = 0; i < m->incidents.n; i++)
         if (fn(cookie, &AT(m->incidents, mem_incident, i)->row))
             break;
+    return BATON_OK;
+}
+
+static bool incident_matches(mem_store *m, const baton_incident_filter *f,
+                             const baton_incident_row *x) {
+    const mem_inst *in = f->process_id ? find_inst(m, x->instance) : NULL;
+    return baton_store_incident_matches(f, x, in ? in->row.process_id : NULL);
+}
+
+static baton_status mem_incident_query(baton_store *s, const baton_incident_filter *f,
+                                       baton_row_fn fn, void *cookie, baton_error *err) {
+    mem_store *m = (mem_store *)s;
+    CHECK(m, err);
+    key_page p;
+    baton_status st = key_page_init(&p, f->limit, "incident query", err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < m->incidents.n; i++) {
+        const baton_incident_row *x = &AT(m->incidents, mem_incident, i)->row;
+        if (pair_before(f->after_instance, f->after_key, x->instance, x->key) &&
+            incident_matches(m, f, x))
+            key_page_offer(&p, x, x->instance, x->key);
+    }
+    key_page_emit(&p, fn, cookie);
+    return BATON_OK;
+}
+
+static baton_status mem_incident_count(baton_store *s, const baton_incident_filter *f,
+                                       int64_t *count_out, baton_error *err) {
+    mem_store *m = (mem_store *)s;
+    CHECK(m, err);
+    int64_t n = 0;
+    for (size_t i = 0; i < m->incidents.n; i++)
+        n += incident_matches(m, f, &AT(m->incidents, mem_incident, i)->row);
+    *count_out = n;
     return BATON_OK;
 }
 
@@ -1104,6 +1227,7 @@ static const baton_store_ops memory_ops = {
     .job_get = mem_job_get,
     .job_activate = mem_job_activate,
     .job_list = mem_job_list,
+    .job_query = mem_job_query,
     .timer_put = mem_timer_put,
     .timer_delete = mem_timer_delete,
     .timer_due = mem_timer_due,
@@ -1114,9 +1238,12 @@ static const baton_store_ops memory_ops = {
     .task_put = mem_task_put,
     .task_delete = mem_task_delete,
     .task_list = mem_task_list,
+    .task_query = mem_task_query,
     .incident_put = mem_incident_put,
     .incident_delete = mem_incident_delete,
     .incident_list = mem_incident_list,
+    .incident_query = mem_incident_query,
+    .incident_count = mem_incident_count,
     .event_push = mem_event_push,
     .event_peek = mem_event_peek,
     .event_delete = mem_event_delete,

@@ -1724,6 +1724,150 @@ static baton_status pg_incident_list(baton_store *s, baton_row_fn fn, void *cook
               : list(p, r, (read_fn)read_incident, sizeof(baton_incident_row), fn, cookie, err);
 }
 
+/* ---- job, user task and incident queries ---------------------------------------------- */
+
+static baton_status query_limit(uint32_t limit, const char *what, baton_error *err) {
+    if (limit < 1 || limit > BATON_STORE_QUERY_MAX)
+        return baton_error_set(err, BATON_INVALID, "%s: limit %u not in 1..%d", what,
+                               (unsigned)limit, BATON_STORE_QUERY_MAX);
+    return BATON_OK;
+}
+
+/*
+ * One page of a filtered query, as pg_inst_query reads instances: an
+ * unnamed statement with the filter's parameters and the LIMIT last, so
+ * libpq buffers at most a page; each row goes to the callback as it is
+ * read. `row` is the caller's row of the type `rd` reads.
+ */
+static baton_status query_page(pg_store *p, const char *sql, const store_where *w, uint32_t limit,
+                               read_fn rd, void *row, const char *what, baton_row_fn fn,
+                               void *cookie, baton_error *err) {
+    if (w->overflow)
+        return baton_error_set(err, BATON_INVALID, "%s: the filter is too long", what);
+    params a = {0};
+    where_params(w, &a);
+    p_int(&a, limit);
+    PGresult *r = NULL;
+    baton_status st = exec_text(p, sql, &a, what, &r, err);
+    if (st)
+        return st;
+    pool pl = {0};
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        if (rd(p, r, i, &pl, row)) {
+            st = oom(p, err);
+            break;
+        }
+        int stop = fn(cookie, row);
+        pool_reset(&pl);
+        if (stop)
+            break;
+    }
+    pool_fini(&pl);
+    PQclear(r);
+    return st;
+}
+
+static baton_status pg_job_query(baton_store *s, const baton_job_filter *f, baton_row_fn fn,
+                                 void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    baton_status st = query_limit(f->limit, "job query", err);
+    if (st)
+        return st;
+    store_where w;
+    store_job_where(f, '$', &w);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs %s ORDER BY instance, key LIMIT $%d",
+             w.sql, w.n + 1);
+    baton_job_row row;
+    return query_page(p, sql, &w, f->limit, (read_fn)read_job, &row, "querying jobs", fn, cookie,
+                      err);
+}
+
+/*
+ * A candidate list in the details' JSON holds the value (as
+ * baton_store_task_matches says: a string, or an array with the string in
+ * it). No index serves it: the page walks tasks in key order, bounded by
+ * the limit in rows returned, not in rows read. The engine writes details
+ * with cJSON, so the cast to jsonb does not fail on them.
+ */
+static void candidate_cond(store_where *w, const char *list, const char *value, char *buf,
+                           size_t size) {
+    if (!value) {
+        buf[0] = '\0';
+        return;
+    }
+    int n = store_where_param(w, value, 0);
+    snprintf(buf, size,
+             " AND CASE jsonb_typeof(details::jsonb -> '%s') WHEN 'string' THEN "
+             "details::jsonb ->> '%s' = $%d WHEN 'array' THEN EXISTS (SELECT 1 FROM "
+             "jsonb_array_elements(details::jsonb -> '%s') AS e(v) "
+             "WHERE e.v = to_jsonb($%d::text)) END",
+             list, list, n, list, n);
+}
+
+static baton_status pg_task_query(baton_store *s, const baton_task_filter *f, baton_row_fn fn,
+                                  void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    baton_status st = query_limit(f->limit, "user task query", err);
+    if (st)
+        return st;
+    store_where w;
+    store_task_where(f, '$', &w);
+    char group[384], user[384];
+    candidate_cond(&w, "candidateGroups", f->candidate_group, group, sizeof group);
+    candidate_cond(&w, "candidateUsers", f->candidate_user, user, sizeof user);
+    char sql[1664];
+    snprintf(sql, sizeof sql,
+             "SELECT " TASK_COLS " FROM user_tasks %s%s%s ORDER BY instance, key LIMIT $%d", w.sql,
+             group, user, w.n + 1);
+    baton_task_row row;
+    return query_page(p, sql, &w, f->limit, (read_fn)read_task, &row, "querying user tasks", fn,
+                      cookie, err);
+}
+
+static baton_status pg_incident_query(baton_store *s, const baton_incident_filter *f,
+                                      baton_row_fn fn, void *cookie, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    baton_status st = query_limit(f->limit, "incident query", err);
+    if (st)
+        return st;
+    store_where w;
+    store_incident_where(f, true, '$', &w);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT " INC_COLS " FROM incidents %s ORDER BY instance, key LIMIT $%d", w.sql,
+             w.n + 1);
+    baton_incident_row row;
+    return query_page(p, sql, &w, f->limit, (read_fn)read_incident, &row, "querying incidents", fn,
+                      cookie, err);
+}
+
+/* Runs on every /metrics scrape: one count(*), no row crosses the connection. */
+static baton_status pg_incident_count(baton_store *s, const baton_incident_filter *f,
+                                      int64_t *count_out, baton_error *err) {
+    pg_store *p = (pg_store *)s;
+    CHECK(p, err);
+    store_where w;
+    store_incident_where(f, false, '$', &w);
+    if (w.overflow)
+        return baton_error_set(err, BATON_INVALID, "incident count: the filter is too long");
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM incidents %s", w.sql);
+    params a = {0};
+    where_params(&w, &a);
+    PGresult *r = NULL;
+    baton_status st = exec_text(p, sql, &a, "counting incidents", &r, err);
+    if (st)
+        return st;
+    *count_out = ival(r, 0, 0);
+    PQclear(r);
+    return BATON_OK;
+}
+
 static baton_status pg_event_push(baton_store *s, baton_event_row *row, baton_error *err) {
     pg_store *p = (pg_store *)s;
     CHECK(p, err);
@@ -1957,6 +2101,7 @@ static const baton_store_ops postgres_ops = {
     .job_get = pg_job_get,
     .job_activate = pg_job_activate,
     .job_list = pg_job_list,
+    .job_query = pg_job_query,
     .timer_put = pg_timer_put,
     .timer_delete = pg_timer_delete,
     .timer_due = pg_timer_due,
@@ -1967,9 +2112,12 @@ static const baton_store_ops postgres_ops = {
     .task_put = pg_task_put,
     .task_delete = pg_task_delete,
     .task_list = pg_task_list,
+    .task_query = pg_task_query,
     .incident_put = pg_incident_put,
     .incident_delete = pg_incident_delete,
     .incident_list = pg_incident_list,
+    .incident_query = pg_incident_query,
+    .incident_count = pg_incident_count,
     .event_push = pg_event_push,
     .event_peek = pg_event_peek,
     .event_delete = pg_event_delete,

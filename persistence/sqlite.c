@@ -648,7 +648,8 @@ static baton_status sq_dep_get(baton_store *s, int64_t id, baton_deployment_row 
  * makes that safe: the statements are cached per connection, and a
  * callback that ran an op using the same statement (the engine's callbacks
  * do call the store) would reset it in the middle of the loop. Listings
- * whose size requests drive use instance_query, which streams.
+ * whose size requests drive use the query ops (instance_query, job_query,
+ * task_query, incident_query), which stream.
  */
 typedef baton_status (*read_fn)(sq_store *q, sqlite3_stmt *x, pool *p, void *row_out);
 
@@ -1481,6 +1482,153 @@ static baton_status sq_incident_list(baton_store *s, baton_row_fn fn, void *cook
                 cookie, err);
 }
 
+/* ---- job, user task and incident queries ---------------------------------------------- */
+
+static baton_status query_limit(uint32_t limit, const char *what, baton_error *err) {
+    if (limit < 1 || limit > BATON_STORE_QUERY_MAX)
+        return baton_error_set(err, BATON_INVALID, "%s: limit %u not in 1..%d", what,
+                               (unsigned)limit, BATON_STORE_QUERY_MAX);
+    return BATON_OK;
+}
+
+/*
+ * One page of a filtered query, as sq_inst_query reads instances: its own
+ * statement (prepare_once), and each row handed out as it is stepped, so
+ * nothing but the current row is held and callbacks may call the store.
+ * `row` is the caller's row of the type `rd` reads. The LIMIT is the last
+ * placeholder, after the filter's.
+ */
+static baton_status query_page(sq_store *q, const char *sql, const store_where *w, uint32_t limit,
+                               read_fn rd, void *row, const char *what, baton_row_fn fn,
+                               void *cookie, baton_error *err) {
+    if (w->overflow)
+        return baton_error_set(err, BATON_INVALID, "%s: the filter is too long", what);
+    sqlite3_stmt *x = NULL;
+    baton_status st = prepare_once(q, sql, &x, err);
+    if (st)
+        return st;
+    sqlite3_bind_int64(x, bind_where(x, w), limit);
+    pool p = {0};
+    int rc;
+    while ((rc = sqlite3_step(x)) == SQLITE_ROW) {
+        if (rd(q, x, &p, row)) {
+            st = oom(q, err);
+            break;
+        }
+        int stop = fn(cookie, row);
+        pool_reset(&p);
+        if (stop)
+            break;
+    }
+    if (!st && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        st = sq_error(q, rc, what, err);
+    sqlite3_finalize(x);
+    pool_fini(&p);
+    return st;
+}
+
+static baton_status sq_job_query(baton_store *s, const baton_job_filter *f, baton_row_fn fn,
+                                 void *cookie, baton_error *err) {
+    sq_store *q = (sq_store *)s;
+    CHECK(q, err);
+    baton_status st = query_limit(f->limit, "job query", err);
+    if (st)
+        return st;
+    store_where w;
+    store_job_where(f, '?', &w);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs %s ORDER BY instance, key LIMIT ?%d",
+             w.sql, w.n + 1);
+    baton_job_row row;
+    return query_page(q, sql, &w, f->limit, (read_fn)read_job, &row, "querying jobs", fn, cookie,
+                      err);
+}
+
+/*
+ * A candidate list in the details' JSON holds the value (as
+ * baton_store_task_matches says: a string, or an array with the string in
+ * it). No index serves it: the page walks tasks in key order, so it stays
+ * bounded by the limit in rows returned, not in rows read. json_valid goes
+ * first because json_each stops the statement on text that does not parse.
+ */
+static void candidate_cond(store_where *w, const char *list, const char *value, char *buf,
+                           size_t size) {
+    if (!value) {
+        buf[0] = '\0';
+        return;
+    }
+    int n = store_where_param(w, value, 0);
+    snprintf(buf, size,
+             " AND CASE WHEN json_valid(details) THEN CASE WHEN json_type(details, '$.%s') IN "
+             "('array', 'text') THEN EXISTS (SELECT 1 FROM json_each(details, '$.%s') WHERE type = "
+             "'text' AND value = ?%d) END END",
+             list, list, n);
+}
+
+static baton_status sq_task_query(baton_store *s, const baton_task_filter *f, baton_row_fn fn,
+                                  void *cookie, baton_error *err) {
+    sq_store *q = (sq_store *)s;
+    CHECK(q, err);
+    baton_status st = query_limit(f->limit, "user task query", err);
+    if (st)
+        return st;
+    store_where w;
+    store_task_where(f, '?', &w);
+    char group[320], user[320];
+    candidate_cond(&w, "candidateGroups", f->candidate_group, group, sizeof group);
+    candidate_cond(&w, "candidateUsers", f->candidate_user, user, sizeof user);
+    char sql[1536];
+    snprintf(sql, sizeof sql,
+             "SELECT " TASK_COLS " FROM user_tasks %s%s%s ORDER BY instance, key LIMIT ?%d", w.sql,
+             group, user, w.n + 1);
+    baton_task_row row;
+    return query_page(q, sql, &w, f->limit, (read_fn)read_task, &row, "querying user tasks", fn,
+                      cookie, err);
+}
+
+static baton_status sq_incident_query(baton_store *s, const baton_incident_filter *f,
+                                      baton_row_fn fn, void *cookie, baton_error *err) {
+    sq_store *q = (sq_store *)s;
+    CHECK(q, err);
+    baton_status st = query_limit(f->limit, "incident query", err);
+    if (st)
+        return st;
+    store_where w;
+    store_incident_where(f, true, '?', &w);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT " INC_COLS " FROM incidents %s ORDER BY instance, key LIMIT ?%d", w.sql,
+             w.n + 1);
+    baton_incident_row row;
+    return query_page(q, sql, &w, f->limit, (read_fn)read_incident, &row, "querying incidents", fn,
+                      cookie, err);
+}
+
+/* Runs on every /metrics scrape: count(*) reads the smallest index, never a row. */
+static baton_status sq_incident_count(baton_store *s, const baton_incident_filter *f,
+                                      int64_t *count_out, baton_error *err) {
+    sq_store *q = (sq_store *)s;
+    CHECK(q, err);
+    store_where w;
+    store_incident_where(f, false, '?', &w);
+    if (w.overflow)
+        return baton_error_set(err, BATON_INVALID, "incident count: the filter is too long");
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM incidents %s", w.sql);
+    sqlite3_stmt *x = NULL;
+    baton_status st = prepare_once(q, sql, &x, err);
+    if (st)
+        return st;
+    bind_where(x, &w);
+    int rc = sqlite3_step(x);
+    if (rc == SQLITE_ROW)
+        *count_out = sqlite3_column_int64(x, 0);
+    else
+        st = sq_error(q, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "counting incidents", err);
+    sqlite3_finalize(x);
+    return st;
+}
+
 /* ---- outbox and buffered messages
  * ---------------------------------------------------------------- */
 
@@ -1730,6 +1878,7 @@ static const baton_store_ops sqlite_ops = {
     .job_get = sq_job_get,
     .job_activate = sq_job_activate,
     .job_list = sq_job_list,
+    .job_query = sq_job_query,
     .timer_put = sq_timer_put,
     .timer_delete = sq_timer_delete,
     .timer_due = sq_timer_due,
@@ -1740,9 +1889,12 @@ static const baton_store_ops sqlite_ops = {
     .task_put = sq_task_put,
     .task_delete = sq_task_delete,
     .task_list = sq_task_list,
+    .task_query = sq_task_query,
     .incident_put = sq_incident_put,
     .incident_delete = sq_incident_delete,
     .incident_list = sq_incident_list,
+    .incident_query = sq_incident_query,
+    .incident_count = sq_incident_count,
     .event_push = sq_event_push,
     .event_peek = sq_event_peek,
     .event_delete = sq_event_delete,

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "baton_config.h"
 #include "common/alloc.h"
 #include "persistence/store_int.h"
@@ -102,22 +104,37 @@ bool baton_store_instance_matches(const baton_instance_filter *f, const baton_in
 /* Append a condition, " AND "-separated. */
 static void where_cond(store_where *w, const char *cond) {
     size_t len = strlen(w->sql);
-    snprintf(w->sql + len, sizeof w->sql - len, "%s%s", len ? " AND " : "WHERE ", cond);
+    int n = snprintf(w->sql + len, sizeof w->sql - len, "%s%s", len ? " AND " : "WHERE ", cond);
+    if (n < 0 || (size_t)n >= sizeof w->sql - len)
+        w->overflow = true;
+}
+
+int store_where_param(store_where *w, const char *text, int64_t num) {
+    if (w->n == (int)(sizeof w->arg / sizeof *w->arg)) {
+        w->overflow = true;
+        return w->n;
+    }
+    w->arg[w->n].text = text;
+    w->arg[w->n].num = num;
+    return ++w->n;
 }
 
 /* Append "<lhs> <placeholder>" and the placeholder's value (text, or num when text is NULL). */
 static void where_arg(store_where *w, char mark, const char *lhs, const char *text, int64_t num) {
-    w->arg[w->n].text = text;
-    w->arg[w->n].num = num;
-    w->n++;
-    char c[64];
-    snprintf(c, sizeof c, "%s %c%d", lhs, mark, w->n);
+    char c[96];
+    int n = store_where_param(w, text, num);
+    snprintf(c, sizeof c, "%s %c%d", lhs, mark, n);
     where_cond(w, c);
 }
 
-void store_instance_where(const baton_instance_filter *f, bool cursor, char mark, store_where *w) {
+static void where_init(store_where *w) {
     w->sql[0] = '\0';
     w->n = 0;
+    w->overflow = false;
+}
+
+void store_instance_where(const baton_instance_filter *f, bool cursor, char mark, store_where *w) {
+    where_init(w);
     if (cursor)
         where_arg(w, mark, "id >", NULL, f->after);
     if (f->state)
@@ -141,6 +158,138 @@ void store_instance_where(const baton_instance_filter *f, bool cursor, char mark
     if (f->parent_id) {
         where_cond(w, "parent_id <> 0"); /* what the partial index instances_parent covers */
         where_arg(w, mark, "parent_id =", NULL, f->parent_id);
+    }
+}
+
+/* ---- job, user task and incident filters ------------------------------------------------ */
+
+baton_job_state baton_store_job_state(const baton_job_row *j, int64_t now) {
+    if (j->retries <= 0)
+        return BATON_JOB_INCIDENT;
+    if (j->worker && j->worker[0] && j->lock_expiry > now)
+        return BATON_JOB_LOCKED;
+    if (j->available_at > now)
+        return BATON_JOB_BACKOFF;
+    return BATON_JOB_AVAILABLE;
+}
+
+bool baton_store_job_matches(const baton_job_filter *f, const baton_job_row *x) {
+    return (!f->instance || x->instance == f->instance) &&
+           (!f->type || (x->type && strcmp(f->type, x->type) == 0)) &&
+           (!f->state || (int32_t)baton_store_job_state(x, f->now) == f->state);
+}
+
+/* A candidate list holds v: a string equal to v, or an array with such a string in it. */
+static bool candidate_in(const cJSON *details, const char *list, const char *v) {
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(details, list);
+    if (cJSON_IsString(l))
+        return strcmp(l->valuestring, v) == 0;
+    if (!cJSON_IsArray(l))
+        return false;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, l) {
+        if (cJSON_IsString(x) && strcmp(x->valuestring, v) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool baton_store_task_matches(const baton_task_filter *f, const baton_task_row *x) {
+    if ((f->instance && x->instance != f->instance) ||
+        (f->process_id && (!x->process_id || strcmp(f->process_id, x->process_id) != 0)) ||
+        (f->assignee && (!x->assignee || strcmp(f->assignee, x->assignee) != 0)) ||
+        (f->assigned > 0 && !x->assignee) || (f->assigned < 0 && x->assignee))
+        return false;
+    if (!f->candidate_group && !f->candidate_user)
+        return true;
+    /* details that do not parse (or no memory to parse them) list no candidates */
+    cJSON *d = x->details ? cJSON_Parse(x->details) : NULL;
+    bool ok = (!f->candidate_group || candidate_in(d, "candidateGroups", f->candidate_group)) &&
+              (!f->candidate_user || candidate_in(d, "candidateUsers", f->candidate_user));
+    cJSON_Delete(d);
+    return ok;
+}
+
+bool baton_store_incident_matches(const baton_incident_filter *f, const baton_incident_row *x,
+                                  const char *process) {
+    return (!f->instance || x->instance == f->instance) &&
+           (!f->kind || (x->kind && strcmp(f->kind, x->kind) == 0)) &&
+           (!f->element || (x->element && strcmp(f->element, x->element) == 0)) &&
+           (!f->process_id || (process && strcmp(f->process_id, process) == 0));
+}
+
+/* "(instance, key) > (a, k)": a row value, which both planners take as an index range. */
+static void where_pair(store_where *w, char mark, int64_t after_instance, int64_t after_key) {
+    char c[64];
+    int a = store_where_param(w, NULL, after_instance);
+    int k = store_where_param(w, NULL, after_key);
+    snprintf(c, sizeof c, "(instance, key) > (%c%d, %c%d)", mark, a, mark, k);
+    where_cond(w, c);
+}
+
+void store_job_where(const baton_job_filter *f, char mark, store_where *w) {
+    where_init(w);
+    where_pair(w, mark, f->after_instance, f->after_key);
+    if (f->instance)
+        where_arg(w, mark, "instance =", NULL, f->instance);
+    if (f->type)
+        where_arg(w, mark, "type =", f->type, 0);
+    /* baton_store_job_state(), condition by condition */
+    const char *unlocked = "(worker IS NULL OR worker = '' OR lock_expiry <=";
+    char c[96];
+    switch (f->state) {
+    case BATON_JOB_INCIDENT: where_cond(w, "retries <= 0"); break;
+    case BATON_JOB_LOCKED:
+        where_cond(w, "retries > 0 AND worker IS NOT NULL AND worker <> ''");
+        where_arg(w, mark, "lock_expiry >", NULL, f->now);
+        break;
+    case BATON_JOB_BACKOFF:
+    case BATON_JOB_AVAILABLE:
+        where_cond(w, "retries > 0");
+        snprintf(c, sizeof c, "%s %c%d)", unlocked, mark, store_where_param(w, NULL, f->now));
+        where_cond(w, c);
+        where_arg(w, mark,
+                  f->state == BATON_JOB_BACKOFF ? "available_at >" : "available_at <=", NULL,
+                  f->now);
+        break;
+    default:
+        if (f->state)
+            where_cond(w, "0 = 1"); /* no such state: nothing matches, as in C */
+        break;
+    }
+}
+
+void store_task_where(const baton_task_filter *f, char mark, store_where *w) {
+    where_init(w);
+    where_pair(w, mark, f->after_instance, f->after_key);
+    if (f->instance)
+        where_arg(w, mark, "instance =", NULL, f->instance);
+    if (f->process_id)
+        where_arg(w, mark, "process_id =", f->process_id, 0);
+    if (f->assignee)
+        where_arg(w, mark, "assignee =", f->assignee, 0);
+    if (f->assigned)
+        where_cond(w, f->assigned > 0 ? "assignee IS NOT NULL" : "assignee IS NULL");
+}
+
+void store_incident_where(const baton_incident_filter *f, bool cursor, char mark, store_where *w) {
+    where_init(w);
+    if (cursor)
+        where_pair(w, mark, f->after_instance, f->after_key);
+    if (f->instance)
+        where_arg(w, mark, "instance =", NULL, f->instance);
+    if (f->kind)
+        where_arg(w, mark, "kind =", f->kind, 0);
+    if (f->element)
+        where_arg(w, mark, "element =", f->element, 0);
+    /* one primary key probe per incident read: incidents are few beside instances */
+    if (f->process_id) {
+        char c[128];
+        snprintf(c, sizeof c,
+                 "EXISTS (SELECT 1 FROM instances n WHERE n.id = incidents.instance AND "
+                 "n.process_id = %c%d)",
+                 mark, store_where_param(w, f->process_id, 0));
+        where_cond(w, c);
     }
 }
 

@@ -169,7 +169,7 @@ typedef struct baton_message_row {
 /* Callbacks for listings; return non-zero to stop early. */
 typedef int (*baton_row_fn)(void *cookie, const void *row);
 
-/* The most rows one instance_query() hands out: a page, never a table. */
+/* The most rows one query op (instance_query, job_query, ...) hands out: a page, never a table. */
 #define BATON_STORE_QUERY_MAX 10000
 
 /*
@@ -192,6 +192,80 @@ typedef struct baton_instance_filter {
 
 /* Whether row matches f (all but `after` and `limit`): the one definition of the filter. */
 bool baton_store_instance_matches(const baton_instance_filter *f, const baton_instance_row *row);
+
+/*
+ * A job's state at a time, the one definition listings and the API share:
+ * out of retries is an incident whatever else holds; a lock counts while
+ * its worker is named and its expiry is ahead; a job held back for a retry
+ * is in backoff until available_at.
+ */
+typedef enum baton_job_state {
+    BATON_JOB_AVAILABLE = 1,
+    BATON_JOB_LOCKED = 2,
+    BATON_JOB_BACKOFF = 3,
+    BATON_JOB_INCIDENT = 4,
+} baton_job_state;
+
+baton_job_state baton_store_job_state(const baton_job_row *row, int64_t now);
+
+/*
+ * Which jobs job_query() returns, in (instance, key) order. A zero field
+ * does not filter. The cursor is the last (instance, key) pair of the page
+ * before; (0, 0) starts at the beginning.
+ */
+typedef struct baton_job_filter {
+    int64_t instance;                  /* 0 = any */
+    const char *type;                  /* NULL = any */
+    int32_t state;                     /* baton_job_state at `now`; 0 = any */
+    int64_t now;                       /* the time `state` is judged at */
+    int64_t after_instance, after_key; /* cursor: (instance, key) > (after_instance, after_key) */
+    uint32_t limit;                    /* 1..BATON_STORE_QUERY_MAX rows */
+} baton_job_filter;
+
+/* Whether row matches f (all but the cursor and `limit`): the one definition of the filter. */
+bool baton_store_job_matches(const baton_job_filter *f, const baton_job_row *row);
+
+/*
+ * Which user tasks task_query() returns, in (instance, key) order. A zero
+ * field does not filter. Candidate groups and users are the details' JSON
+ * lists ("candidateGroups", "candidateUsers": an array of strings or one
+ * string).
+ */
+typedef struct baton_task_filter {
+    int64_t instance;                  /* 0 = any */
+    const char *process_id;            /* NULL = any */
+    const char *assignee;              /* NULL = any */
+    int32_t assigned;                  /* 1 = with an assignee, -1 = without, 0 = any */
+    const char *candidate_group;       /* NULL = any */
+    const char *candidate_user;        /* NULL = any */
+    int64_t after_instance, after_key; /* cursor: (instance, key) > (after_instance, after_key) */
+    uint32_t limit;                    /* 1..BATON_STORE_QUERY_MAX rows */
+} baton_task_filter;
+
+/* Whether row matches f (all but the cursor and `limit`): the one definition of the filter. */
+bool baton_store_task_matches(const baton_task_filter *f, const baton_task_row *row);
+
+/*
+ * Which incidents incident_query() and incident_count() return, in
+ * (instance, key) order. A zero field does not filter. The process is the
+ * incident's instance's: an incident whose instance is gone matches no
+ * process.
+ */
+typedef struct baton_incident_filter {
+    int64_t instance;                  /* 0 = any */
+    const char *kind;                  /* NULL = any */
+    const char *element;               /* NULL = any */
+    const char *process_id;            /* NULL = any */
+    int64_t after_instance, after_key; /* cursor (incident_query only) */
+    uint32_t limit;                    /* incident_query: 1..BATON_STORE_QUERY_MAX rows */
+} baton_incident_filter;
+
+/*
+ * Whether row matches f (all but the cursor and `limit`), given the process
+ * id of its instance (NULL when the instance is gone): the one definition.
+ */
+bool baton_store_incident_matches(const baton_incident_filter *f, const baton_incident_row *row,
+                                  const char *instance_process_id);
 
 typedef struct baton_store_ops {
     const char *name;
@@ -258,7 +332,16 @@ typedef struct baton_store_ops {
     baton_status (*job_activate)(baton_store *s, const char *type, uint32_t max, const char *worker,
                                  int64_t now, int64_t lock_ms, baton_row_fn fn, void *cookie,
                                  baton_error *err);
+    /* Every job (audits, tests); request paths use job_query. */
     baton_status (*job_list)(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err);
+    /*
+     * Jobs matching f after its cursor, in (instance, key) order, at most
+     * f->limit (BATON_INVALID outside 1..BATON_STORE_QUERY_MAX): one indexed
+     * query on the durable stores. Each row is valid during its callback
+     * only; callbacks may call the store.
+     */
+    baton_status (*job_query)(baton_store *s, const baton_job_filter *f, baton_row_fn fn,
+                              void *cookie, baton_error *err);
 
     /* timers (instance timers and start timers of deployments) */
     baton_status (*timer_put)(baton_store *s, const baton_timer_row *row, baton_error *err);
@@ -281,13 +364,24 @@ typedef struct baton_store_ops {
     /* user tasks */
     baton_status (*task_put)(baton_store *s, const baton_task_row *row, baton_error *err);
     baton_status (*task_delete)(baton_store *s, int64_t instance, int64_t key, baton_error *err);
+    /* Every user task (audits, tests); request paths use task_query. */
     baton_status (*task_list)(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err);
+    /* As job_query, for user tasks. */
+    baton_status (*task_query)(baton_store *s, const baton_task_filter *f, baton_row_fn fn,
+                               void *cookie, baton_error *err);
 
     /* incidents */
     baton_status (*incident_put)(baton_store *s, const baton_incident_row *row, baton_error *err);
     baton_status (*incident_delete)(baton_store *s, int64_t instance, int64_t key,
                                     baton_error *err);
+    /* Every incident (audits, tests); request paths use incident_query. */
     baton_status (*incident_list)(baton_store *s, baton_row_fn fn, void *cookie, baton_error *err);
+    /* As job_query, for incidents. */
+    baton_status (*incident_query)(baton_store *s, const baton_incident_filter *f, baton_row_fn fn,
+                                   void *cookie, baton_error *err);
+    /* How many incidents match f (cursor and limit ignored), without reading their rows. */
+    baton_status (*incident_count)(baton_store *s, const baton_incident_filter *f,
+                                   int64_t *count_out, baton_error *err);
 
     /* outbox */
     baton_status (*event_push)(baton_store *s, baton_event_row *row, baton_error *err);

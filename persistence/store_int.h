@@ -66,6 +66,7 @@ void rowvec_free(rowvec *v);
 typedef struct store_where {
     char sql[512];
     int n;
+    bool overflow; /* a condition did not fit: the query must not run */
     struct {
         const char *text; /* NULL: the number */
         int64_t num;
@@ -73,6 +74,24 @@ typedef struct store_where {
 } store_where;
 
 void store_instance_where(const baton_instance_filter *f, bool cursor, char mark, store_where *out);
+
+/*
+ * The same for jobs, user tasks and incidents, whose cursor is a pair:
+ * "(instance, key) > (a, k)" comes first, which the UNIQUE (instance, key)
+ * index and the (column, instance, key) indexes serve as a range, so
+ * "ORDER BY instance, key LIMIT n" reads n rows. A job's state is judged
+ * at f->now (the conditions say baton_store_job_state() in SQL); "retries
+ * <= 0" is spelled as the partial index jobs_incident says it. The task
+ * filter's candidate group and user are left out: how to look into the
+ * details' JSON is the backend's, which adds their values with
+ * store_where_param() and their conditions to its own statement text.
+ */
+void store_job_where(const baton_job_filter *f, char mark, store_where *out);
+void store_task_where(const baton_task_filter *f, char mark, store_where *out);
+void store_incident_where(const baton_incident_filter *f, bool cursor, char mark, store_where *out);
+
+/* Add a value to w and return its placeholder's number, for a condition the caller writes. */
+int store_where_param(store_where *w, const char *text, int64_t num);
 
 /* Value of `key` in "k=v&k2=v2" option text, copied into buf; false if absent. */
 bool store_option(const char *options, const char *key, char *buf, size_t size);

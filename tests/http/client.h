@@ -422,6 +422,60 @@ static inline int jlen(const cJSON *o, const char *path) {
     return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
 }
 
+/*
+ * A listing whose ids are "<instance>-<key>", read `limit` at a time from
+ * the start by following nextCursor: how many items in all and on the
+ * first page, whether every item's `field` is `want` (when want is
+ * non-NULL), whether the ids grew strictly across pages, and whether the
+ * last page (and only it) had no cursor.
+ */
+typedef struct paged {
+    long items, first;
+    bool field_ok, ordered, ended;
+} paged;
+
+static inline paged page_all(const srv *s, const char *path, int limit, const char *field,
+                             const char *want) {
+    paged p = {0, -1, true, true, false};
+    long long last_i = -1, last_k = -1;
+    char url[512], cursor[64] = "";
+    for (int guard = 0; guard < 200 && !p.ended; guard++) {
+        snprintf(url, sizeof url, "%s%slimit=%d%s%s", path, strchr(path, '?') ? "&" : "?", limit,
+                 cursor[0] ? "&cursor=" : "", cursor);
+        resp r;
+        http(s, "GET", url, NULL, &r);
+        const cJSON *it;
+        int n = 0;
+        cJSON_ArrayForEach(it, jget(r.json, "items")) {
+            long long i = -1, k = -1;
+            const char *id = jstr(it, "id");
+            if (!id || sscanf(id, "%lld-%lld", &i, &k) != 2 || i < last_i ||
+                (i == last_i && k <= last_k))
+                p.ordered = false;
+            last_i = i;
+            last_k = k;
+            const char *v = want ? jstr(it, field) : NULL;
+            if (want && (!v || strcmp(v, want) != 0))
+                p.field_ok = false;
+            n++;
+        }
+        if (p.first < 0)
+            p.first = n;
+        p.items += n;
+        const char *next = jstr(r.json, "nextCursor");
+        if (r.status != 200 || n > limit || (next && n != limit)) {
+            p.ordered = false; /* a short page with a cursor, or an error: not a listing */
+            p.ended = true;
+        } else if (next) {
+            snprintf(cursor, sizeof cursor, "%s", next);
+        } else {
+            p.ended = true;
+        }
+        resp_free(&r);
+    }
+    return p;
+}
+
 static inline char *read_text(const char *path, size_t *len_out) {
     FILE *f = fopen(path, "rb");
     if (!f)

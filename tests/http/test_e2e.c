@@ -486,6 +486,57 @@ static void test_concurrency(void) {
     resp_free(&r);
 }
 
+/* User task listings: each filter with a cursor, a page at a time, against one big page. */
+static void test_task_listings(void) {
+    resp r;
+    char path[128];
+    int claimed = 0;
+    for (int i = 0; i < 5; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"variables\":{\"orderId\":\"L-%d\"}}", i);
+        int id = start(body);
+        snprintf(path, sizeof path, "/v1/user-tasks?instanceId=%d", id);
+        http(&S, "GET", path, NULL, &r);
+        char task[64];
+        snprintf(task, sizeof task, "%s",
+                 jstr(r.json, "items.0.id") ? jstr(r.json, "items.0.id") : "");
+        resp_free(&r);
+        if (i % 2)
+            continue;
+        snprintf(path, sizeof path, "/v1/user-tasks/%s/claim", task);
+        http(&S, "POST", path, "{\"assignee\":\"zed\"}", &r);
+        claimed += r.status == 200;
+        resp_free(&r);
+    }
+    TAP_EQ_INT(claimed, 3, "five tasks, three claimed by zed");
+
+    long groups =
+        page_all(&S, "/v1/user-tasks?candidateGroup=auditors&processId=order", 1000, NULL, NULL)
+            .items;
+    paged p = page_all(&S, "/v1/user-tasks?candidateGroup=auditors&processId=order", 1, "elementId",
+                       "approve");
+    TAP_OK(p.items == groups && groups >= 5 && p.field_ok && p.ordered && p.ended,
+           "by group and process, 1 a page: as one page (%ld of %ld)", p.items, groups);
+    p = page_all(&S, "/v1/user-tasks?assignee=zed", 2, "assignee", "zed");
+    TAP_OK(p.items == 3 && p.first == 2 && p.field_ok && p.ordered && p.ended,
+           "by assignee, 2 a page: zed's three (%ld)", p.items);
+    long on =
+        page_all(&S, "/v1/user-tasks?candidateGroup=managers&assigned=true", 1, NULL, NULL).items;
+    paged off =
+        page_all(&S, "/v1/user-tasks?candidateGroup=managers&assigned=false", 2, "assignee", NULL);
+    long managers = page_all(&S, "/v1/user-tasks?candidateGroup=managers", 3, NULL, NULL).items;
+    TAP_OK(on >= 3 && on + off.items == managers && off.ordered && off.ended,
+           "assigned and not, paged: together the group (%ld + %ld = %ld)", on, off.items,
+           managers);
+    p = page_all(&S, "/v1/user-tasks?candidateGroup=nobody&processId=order", 1, NULL, NULL);
+    TAP_OK(p.items == 0 && p.ended, "another group: none");
+    p = page_all(&S, "/v1/user-tasks?processId=nothing", 1, NULL, NULL);
+    TAP_OK(p.items == 0 && p.ended, "another process: none");
+    http(&S, "GET", "/v1/user-tasks?cursor=x-1", NULL, &r);
+    TAP_EQ_INT(r.status, 400, "a cursor not given out: 400");
+    resp_free(&r);
+}
+
 int main(int argc, char **argv) {
     const char *kind = argc > 1 ? argv[1] : "memory";
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -502,6 +553,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_variables_cancel_list);
     TAP_RUN(test_ops);
     TAP_RUN(test_concurrency);
+    TAP_RUN(test_task_listings);
     int code = srv_stop(&S);
     tap_case = "shutdown";
     TAP_EQ_INT(code, 0, "SIGTERM: exit 0");

@@ -684,6 +684,90 @@ static void test_http_job(void) {
     pthread_join(th, NULL);
 }
 
+/* ---- listings: filters and cursors together ----------------------------------------------- */
+
+static long metric(const char *name) {
+    resp r;
+    http(&S, "GET", "/metrics", NULL, &r);
+    const char *at = r.body ? strstr(r.body, name) : NULL;
+    long v = at ? strtol(at + strlen(name), NULL, 10) : -1;
+    resp_free(&r);
+    return v;
+}
+
+static void test_listings(void) {
+    /* jobs of types of their own (job-expr's type is its `kind` variable), and incidents */
+    int first = 0, b = 0;
+    for (int i = 0; i < 5; i++) {
+        int id = start("job-expr", "{\"variables\":{\"kind\":\"lq-a\"}}");
+        first = first ? first : id;
+    }
+    for (int i = 0; i < 3; i++)
+        b = start("job-expr", "{\"variables\":{\"kind\":\"lq-b\"}}");
+    for (int i = 0; i < 3; i++)
+        start("job-expr", NULL); /* no kind: an expression incident */
+    resp r;
+    activate(&S, &r, "lq-a", "lister", 2, 600000, 0);
+    TAP_EQ_INT(jlen(r.json, "jobs"), 2, "two of the five locked");
+    resp_free(&r);
+
+    paged p = page_all(&S, "/v1/jobs?type=lq-a", 2, "type", "lq-a");
+    TAP_OK(p.items == 5 && p.first == 2 && p.field_ok && p.ordered && p.ended,
+           "jobs by type, 2 a page: all five, in order (%ld)", p.items);
+    p = page_all(&S, "/v1/jobs?type=lq-a&state=locked", 1, "worker", "lister");
+    TAP_OK(p.items == 2 && p.field_ok && p.ordered && p.ended,
+           "locked, 1 a page: the two, with their worker (%ld)", p.items);
+    p = page_all(&S, "/v1/jobs?state=available&type=lq-a", 1, "state", "available");
+    TAP_OK(p.items == 3 && p.field_ok && p.ordered && p.ended, "available: the other three (%ld)",
+           p.items);
+    p = page_all(&S, "/v1/jobs?type=lq-b&state=locked", 1, NULL, NULL);
+    TAP_OK(p.items == 0 && p.ended, "none of the other type locked");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs?instanceId=%d&type=lq-b", b);
+    p = page_all(&S, path, 1, "type", "lq-b");
+    TAP_OK(p.items == 1 && p.field_ok, "by instance and type: its one job");
+    snprintf(path, sizeof path, "/v1/jobs?instanceId=%d&type=lq-b", first);
+    p = page_all(&S, path, 5, NULL, NULL);
+    TAP_OK(p.items == 0 && p.ended, "not another instance's");
+    long all = page_all(&S, "/v1/jobs", 1000, NULL, NULL).items;
+    p = page_all(&S, "/v1/jobs", 3, NULL, NULL);
+    TAP_OK(p.items == all && all >= 8 && p.ordered && p.ended,
+           "every job, 3 a page, as one page holds them (%ld)", all);
+    http(&S, "GET", "/v1/jobs?state=sleeping", NULL, &r);
+    TAP_EQ_INT(r.status, 400, "an unknown state: 400");
+    resp_free(&r);
+    http(&S, "GET", "/v1/jobs?cursor=12", NULL, &r);
+    TAP_EQ_INT(r.status, 400, "a cursor not given out: 400");
+    resp_free(&r);
+
+    p = page_all(&S, "/v1/incidents?processId=job-expr&kind=expression", 1, "processId",
+                 "job-expr");
+    TAP_OK(p.items >= 3 && p.field_ok && p.ordered && p.ended,
+           "incidents by process and kind, 1 a page (%ld)", p.items);
+    long expr = p.items;
+    p = page_all(&S, "/v1/incidents?kind=expression&elementId=dyn", 2, "kind", "expression");
+    TAP_OK(p.items == expr && p.field_ok && p.ordered, "by kind and element: the same (%ld)",
+           p.items);
+    p = page_all(&S, "/v1/incidents?processId=job-once&kind=expression", 1, NULL, NULL);
+    TAP_OK(p.items == 0 && p.ended, "another process's: none");
+    long open = page_all(&S, "/v1/incidents", 1000, NULL, NULL).items;
+    TAP_EQ_INT(metric("\nbaton_incidents_open "), open, "/metrics counts what the listing lists");
+    http(&S, "GET", "/v1/incidents?processId=job-expr&kind=expression&limit=1", NULL, &r);
+    char inc[64];
+    snprintf(inc, sizeof inc, "/v1/incidents/%s",
+             jstr(r.json, "items.0.id") ? jstr(r.json, "items.0.id") : "?");
+    resp_free(&r);
+    http(&S, "GET", inc, NULL, &r);
+    TAP_EQ_INT(r.status, 200, "one incident by its id");
+    TAP_EQ_STR(jstr(r.json, "processId"), "job-expr", "with its process");
+    TAP_EQ_STR(jstr(r.json, "elementId"), "dyn", "and element");
+    resp_free(&r);
+    snprintf(inc + strlen(inc), sizeof inc - strlen(inc), "9");
+    http(&S, "GET", inc, NULL, &r);
+    TAP_EQ_INT(r.status, 404, "another key: 404");
+    resp_free(&r);
+}
+
 int main(int argc, char **argv) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     store_prepare(&S, argc > 1 ? argv[1] : "sqlite", "jobs");
@@ -705,6 +789,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_http_job);
     TAP_RUN(test_kill_restart);
     TAP_RUN(test_backoff_restart);
+    TAP_RUN(test_listings);
     tap_case = "shutdown";
     TAP_EQ_INT(srv_stop(&S), 0, "SIGTERM: exit 0");
     if (tap_failed)

@@ -866,42 +866,412 @@ static void test_instance_query(void) {
     TAP_EQ_INT(inj.n, 0, "matches nothing");
 }
 
-/*
- * A database at schema version 2 (before the instance query indexes)
- * upgrades in place when opened: the rows stay, version 3 is recorded, the
- * indexes exist.
- */
-static void test_migration_from_v2(void) {
-    const char *down =
-        "DROP INDEX instances_state; DROP INDEX instances_process; "
-        "DROP INDEX instances_incidents; DROP INDEX instances_business_key; "
-        "CREATE INDEX instances_business_key ON instances (business_key) "
-        "WHERE business_key IS NOT NULL; DELETE FROM schema_version WHERE version >= 3";
-    const char *probe = "SELECT (SELECT max(version) FROM schema_version), (SELECT count(*) "
-                        "FROM instances)";
-    baton_instance_filter all = {0};
-    int64_t before = -1, after = -1;
-    O->instance_count(S, &all, &before, ERR);
-    baton_store_close(S);
-    S = NULL;
-    int version = -1;
+/* ---- filtered job, user task and incident queries --------------------------------- */
+
+/* (instance, key) keyset, in the order seen */
+typedef struct keyset {
+    int n;
+    int64_t k[256][2];
+    bool reenter, reentered_ok;
+    int stop_after; /* 0 = never */
+} keyset;
+
+static int add_pair(keyset *x, int64_t instance, int64_t key) {
+    if (x->reenter) {
+        baton_instance_row in;
+        baton_error e;
+        baton_error_clear(&e);
+        baton_status st = O->instance_get(S, instance, &in, NULL, &e);
+        if (st != BATON_OK && st != BATON_NOTFOUND)
+            x->reentered_ok = false;
+    }
+    if (x->n < 256) {
+        x->k[x->n][0] = instance;
+        x->k[x->n][1] = key;
+        x->n++;
+    }
+    return x->stop_after && x->n >= x->stop_after;
+}
+
+static int pair_job(void *c, const void *row) {
+    const baton_job_row *r = row;
+    return add_pair(c, r->instance, r->key);
+}
+
+static int pair_task(void *c, const void *row) {
+    const baton_task_row *r = row;
+    return add_pair(c, r->instance, r->key);
+}
+
+static int pair_incident(void *c, const void *row) {
+    const baton_incident_row *r = row;
+    return add_pair(c, r->instance, r->key);
+}
+
+static int cmp_pair(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] != y[1] ? (x[1] < y[1] ? -1 : 1) : 0;
+}
+
+static bool same_pairs(const keyset *a, const keyset *b) {
+    if (a->n != b->n)
+        return false;
+    for (int i = 0; i < a->n; i++)
+        if (a->k[i][0] != b->k[i][0] || a->k[i][1] != b->k[i][1])
+            return false;
+    return true;
+}
+
+/* What each filter's definition says over every row the store lists, in (instance, key) order. */
+typedef struct expect_pairs {
+    const baton_job_filter *job;
+    const baton_task_filter *task;
+    const baton_incident_filter *inc;
+    keyset out;
+} expect_pairs;
+
+static int expect_job(void *c, const void *row) {
+    expect_pairs *x = c;
+    const baton_job_row *r = row;
+    if (baton_store_job_matches(x->job, r))
+        add_pair(&x->out, r->instance, r->key);
+    return 0;
+}
+
+static int expect_task(void *c, const void *row) {
+    expect_pairs *x = c;
+    const baton_task_row *r = row;
+    if (baton_store_task_matches(x->task, r))
+        add_pair(&x->out, r->instance, r->key);
+    return 0;
+}
+
+static int expect_incident(void *c, const void *row) {
+    expect_pairs *x = c;
+    const baton_incident_row *r = row;
+    baton_instance_row in;
+    baton_error e;
+    baton_error_clear(&e);
+    bool found = O->instance_get(S, r->instance, &in, NULL, &e) == BATON_OK;
+    if (baton_store_incident_matches(x->inc, r, found ? in.process_id : NULL))
+        add_pair(&x->out, r->instance, r->key);
+    return 0;
+}
+
+static void sort_pairs(keyset *x) {
+    qsort(x->k, (size_t)x->n, sizeof x->k[0], cmp_pair);
+}
+
+/* Page through a filter `page` rows at a time from the start; every row once, in order. */
+#define QUERY_ALL(op, filter, fn, page, out)                                                       \
+    do {                                                                                           \
+        (filter).limit = (page);                                                                   \
+        (filter).after_instance = 0;                                                               \
+        (filter).after_key = 0;                                                                    \
+        for (int guard = 0; guard < 100; guard++) {                                                \
+            keyset one = {0};                                                                      \
+            if (O->op(S, &(filter), fn, &one, ERR) != BATON_OK) {                                  \
+                printf("# %s: %s\n", #op, E.message);                                              \
+                (out)->n = -1;                                                                     \
+                break;                                                                             \
+            }                                                                                      \
+            for (int i_ = 0; i_ < one.n; i_++)                                                     \
+                add_pair((out), one.k[i_][0], one.k[i_][1]);                                       \
+            if ((uint32_t)one.n < (page))                                                          \
+                break;                                                                             \
+            (filter).after_instance = one.k[one.n - 1][0];                                         \
+            (filter).after_key = one.k[one.n - 1][1];                                              \
+        }                                                                                          \
+    } while (0)
+
+static void test_job_query(void) {
+    int64_t a = put_row((baton_instance_row){
+        .deployment = 1, .process_id = "jp", .version = 1, .state = BATON_INSTANCE_ACTIVE});
+    int64_t b = put_row((baton_instance_row){
+        .deployment = 1, .process_id = "jp", .version = 1, .state = BATON_INSTANCE_ACTIVE});
+    /* at now = 5000: states as baton_store_job_state says; put out of key order */
+    const baton_job_row jobs[] = {
+        {b, 3, "qa", "e1", 3, 0, NULL, 0, 1},       /* available */
+        {b, 1, "qa", "e2", 0, 0, NULL, 0, 1},       /* incident */
+        {a, 7, "qb", "e3", 3, 0, "w", 9000, 1},     /* locked */
+        {a, 2, "qa", "e4", 3, 0, "w", 4000, 1},     /* lock expired: available */
+        {a, 5, "qb", "e5", 2, 8000, NULL, 0, 1},    /* backoff */
+        {a, 9, "qa", "e6", 2, 3000, NULL, 0, 1},    /* backoff over: available */
+        {b, 8, "qb", "e7", 3, 0, "", 9000, 1},      /* no worker named: available */
+        {a, 4, "qa", "e8", -1, 8000, "w", 9000, 1}, /* out of retries wins: incident */
+        {b, 6, "qa", "e9", 1, 6000, "w", 7000, 1},  /* locked beats backoff */
+    };
+    O->begin(S, ERR);
+    for (size_t i = 0; i < sizeof jobs / sizeof *jobs; i++)
+        O->job_put(S, &jobs[i], ERR);
+    O->commit(S, ERR);
+    reopen();
+    const baton_job_filter cases[] = {
+        {0},
+        {.type = "qa"},
+        {.instance = a},
+        {.instance = b, .type = "qb"},
+        {.state = BATON_JOB_AVAILABLE, .now = 5000},
+        {.state = BATON_JOB_LOCKED, .now = 5000},
+        {.state = BATON_JOB_BACKOFF, .now = 5000},
+        {.state = BATON_JOB_INCIDENT, .now = 5000},
+        {.state = BATON_JOB_AVAILABLE, .now = 10000, .type = "qa"},
+        {.state = BATON_JOB_LOCKED, .now = 5000, .instance = b},
+        {.type = "nobody"},
+    };
+    const char *names[] = {"no filter",         "type",      "instance",
+                           "instance + type",   "available", "locked",
+                           "backoff",           "incident",  "available later + type",
+                           "locked + instance", "no match"};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        expect_pairs want = {.job = &cases[c]};
+        O->job_list(S, expect_job, &want, ERR);
+        sort_pairs(&want.out);
+        keyset got = {0};
+        baton_job_filter f = cases[c];
+        QUERY_ALL(job_query, f, pair_job, 2, &got);
+        TAP_OK(same_pairs(&got, &want.out), "job query '%s': %d rows, as its definition says (%d)",
+               names[c], got.n, want.out.n);
+    }
+    /* by name, so a filter that matched nothing everywhere would show */
+    keyset l = {0};
+    baton_job_filter f = {.state = BATON_JOB_LOCKED, .now = 5000, .type = "qb"};
+    QUERY_ALL(job_query, f, pair_job, 10, &l);
+    TAP_OK(l.n == 1 && l.k[0][0] == a && l.k[0][1] == 7, "locked of type qb: the one");
+    keyset lb = {0};
+    f = (baton_job_filter){.state = BATON_JOB_LOCKED, .now = 5000, .instance = b};
+    QUERY_ALL(job_query, f, pair_job, 10, &lb);
+    TAP_OK(lb.n == 1 && lb.k[0][1] == 6, "locked in b: the one locked in backoff");
+    keyset av = {0};
+    f = (baton_job_filter){.state = BATON_JOB_AVAILABLE, .now = 5000, .instance = a};
+    QUERY_ALL(job_query, f, pair_job, 1, &av);
+    TAP_OK(av.n == 2 && av.k[0][1] == 2 && av.k[1][1] == 9, "available in a: keys 2 and 9");
+    keyset inc = {0};
+    f = (baton_job_filter){.state = BATON_JOB_INCIDENT, .now = 5000, .type = "qa"};
+    QUERY_ALL(job_query, f, pair_job, 10, &inc);
+    TAP_OK(inc.n == 2 && inc.k[0][0] == a && inc.k[0][1] == 4 && inc.k[1][0] == b &&
+               inc.k[1][1] == 1,
+           "out of retries: the two");
+
+    /* the cursor is strictly after; a limit is a limit; callbacks stop and re-enter */
+    keyset page = {0};
+    f = (baton_job_filter){.instance = a, .after_instance = a, .after_key = 4, .limit = 2};
+    TAP_EQ_INT(O->job_query(S, &f, pair_job, &page, ERR), BATON_OK, "page after a cursor");
+    TAP_OK(page.n == 2 && page.k[0][1] == 5 && page.k[1][1] == 7, "the next two");
+    keyset stop = {.stop_after = 1};
+    f = (baton_job_filter){.limit = 5};
+    O->job_query(S, &f, pair_job, &stop, ERR);
+    TAP_EQ_INT(stop.n, 1, "a callback stops the query");
+    keyset re = {.reenter = true, .reentered_ok = true};
+    TAP_EQ_INT(O->job_query(S, &f, pair_job, &re, ERR), BATON_OK, "job query, re-entered");
+    TAP_OK(re.n == 5 && re.reentered_ok, "callbacks read the store during a job query");
+    f.limit = 0;
+    TAP_EQ_INT(O->job_query(S, &f, pair_job, &page, ERR), BATON_INVALID, "limit 0");
+    f.limit = BATON_STORE_QUERY_MAX + 1;
+    TAP_EQ_INT(O->job_query(S, &f, pair_job, &page, ERR), BATON_INVALID, "limit too big");
+    f = (baton_job_filter){.type = "qa' OR '1'='1", .limit = 10};
+    keyset inj = {0};
+    TAP_EQ_INT(O->job_query(S, &f, pair_job, &inj, ERR), BATON_OK, "quoted type");
+    TAP_EQ_INT(inj.n, 0, "matches nothing");
+}
+
+static void test_task_query(void) {
+    int64_t a = put_row((baton_instance_row){
+        .deployment = 1, .process_id = "tp", .version = 1, .state = BATON_INSTANCE_ACTIVE});
+    int64_t b = put_row((baton_instance_row){
+        .deployment = 1, .process_id = "tq", .version = 1, .state = BATON_INSTANCE_ACTIVE});
+    const baton_task_row tasks[] = {
+        {b, 4, "t1", "T1", "tq", "ann", "{\"candidateGroups\":[\"ops\",\"dev\"]}", 1},
+        {a, 2, "t2", "T2", "tp", NULL, "{\"candidateGroups\":\"ops\"}", 1},
+        {a, 1, "t3", "T3", "tp", "bob", "{\"candidateUsers\":[\"ann\"],\"formKey\":\"f\"}", 1},
+        {b, 2, "t4", "T4", "tq", NULL, NULL, 1},
+        {a, 6, "t5", "T5", "tp", NULL, "{\"candidateGroups\":{\"x\":\"ops\"}}", 1},
+        {a, 7, "t6", "T6", "tp", "ann", "{\"candidateGroups\":[[\"ops\"],1,\"dev\"]}", 1},
+        {b, 9, "t7", "T7", "tq", NULL, "[\"ops\"]", 1},
+        {a, 3, "t8", "T8", NULL, NULL, "{\"candidateGroups\":[\"ops\"],\"candidateUsers\":\"ann\"}",
+         1},
+    };
+    O->begin(S, ERR);
+    for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++)
+        O->task_put(S, &tasks[i], ERR);
+    O->commit(S, ERR);
+    reopen();
+    const baton_task_filter cases[] = {
+        {0},
+        {.instance = a},
+        {.process_id = "tq"},
+        {.assignee = "ann"},
+        {.assigned = 1},
+        {.assigned = -1},
+        {.candidate_group = "ops"},
+        {.candidate_group = "dev", .assignee = "ann"},
+        {.candidate_user = "ann"},
+        {.candidate_group = "ops", .candidate_user = "ann", .instance = a},
+        {.process_id = "tp", .assigned = -1},
+        {.candidate_group = "nobody"},
+    };
+    const char *names[] = {"no filter",
+                           "instance",
+                           "process",
+                           "assignee",
+                           "assigned",
+                           "unassigned",
+                           "group",
+                           "group + assignee",
+                           "user",
+                           "group + user + instance",
+                           "process + unassigned",
+                           "no match"};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        expect_pairs want = {.task = &cases[c]};
+        O->task_list(S, expect_task, &want, ERR);
+        sort_pairs(&want.out);
+        keyset got = {0};
+        baton_task_filter f = cases[c];
+        QUERY_ALL(task_query, f, pair_task, 2, &got);
+        TAP_OK(same_pairs(&got, &want.out), "task query '%s': %d rows, as its definition says (%d)",
+               names[c], got.n, want.out.n);
+    }
+    keyset g = {0};
+    baton_task_filter f = {.candidate_group = "ops", .instance = 0};
+    QUERY_ALL(task_query, f, pair_task, 10, &g);
+    TAP_OK(g.n == 3 && g.k[0][0] == a && g.k[0][1] == 2 && g.k[1][0] == a && g.k[1][1] == 3 &&
+               g.k[2][0] == b && g.k[2][1] == 4,
+           "group: a string or an array's string, nothing nested or keyed");
+    keyset u = {0};
+    f = (baton_task_filter){.candidate_user = "ann", .instance = a};
+    QUERY_ALL(task_query, f, pair_task, 1, &u);
+    TAP_OK(u.n == 2 && u.k[0][1] == 1 && u.k[1][1] == 3, "user, paged one at a time");
+    keyset page = {0};
+    f = (baton_task_filter){.after_instance = a, .after_key = 6, .limit = 2};
+    TAP_EQ_INT(O->task_query(S, &f, pair_task, &page, ERR), BATON_OK, "page after a cursor");
+    TAP_OK(page.n == 2 && page.k[0][0] == a && page.k[0][1] == 7 && page.k[1][0] == b &&
+               page.k[1][1] == 2,
+           "the next two, across instances");
+    keyset re = {.reenter = true, .reentered_ok = true};
+    f = (baton_task_filter){.limit = 4};
+    TAP_EQ_INT(O->task_query(S, &f, pair_task, &re, ERR), BATON_OK, "task query, re-entered");
+    TAP_OK(re.n == 4 && re.reentered_ok, "callbacks read the store during a task query");
+    f.limit = 0;
+    TAP_EQ_INT(O->task_query(S, &f, pair_task, &page, ERR), BATON_INVALID, "limit 0");
+    f = (baton_task_filter){.candidate_group = "ops' OR '1'='1", .limit = 10};
+    keyset inj = {0};
+    TAP_EQ_INT(O->task_query(S, &f, pair_task, &inj, ERR), BATON_OK, "quoted group");
+    TAP_EQ_INT(inj.n, 0, "matches nothing");
+}
+
+static void test_incident_query(void) {
+    int64_t a = put_row((baton_instance_row){
+        .deployment = 1, .process_id = "ip", .version = 1, .state = BATON_INSTANCE_ACTIVE});
+    int64_t b = put_row((baton_instance_row){
+        .deployment = 1, .process_id = "iq", .version = 1, .state = BATON_INSTANCE_ACTIVE});
+    int64_t gone = b + 1000000; /* an instance the store does not hold */
+    const baton_incident_row incs[] = {
+        {b, 5, "e1", "job", "m", 1},    {a, 3, "e2", "job", "m", 1},  {a, 1, "e1", "expr", "m", 1},
+        {gone, 2, "e1", "job", "m", 1}, {b, 2, "e3", "expr", "m", 1}, {a, 8, "e1", "job", "m", 1},
+    };
+    int64_t before = -1;
+    baton_incident_filter all = {0};
+    O->incident_count(S, &all, &before, ERR);
+    O->begin(S, ERR);
+    for (size_t i = 0; i < sizeof incs / sizeof *incs; i++)
+        O->incident_put(S, &incs[i], ERR);
+    O->commit(S, ERR);
+    reopen();
+    int64_t n = -1;
+    TAP_EQ_INT(O->incident_count(S, &all, &n, ERR), BATON_OK, "count all");
+    TAP_EQ_INT(n - before, 6, "six more");
+    const baton_incident_filter cases[] = {
+        {0},
+        {.instance = a},
+        {.kind = "job"},
+        {.element = "e1"},
+        {.process_id = "ip"},
+        {.process_id = "iq", .kind = "expr"},
+        {.kind = "job", .element = "e1", .instance = a},
+        {.process_id = "nobody"},
+    };
+    const char *names[] = {"no filter",
+                           "instance",
+                           "kind",
+                           "element",
+                           "process",
+                           "process + kind",
+                           "kind + element + instance",
+                           "no match"};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        expect_pairs want = {.inc = &cases[c]};
+        O->incident_list(S, expect_incident, &want, ERR);
+        sort_pairs(&want.out);
+        keyset got = {0};
+        baton_incident_filter f = cases[c];
+        QUERY_ALL(incident_query, f, pair_incident, 2, &got);
+        TAP_OK(same_pairs(&got, &want.out),
+               "incident query '%s': %d rows, as its definition says (%d)", names[c], got.n,
+               want.out.n);
+        n = -1;
+        TAP_EQ_INT(O->incident_count(S, &cases[c], &n, ERR), BATON_OK, "count '%s'", names[c]);
+        TAP_EQ_INT(n, want.out.n, "count '%s' agrees", names[c]);
+    }
+    keyset p = {0};
+    baton_incident_filter f = {.process_id = "ip"};
+    QUERY_ALL(incident_query, f, pair_incident, 1, &p);
+    TAP_OK(p.n == 3 && p.k[0][1] == 1 && p.k[1][1] == 3 && p.k[2][1] == 8,
+           "process: its instance's three, in key order");
+    keyset e = {0};
+    f = (baton_incident_filter){.element = "e1", .kind = "job"};
+    QUERY_ALL(incident_query, f, pair_incident, 10, &e);
+    TAP_OK(e.n == 3 && e.k[0][0] == a && e.k[1][0] == b && e.k[2][0] == gone,
+           "kind and element, the gone instance's too");
+    keyset re = {.reenter = true, .reentered_ok = true};
+    f = (baton_incident_filter){.limit = 3};
+    TAP_EQ_INT(O->incident_query(S, &f, pair_incident, &re, ERR), BATON_OK,
+               "incident query, re-entered");
+    TAP_OK(re.n == 3 && re.reentered_ok, "callbacks read the store during an incident query");
+    f.limit = BATON_STORE_QUERY_MAX + 1;
+    TAP_EQ_INT(O->incident_query(S, &f, pair_incident, &re, ERR), BATON_INVALID, "limit too big");
+}
+
+static const char *const down_v3 =
+    "DROP INDEX jobs_type_key; DROP INDEX jobs_incident; DROP INDEX user_tasks_assignee; "
+    "DROP INDEX user_tasks_process; DROP INDEX incidents_kind; DROP INDEX incidents_element; "
+    "DELETE FROM schema_version WHERE version >= 4";
+static const char *const down_v2 =
+    "DROP INDEX instances_state; DROP INDEX instances_process; "
+    "DROP INDEX instances_incidents; DROP INDEX instances_business_key; "
+    "CREATE INDEX instances_business_key ON instances (business_key) "
+    "WHERE business_key IS NOT NULL; DELETE FROM schema_version WHERE version >= 3";
+
+/* How many of the indexes in `names` (an SQL list of quoted names) the database holds. */
+static int count_indexes(const char *names) {
+    char sql[512];
+    int n = -1;
     if (strcmp(db.kind, "sqlite") == 0) {
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN (%s)", names);
         sqlite3 *h = NULL;
         sqlite3_open(db.url + 7, &h);
-        char *msg = NULL;
-        TAP_EQ_INT(sqlite3_exec(h, down, NULL, NULL, &msg), SQLITE_OK, "back to version 2 %s",
-                   msg ? msg : "");
-        sqlite3_free(msg);
+        sqlite3_stmt *x = NULL;
+        sqlite3_prepare_v2(h, sql, -1, &x, NULL);
+        if (sqlite3_step(x) == SQLITE_ROW)
+            n = sqlite3_column_int(x, 0);
+        sqlite3_finalize(x);
         sqlite3_close(h);
     } else {
-        char msg[256] = "";
-        TAP_OK(pg_exec(db.url, down, msg, sizeof msg), "back to version 2 %s", msg);
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_indexes WHERE indexname IN (%s)", names);
+        PGconn *c = PQconnectdb(db.url);
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            n = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        PQfinish(c);
     }
-    S = open_store();
-    O = S ? S->ops : NULL;
-    TAP_OK(S != NULL, "a version 2 database opens");
-    if (!S)
-        return;
+    return n;
+}
+
+static int schema_version(void) {
+    const char *probe = "SELECT max(version) FROM schema_version";
+    int version = -1;
     if (strcmp(db.kind, "sqlite") == 0) {
         sqlite3 *h = NULL;
         sqlite3_open(db.url + 7, &h);
@@ -910,12 +1280,6 @@ static void test_migration_from_v2(void) {
         if (sqlite3_step(x) == SQLITE_ROW)
             version = sqlite3_column_int(x, 0);
         sqlite3_finalize(x);
-        sqlite3_prepare_v2(h,
-                           "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
-                           "('instances_state', 'instances_process', 'instances_incidents')",
-                           -1, &x, NULL);
-        TAP_OK(sqlite3_step(x) == SQLITE_ROW && sqlite3_column_int(x, 0) == 3, "indexes made");
-        sqlite3_finalize(x);
         sqlite3_close(h);
     } else {
         PGconn *c = PQconnectdb(db.url);
@@ -923,19 +1287,85 @@ static void test_migration_from_v2(void) {
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
             version = atoi(PQgetvalue(r, 0, 0));
         PQclear(r);
-        r = PQexec(c, "SELECT count(*) FROM pg_indexes WHERE indexname IN "
-                      "('instances_state', 'instances_process', 'instances_incidents')");
-        TAP_OK(PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) == 3,
-               "indexes made");
-        PQclear(r);
         PQfinish(c);
     }
-    TAP_EQ_INT(version, 3, "upgraded to version 3");
+    return version;
+}
+
+/* Close the store, run `down` on its database, open it again: true if it opens. */
+static bool reopen_after(const char *down, int version) {
+    baton_store_close(S);
+    S = NULL;
+    if (strcmp(db.kind, "sqlite") == 0) {
+        sqlite3 *h = NULL;
+        sqlite3_open(db.url + 7, &h);
+        char *msg = NULL;
+        TAP_EQ_INT(sqlite3_exec(h, down, NULL, NULL, &msg), SQLITE_OK, "back to version %d %s",
+                   version, msg ? msg : "");
+        sqlite3_free(msg);
+        sqlite3_close(h);
+    } else {
+        char msg[256] = "";
+        TAP_OK(pg_exec(db.url, down, msg, sizeof msg), "back to version %d %s", version, msg);
+    }
+    S = open_store();
+    O = S ? S->ops : NULL;
+    TAP_OK(S != NULL, "a version %d database opens", version);
+    return S != NULL;
+}
+
+/*
+ * A database at schema version 2 (before the instance query indexes)
+ * upgrades in place when opened: the rows stay, the latest version is
+ * recorded, the indexes exist.
+ */
+static void test_migration_from_v2(void) {
+    baton_instance_filter all = {0};
+    int64_t before = -1, after = -1;
+    O->instance_count(S, &all, &before, ERR);
+    /* version 4's indexes first, then version 3's */
+    char down[1024];
+    snprintf(down, sizeof down, "%s; %s", down_v3, down_v2);
+    if (!reopen_after(down, 2))
+        return;
+    TAP_EQ_INT(count_indexes("'instances_state', 'instances_process', 'instances_incidents'"), 3,
+               "indexes made");
+    TAP_EQ_INT(schema_version(), 4, "upgraded to version 4");
     O->instance_count(S, &all, &after, ERR);
     TAP_OK(before > 0 && after == before, "the instances are all there (%lld)", (long long)after);
     ids k = {0};
     query_all((baton_instance_filter){.business_key = "k1", .process_id = "qp"}, 10, &k);
     TAP_EQ_INT(k.n, 2, "and found through the new indexes");
+}
+
+/*
+ * A database at schema version 3 (before the listing indexes) upgrades in
+ * place: the jobs, tasks and incidents stay and are found through them.
+ */
+static void test_migration_from_v3(void) {
+    const char *names = "'jobs_type_key', 'jobs_incident', 'user_tasks_assignee', "
+                        "'user_tasks_process', 'incidents_kind', 'incidents_element'";
+    baton_incident_filter all = {0};
+    int64_t before = -1, after = -1;
+    O->incident_count(S, &all, &before, ERR);
+    if (!reopen_after(down_v3, 3))
+        return;
+    TAP_EQ_INT(count_indexes(names), 6, "indexes made");
+    TAP_EQ_INT(schema_version(), 4, "upgraded to version 4");
+    O->incident_count(S, &all, &after, ERR);
+    TAP_OK(before > 0 && after == before, "the incidents are all there (%lld)", (long long)after);
+    keyset j = {0};
+    baton_job_filter jf = {.type = "qb"};
+    QUERY_ALL(job_query, jf, pair_job, 10, &j);
+    TAP_EQ_INT(j.n, 3, "jobs found through the type index");
+    keyset t = {0};
+    baton_task_filter tf = {.assignee = "ann"};
+    QUERY_ALL(task_query, tf, pair_task, 10, &t);
+    TAP_OK(t.n >= 2, "tasks through the assignee index (%d)", t.n);
+    keyset k = {0};
+    baton_incident_filter kf = {.kind = "expr"};
+    QUERY_ALL(incident_query, kf, pair_incident, 10, &k);
+    TAP_EQ_INT(k.n, 2, "incidents through the kind index");
 }
 
 static void test_retention(void) {
@@ -1484,6 +1914,9 @@ int main(int argc, char **argv) {
     TAP_RUN(test_message_waiting);
     TAP_RUN(test_reentrant_listing);
     TAP_RUN(test_instance_query);
+    TAP_RUN(test_job_query);
+    TAP_RUN(test_task_query);
+    TAP_RUN(test_incident_query);
     TAP_RUN(test_retention);
     TAP_RUN(test_history); /* last for memory: its refusals in a transaction fail the store */
     if (durable(&db)) {
@@ -1493,6 +1926,7 @@ int main(int argc, char **argv) {
         TAP_RUN(test_instance_lock);
         TAP_RUN(test_views);
         TAP_RUN(test_migration_from_v2);
+        TAP_RUN(test_migration_from_v3);
         TAP_RUN(test_schema_version);
         TAP_RUN(test_refused_write);
         if (strcmp(db.kind, "postgres") == 0) {

@@ -2773,6 +2773,12 @@ static bool changed_above(baton_stepper *s, int64_t scope) {
     return false;
 }
 
+/* qsort order of wait keys */
+static int cmp_key(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /*
  * Evaluate conditional waits; trigger those that hold. Returns how many
  * fired. A wait opened since the last evaluation is always evaluated (its
@@ -2782,11 +2788,6 @@ static bool changed_above(baton_stepper *s, int64_t scope) {
  * So a non-interrupting event fires once per such change, not once per
  * step, and waits re-armed in this round wait for the next change.
  */
-static int cmp_key(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int check_conditions(baton_stepper *s) {
     int fired = 0;
     int64_t mark = s->cond_mark, limit = s->inst->next_key;

@@ -7,6 +7,15 @@
  * of the records reproduces the state exactly. The few derived effects
  * (children counters, join tokens, multi-instance counters) follow from the
  * model alone.
+ *
+ * The derived indexes (interp_int.h) are kept here too, so that apply()
+ * and the lookups the step function makes cost O(1) per record rather than
+ * O(waiting tokens): a join lookup hashes (scope, flow), a parallel join's
+ * readiness is one counter per (scope, gateway), an element's waits are a
+ * list through baton_wait.next_owned. They are not serialized:
+ * rebuild_indexes() derives them again in baton_instance_from_json, a
+ * replay derives them as the original run did, and baton_instance_check()
+ * compares them with a recomputation.
  */
 #include "interpreter/instance.h"
 
@@ -94,6 +103,10 @@ void baton_instance_free(baton_instance *inst) {
     baton_free(inst->elems);
     baton_free(inst->waits);
     baton_free(inst->joins);
+    baton_free(inst->join_ix.slots);
+    baton_free(inst->gates);
+    baton_free(inst->gate_ix.slots);
+    baton_free(inst->cond_keys);
     baton_free(inst->incidents);
     baton_free(inst->comps);
     baton_free(inst->cplx);
@@ -143,11 +156,156 @@ static void drop_cplx(baton_instance *inst, int64_t scope) {
     }
 }
 
+/* ---- join index ------------------------------------------------------------ */
+
+#define FREE_SLOT UINT32_MAX
+/* Up to this many entries a lookup scans the array: no table to allocate
+   for the common instance with a join or two. */
+#define IX_LINEAR 8
+
+static uint32_t pair_hash(int64_t scope, baton_idx id) {
+    uint64_t h = (uint64_t)scope * 0x9E3779B97F4A7C15ull + id;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (uint32_t)(h >> 32);
+}
+
+/* The slot that holds (scope, id), or the free slot where it would go. */
+static uint32_t ix_probe(const baton_joinix *ix, const baton_join *arr, int64_t scope,
+                         baton_idx id) {
+    uint32_t mask = ix->cap - 1, s = pair_hash(scope, id) & mask;
+    while (ix->slots[s] != FREE_SLOT) {
+        const baton_join *e = &arr[ix->slots[s]];
+        if (e->scope == scope && e->flow == id)
+            break;
+        s = (s + 1) & mask;
+    }
+    return s;
+}
+
+/* Index in arr (of n entries) of (scope, id), or FREE_SLOT. */
+static uint32_t ix_find(const baton_joinix *ix, const baton_join *arr, uint32_t n, int64_t scope,
+                        baton_idx id) {
+    if (ix->cap)
+        return ix->slots[ix_probe(ix, arr, scope, id)];
+    for (uint32_t i = 0; i < n; i++)
+        if (arr[i].scope == scope && arr[i].flow == id)
+            return i;
+    return FREE_SLOT;
+}
+
+/*
+ * Room for n entries: a table once n passes IX_LINEAR (it then stays, at
+ * most half full), into which the first `have` of arr are indexed again
+ * whenever it grows.
+ */
+static baton_status ix_reserve(baton_joinix *ix, const baton_join *arr, uint32_t have, uint32_t n) {
+    if ((uint64_t)n * 2 <= ix->cap || (!ix->cap && n <= IX_LINEAR))
+        return BATON_OK;
+    uint32_t cap = ix->cap ? ix->cap : 8;
+    while ((uint64_t)n * 2 > cap) {
+        if (cap > UINT32_MAX / 4)
+            return BATON_NOMEM;
+        cap *= 2;
+    }
+    uint32_t *slots = baton_malloc((size_t)cap * sizeof *slots);
+    if (!slots)
+        return BATON_NOMEM;
+    memset(slots, 0xff, (size_t)cap * sizeof *slots);
+    baton_free(ix->slots);
+    ix->slots = slots;
+    ix->cap = cap;
+    for (uint32_t i = 0; i < have; i++)
+        ix->slots[ix_probe(ix, arr, arr[i].scope, arr[i].flow)] = i;
+    return BATON_OK;
+}
+
+/* Index arr[i], which is in the array and not yet indexed (room reserved). */
+static void ix_add(baton_joinix *ix, const baton_join *arr, uint32_t i) {
+    if (ix->cap)
+        ix->slots[ix_probe(ix, arr, arr[i].scope, arr[i].flow)] = i;
+}
+
+/* Empty slot s; later members of its cluster move back (no tombstones). */
+static void ix_unslot(baton_joinix *ix, const baton_join *arr, uint32_t s) {
+    uint32_t mask = ix->cap - 1, hole = s, j = s;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (ix->slots[j] == FREE_SLOT)
+            break;
+        const baton_join *e = &arr[ix->slots[j]];
+        uint32_t home = pair_hash(e->scope, e->flow) & mask;
+        /* the entry at j may fill the hole only if its home is not in (hole, j] */
+        bool between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (between)
+            continue;
+        ix->slots[hole] = ix->slots[j];
+        hole = j;
+    }
+    ix->slots[hole] = FREE_SLOT;
+}
+
+/*
+ * Remove arr[i] of *n: the last entry moves into the hole, exactly as the
+ * array was kept before it had an index (step.c walks the joins in array
+ * order, so the order is part of the semantics).
+ */
+static void ix_del(baton_joinix *ix, baton_join *arr, uint32_t *n, uint32_t i) {
+    uint32_t last = *n - 1;
+    if (ix->cap) {
+        ix_unslot(ix, arr, ix_probe(ix, arr, arr[i].scope, arr[i].flow));
+        if (i != last)
+            ix->slots[ix_probe(ix, arr, arr[last].scope, arr[last].flow)] = i;
+    }
+    if (i != last)
+        arr[i] = arr[last];
+    (*n)--;
+}
+
 uint32_t baton_inst_join_count(const baton_instance *inst, int64_t scope, baton_idx flow) {
-    for (uint32_t i = 0; i < inst->n_joins; i++)
-        if (inst->joins[i].scope == scope && inst->joins[i].flow == flow)
-            return inst->joins[i].count;
-    return 0;
+    uint32_t i = ix_find(&inst->join_ix, inst->joins, inst->n_joins, scope, flow);
+    return i == FREE_SLOT ? 0 : inst->joins[i].count;
+}
+
+uint32_t baton_inst_join_filled(const baton_instance *inst, int64_t scope, baton_idx gateway) {
+    uint32_t i = ix_find(&inst->gate_ix, inst->gates, inst->n_gates, scope, gateway);
+    return i == FREE_SLOT ? 0 : inst->gates[i].count;
+}
+
+/* An incoming flow of `gateway` in `scope` got its first token (room reserved). */
+static void gate_up(baton_instance *inst, int64_t scope, baton_idx gateway) {
+    uint32_t i = ix_find(&inst->gate_ix, inst->gates, inst->n_gates, scope, gateway);
+    if (i != FREE_SLOT) {
+        inst->gates[i].count++;
+        return;
+    }
+    inst->gates[inst->n_gates] = (baton_join){scope, gateway, 1};
+    ix_add(&inst->gate_ix, inst->gates, inst->n_gates);
+    inst->n_gates++;
+}
+
+/* An incoming flow of `gateway` in `scope` lost its last token. */
+static void gate_down(baton_instance *inst, int64_t scope, baton_idx gateway) {
+    uint32_t i = ix_find(&inst->gate_ix, inst->gates, inst->n_gates, scope, gateway);
+    if (i != FREE_SLOT && --inst->gates[i].count == 0)
+        ix_del(&inst->gate_ix, inst->gates, &inst->n_gates, i);
+}
+
+/* Remove join entry i (its flow holds no token any more). */
+static void join_del(baton_instance *inst, uint32_t i) {
+    baton_join j = inst->joins[i];
+    ix_del(&inst->join_ix, inst->joins, &inst->n_joins, i);
+    gate_down(inst, j.scope, inst->g->flows[j.flow].target);
+}
+
+/* Drop every join token of scope instance `scope`, in array order. */
+static void drop_joins(baton_instance *inst, int64_t scope) {
+    for (uint32_t j = 0; j < inst->n_joins;) {
+        if (inst->joins[j].scope == scope)
+            join_del(inst, j);
+        else
+            j++;
+    }
 }
 
 /* Grow a dense array to hold one more element. Small first capacities: an
@@ -164,10 +322,51 @@ static baton_status grow(void **arr, uint32_t *cap, uint32_t n, size_t elem) {
     return BATON_OK;
 }
 
+/* Room for one more gate, unless (scope, gateway) has one. */
+static baton_status gate_reserve(baton_instance *inst, int64_t scope, baton_idx gateway) {
+    if (ix_find(&inst->gate_ix, inst->gates, inst->n_gates, scope, gateway) != FREE_SLOT)
+        return BATON_OK;
+    if (grow((void **)&inst->gates, &inst->cap_gates, inst->n_gates, sizeof(baton_join)))
+        return BATON_NOMEM;
+    return ix_reserve(&inst->gate_ix, inst->gates, inst->n_gates, inst->n_gates + 1);
+}
+
+/* ---- waits by owner, conditional waits ------------------------------------------- */
+
+/* Take wait w out of its owner's list (short: the owner's own events). */
+static void unlink_owned(baton_instance *inst, baton_elem *owner, const baton_wait *w) {
+    if (owner->first_wait == w->key) {
+        owner->first_wait = w->next_owned;
+        return;
+    }
+    baton_wait *p = baton_inst_wait(inst, owner->first_wait);
+    for (uint32_t guard = inst->n_waits; p && guard; guard--) {
+        if (p->next_owned == w->key) {
+            p->next_owned = w->next_owned;
+            return;
+        }
+        p = baton_inst_wait(inst, p->next_owned);
+    }
+}
+
+/* Forget the keys of closed conditional waits once they are the majority. */
+static void compact_cond_keys(baton_instance *inst) {
+    if (inst->n_cond_keys <= 2 * inst->n_cond + 8)
+        return;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < inst->n_cond_keys; i++) {
+        const baton_wait *w = baton_inst_wait(inst, inst->cond_keys[i]);
+        if (w && w->kind == BATON_WAIT_CONDITION)
+            inst->cond_keys[n++] = inst->cond_keys[i];
+    }
+    inst->n_cond_keys = n;
+}
+
 static void remove_elem(baton_instance *inst, int64_t key) {
     uint32_t i;
     if (!baton_intmap_get(&inst->elem_map, key, &i))
         return;
+    bool had_join_tokens = inst->elems[i].join_tokens > 0;
     elem_fini(&inst->elems[i]);
     baton_intmap_del(&inst->elem_map, key);
     uint32_t last = inst->n_elems - 1;
@@ -176,13 +375,10 @@ static void remove_elem(baton_instance *inst, int64_t key) {
         baton_intmap_put(&inst->elem_map, inst->elems[i].key, i); /* overwrite: no allocation */
     }
     inst->n_elems--;
-    /* tokens still waiting at joins of this scope die with it */
-    for (uint32_t j = 0; j < inst->n_joins;) {
-        if (inst->joins[j].scope == key)
-            inst->joins[j] = inst->joins[--inst->n_joins];
-        else
-            j++;
-    }
+    /* tokens still waiting at joins of this scope die with it (its entries
+       hold join_tokens tokens: with none, nothing to walk) */
+    if (had_join_tokens)
+        drop_joins(inst, key);
     drop_cplx(inst, key);
 }
 
@@ -191,8 +387,12 @@ static void remove_wait(baton_instance *inst, int64_t key) {
     if (!baton_intmap_get(&inst->wait_map, key, &i))
         return;
     baton_elem *owner = baton_inst_elem(inst, inst->waits[i].owner);
-    if (owner && owner->waits)
-        owner->waits--;
+    if (owner) {
+        if (owner->waits)
+            owner->waits--;
+        unlink_owned(inst, owner, &inst->waits[i]);
+    }
+    bool cond = inst->waits[i].kind == BATON_WAIT_CONDITION;
     wait_fini(&inst->waits[i]);
     baton_intmap_del(&inst->wait_map, key);
     uint32_t last = inst->n_waits - 1;
@@ -201,6 +401,11 @@ static void remove_wait(baton_instance *inst, int64_t key) {
         baton_intmap_put(&inst->wait_map, inst->waits[i].key, i);
     }
     inst->n_waits--;
+    if (cond) {
+        if (inst->n_cond)
+            inst->n_cond--;
+        compact_cond_keys(inst);
+    }
 }
 
 static void bump_key(baton_instance *inst, int64_t key) {
@@ -228,6 +433,9 @@ static baton_status dup_json(cJSON **dst, const cJSON *src) {
 
 static baton_status add_wait(baton_instance *inst, const baton_record *r, baton_wait_kind kind) {
     if (grow((void **)&inst->waits, &inst->cap_waits, inst->n_waits, sizeof(baton_wait)))
+        return BATON_NOMEM;
+    if (kind == BATON_WAIT_CONDITION &&
+        grow((void **)&inst->cond_keys, &inst->cap_cond_keys, inst->n_cond_keys, sizeof(int64_t)))
         return BATON_NOMEM;
     baton_wait *w = &inst->waits[inst->n_waits];
     memset(w, 0, sizeof *w);
@@ -264,8 +472,15 @@ static baton_status add_wait(baton_instance *inst, const baton_record *r, baton_
     }
     inst->n_waits++;
     baton_elem *owner = baton_inst_elem(inst, r->scope);
-    if (owner)
+    if (owner) {
         owner->waits++;
+        w->next_owned = owner->first_wait;
+        owner->first_wait = w->key;
+    }
+    if (kind == BATON_WAIT_CONDITION) {
+        inst->cond_keys[inst->n_cond_keys++] = w->key;
+        inst->n_cond++;
+    }
     bump_key(inst, r->key);
     return BATON_OK;
 }
@@ -358,15 +573,22 @@ static baton_status apply_flow(baton_instance *inst, const baton_record *r, bato
     baton_elem *scope = baton_inst_elem(inst, r->scope);
     if (!scope)
         return bad(err, r, "unknown scope");
+    uint32_t i = ix_find(&inst->join_ix, inst->joins, inst->n_joins, r->scope, r->flow);
+    if (i == FREE_SLOT) {
+        /* the flow's first token: a new entry, and one more filled flow of the join */
+        if (grow((void **)&inst->joins, &inst->cap_joins, inst->n_joins, sizeof(baton_join)) ||
+            ix_reserve(&inst->join_ix, inst->joins, inst->n_joins, inst->n_joins + 1) ||
+            gate_reserve(inst, r->scope, target))
+            return BATON_NOMEM;
+        i = inst->n_joins++;
+        inst->joins[i] = (baton_join){r->scope, r->flow, 0};
+        ix_add(&inst->join_ix, inst->joins, i);
+        gate_up(inst, r->scope, target);
+    }
+    inst->joins[i].count++;
     scope->join_tokens++;
-    for (uint32_t i = 0; i < inst->n_joins; i++)
-        if (inst->joins[i].scope == r->scope && inst->joins[i].flow == r->flow) {
-            inst->joins[i].count++;
-            return BATON_OK;
-        }
-    if (grow((void **)&inst->joins, &inst->cap_joins, inst->n_joins, sizeof(baton_join)))
-        return BATON_NOMEM;
-    inst->joins[inst->n_joins++] = (baton_join){r->scope, r->flow, 1};
+    if (inst->g->nodes[target].kind != BATON_NODE_PARALLEL_GATEWAY)
+        scope->other_join_tokens++;
     return BATON_OK;
 }
 
@@ -390,21 +612,21 @@ static baton_status apply_joined(baton_instance *inst, const baton_record *r, ba
             return bad(err, r, "complex gateway is not waiting for its reset");
         skip = cx->consumed;
     }
+    bool other = n->kind != BATON_NODE_PARALLEL_GATEWAY;
     for (uint32_t k = 0; k < n->n_incoming; k++) {
         if (k < 64 && (skip >> k) & 1u)
             continue;
-        for (uint32_t i = 0; i < inst->n_joins; i++) {
-            baton_join *j = &inst->joins[i];
-            if (j->scope != r->scope || j->flow != n->incoming[k])
-                continue;
-            if (scope->join_tokens)
-                scope->join_tokens--;
-            if (--j->count == 0)
-                inst->joins[i] = inst->joins[--inst->n_joins];
-            if (k < 64)
-                taken |= (uint64_t)1 << k;
-            break;
-        }
+        uint32_t i = ix_find(&inst->join_ix, inst->joins, inst->n_joins, r->scope, n->incoming[k]);
+        if (i == FREE_SLOT)
+            continue;
+        if (scope->join_tokens)
+            scope->join_tokens--;
+        if (other && scope->other_join_tokens)
+            scope->other_join_tokens--;
+        if (--inst->joins[i].count == 0)
+            join_del(inst, i);
+        if (k < 64)
+            taken |= (uint64_t)1 << k;
     }
     if (r->flags == BATON_JOIN_COMPLEX_RESET) {
         for (uint32_t i = 0; i < inst->n_cplx; i++)
@@ -474,12 +696,8 @@ baton_status baton_instance_apply(baton_instance *inst, const baton_record *r, b
         if (!(e = baton_inst_elem(inst, r->scope)))
             return bad(err, r, "unknown scope");
         e->join_tokens = 0;
-        for (uint32_t j = 0; j < inst->n_joins;) {
-            if (inst->joins[j].scope == r->scope)
-                inst->joins[j] = inst->joins[--inst->n_joins];
-            else
-                j++;
-        }
+        e->other_join_tokens = 0;
+        drop_joins(inst, r->scope);
         drop_cplx(inst, r->scope);
         break;
     case BATON_REC_SCOPE_CREATED:
@@ -678,6 +896,8 @@ size_t baton_instance_memory(const baton_instance *inst, bool with_variables) {
     size_t n = sizeof *inst;
     n += inst->cap_elems * sizeof(baton_elem) + inst->cap_waits * sizeof(baton_wait);
     n += inst->cap_joins * sizeof(baton_join) + inst->cap_incidents * sizeof(baton_incident);
+    n += inst->cap_gates * sizeof(baton_join) + inst->cap_cond_keys * sizeof(int64_t);
+    n += (inst->join_ix.cap + inst->gate_ix.cap) * sizeof(uint32_t);
     n += inst->cap_comps * sizeof(baton_comp) + inst->cap_cplx * sizeof(baton_cplx);
     n += (inst->elem_map.cap + inst->wait_map.cap) * (sizeof(int64_t) + sizeof(uint32_t));
     if (inst->business_key)
@@ -915,6 +1135,147 @@ cJSON *baton_instance_to_json(const baton_instance *inst) {
     return o;
 }
 
+/*
+ * Derive the indexes of a state read from JSON: as if its joins and waits
+ * had arrived in array order. A state naming one join entry twice is
+ * malformed (apply never makes one).
+ */
+static baton_status rebuild_indexes(baton_instance *inst, baton_error *err) {
+    if (inst->n_joins && ix_reserve(&inst->join_ix, inst->joins, 0, inst->n_joins))
+        return BATON_NOMEM;
+    for (uint32_t i = 0; i < inst->n_joins; i++) {
+        const baton_join *j = &inst->joins[i];
+        if (j->flow >= inst->g->n_flows || j->count == 0 ||
+            ix_find(&inst->join_ix, inst->joins, i, j->scope, j->flow) != FREE_SLOT)
+            return baton_error_set(err, BATON_INVALID, "state has a malformed join entry");
+        ix_add(&inst->join_ix, inst->joins, i);
+        baton_idx target = inst->g->flows[j->flow].target;
+        if (gate_reserve(inst, j->scope, target))
+            return BATON_NOMEM;
+        gate_up(inst, j->scope, target);
+        baton_elem *e = baton_inst_elem(inst, j->scope);
+        if (e && inst->g->nodes[target].kind != BATON_NODE_PARALLEL_GATEWAY)
+            e->other_join_tokens += j->count;
+    }
+    for (uint32_t i = 0; i < inst->n_waits; i++) {
+        baton_wait *w = &inst->waits[i];
+        baton_elem *owner = baton_inst_elem(inst, w->owner);
+        if (owner) {
+            w->next_owned = owner->first_wait;
+            owner->first_wait = w->key;
+        }
+        if (w->kind == BATON_WAIT_CONDITION) {
+            if (grow((void **)&inst->cond_keys, &inst->cap_cond_keys, inst->n_cond_keys,
+                     sizeof(int64_t)))
+                return BATON_NOMEM;
+            inst->cond_keys[inst->n_cond_keys++] = w->key;
+            inst->n_cond++;
+        }
+    }
+    return BATON_OK;
+}
+
+static baton_status mismatch(baton_error *err, const char *what, long long a, long long b) {
+    return baton_error_set(err, BATON_CONFLICT, "derived index out of date: %s (%lld, %lld)", what,
+                           a, b);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+baton_status baton_instance_check(const baton_instance *inst, baton_error *err) {
+    baton_instance *in = (baton_instance *)inst; /* lookups only */
+    const baton_graph *g = inst->g;
+    /* per element instance, in elems order: tokens, other tokens, waits owned */
+    uint32_t *tally = baton_calloc((size_t)inst->n_elems * 3 + 1, sizeof *tally);
+    uint32_t *gate_sum = baton_calloc((size_t)inst->n_gates + 1, sizeof *gate_sum);
+    int64_t *conds = baton_malloc(((size_t)inst->n_cond_keys + 1) * sizeof *conds);
+    baton_status st = BATON_OK;
+    if (!tally || !gate_sum || !conds) {
+        st = baton_error_set(err, BATON_NOMEM, "out of memory");
+        goto done;
+    }
+    uint32_t used = 0;
+    for (uint32_t s = 0; s < inst->join_ix.cap; s++)
+        used += inst->join_ix.slots[s] != FREE_SLOT;
+    if (inst->join_ix.cap && used != inst->n_joins) {
+        st = mismatch(err, "join index size", used, inst->n_joins);
+        goto done;
+    }
+    for (uint32_t i = 0; i < inst->n_joins; i++) {
+        const baton_join *j = &inst->joins[i];
+        uint32_t e;
+        if (ix_find(&inst->join_ix, inst->joins, inst->n_joins, j->scope, j->flow) != i ||
+            !j->count || !baton_intmap_get(&inst->elem_map, j->scope, &e)) {
+            st = mismatch(err, "join entry (scope, index)", j->scope, i);
+            goto done;
+        }
+        baton_idx target = g->flows[j->flow].target;
+        tally[e * 3] += j->count;
+        if (g->nodes[target].kind != BATON_NODE_PARALLEL_GATEWAY)
+            tally[e * 3 + 1] += j->count;
+        uint32_t k = ix_find(&inst->gate_ix, inst->gates, inst->n_gates, j->scope, target);
+        if (k == FREE_SLOT) {
+            st = mismatch(err, "join without a gate (scope, flow)", j->scope, j->flow);
+            goto done;
+        }
+        gate_sum[k]++;
+    }
+    for (uint32_t k = 0; k < inst->n_gates; k++) {
+        const baton_join *gt = &inst->gates[k];
+        if (ix_find(&inst->gate_ix, inst->gates, inst->n_gates, gt->scope, gt->flow) != k ||
+            gt->count != gate_sum[k]) {
+            st = mismatch(err, "filled flows of a join (scope, count)", gt->scope, gt->count);
+            goto done;
+        }
+    }
+    for (uint32_t i = 0; i < inst->n_waits; i++) {
+        uint32_t e;
+        if (baton_intmap_get(&inst->elem_map, inst->waits[i].owner, &e))
+            tally[e * 3 + 2]++;
+    }
+    for (uint32_t i = 0; i < inst->n_elems; i++) {
+        const baton_elem *e = &inst->elems[i];
+        if (e->join_tokens != tally[i * 3] || e->other_join_tokens != tally[i * 3 + 1]) {
+            st = mismatch(err, "join tokens of an element instance (key, tokens)", e->key,
+                          e->join_tokens);
+            goto done;
+        }
+        uint32_t listed = 0;
+        for (const baton_wait *w = baton_inst_wait(in, e->first_wait); w;
+             w = baton_inst_wait(in, w->next_owned)) {
+            if (w->owner != e->key || ++listed > inst->n_waits)
+                break;
+        }
+        if (listed != tally[i * 3 + 2] || listed != e->waits) {
+            st =
+                mismatch(err, "waits listed for an element instance (key, listed)", e->key, listed);
+            goto done;
+        }
+    }
+    uint32_t live = 0, n = 0;
+    for (uint32_t i = 0; i < inst->n_waits; i++)
+        live += inst->waits[i].kind == BATON_WAIT_CONDITION;
+    for (uint32_t i = 0; i < inst->n_cond_keys; i++) {
+        const baton_wait *w = baton_inst_wait(in, inst->cond_keys[i]);
+        if (w && w->kind == BATON_WAIT_CONDITION)
+            conds[n++] = w->key;
+    }
+    qsort(conds, n, sizeof *conds, cmp_i64);
+    for (uint32_t i = 1; i < n; i++)
+        if (conds[i] == conds[i - 1])
+            live = UINT32_MAX; /* listed twice */
+    if (live != n || live != inst->n_cond)
+        st = mismatch(err, "conditional waits (open, listed)", live, n);
+done:
+    baton_free(tally);
+    baton_free(gate_sum);
+    baton_free(conds);
+    return st;
+}
+
 static int64_t num(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
@@ -1074,6 +1435,8 @@ baton_status baton_instance_from_json(baton_model *m, const cJSON *json, baton_i
                          node_of(m, item(x, "handler"))};
     }
     (void)g;
+    if (!st)
+        st = rebuild_indexes(inst, err);
     if (st) {
         baton_instance_free(inst);
         if (st == BATON_NOMEM)

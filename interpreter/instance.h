@@ -192,11 +192,15 @@ typedef struct baton_elem {
     int32_t mi_index;     /* inner: loop counter (0-based); body: instances started */
     int32_t mi_total;     /* body: number of instances (-1: standard loop, unbounded) */
     int32_t mi_completed, mi_terminated;
-    int64_t incident; /* open incident key, 0 if none */
-    int64_t trigger;  /* event-triggered: the key of the wait that fired it */
-    cJSON *vars;      /* local variables (object) or NULL */
-    cJSON *mi_input;  /* body: the input collection (array) or NULL */
-    cJSON *mi_output; /* body: the output collection being built, or NULL */
+    /* derived, not serialized: of join_tokens, those at inclusive or complex
+       joins (whose rule must be re-checked when another token leaves) */
+    uint32_t other_join_tokens;
+    int64_t incident;   /* open incident key, 0 if none */
+    int64_t trigger;    /* event-triggered: the key of the wait that fired it */
+    cJSON *vars;        /* local variables (object) or NULL */
+    cJSON *mi_input;    /* body: the input collection (array) or NULL */
+    cJSON *mi_output;   /* body: the output collection being built, or NULL */
+    int64_t first_wait; /* derived, not serialized: an owned wait (list by next_owned), or 0 */
 } baton_elem;
 
 typedef struct baton_wait {
@@ -215,6 +219,7 @@ typedef struct baton_wait {
     char *name;            /* job type, message or signal name */
     char *text;            /* correlation key, assignee */
     cJSON *value;          /* user task: {candidateGroups, candidateUsers, dueDate, formKey} */
+    int64_t next_owned;    /* derived, not serialized: next wait of the same owner, or 0 */
 } baton_wait;
 
 typedef struct baton_incident {
@@ -273,6 +278,13 @@ const baton_incident *baton_instance_incident_at(const baton_instance *inst, uin
 const cJSON *baton_instance_root_vars(const baton_instance *inst);
 /* Look a variable up from element instance `scope` outwards (0 = root). */
 const cJSON *baton_instance_lookup(const baton_instance *inst, int64_t scope, const char *name);
+/*
+ * Check the derived indexes (joins by flow and gateway, waits by owner,
+ * conditional waits; see interp_int.h) against the state they are derived
+ * from: BATON_CONFLICT naming the first difference. O(size of the state);
+ * for tests and replay checks.
+ */
+baton_status baton_instance_check(const baton_instance *inst, baton_error *err);
 /* Approximate heap bytes held by the state, variables included / excluded. */
 size_t baton_instance_memory(const baton_instance *inst, bool with_variables);
 

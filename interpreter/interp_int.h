@@ -1,6 +1,14 @@
 /*
  * interp_int.h - the instance state's layout, shared by instance.c (apply,
  * serialization) and step.c (semantics). Internal to interpreter/.
+ *
+ * Besides the state proper (what baton_instance_to_json writes), an
+ * instance keeps derived indexes so that a step costs time for what it
+ * touches, not for everything the instance waits on: joins and gates by
+ * (scope, flow/gateway), waits by owner (baton_wait.next_owned), the keys
+ * of conditional waits. apply() maintains them with every record and
+ * from_json rebuilds them (rebuild_indexes in instance.c); they are never
+ * serialized, so stored states keep their format.
  */
 #ifndef BATON_INTERPRETER_INT_H
 #define BATON_INTERPRETER_INT_H
@@ -8,12 +16,28 @@
 #include "common/intmap.h"
 #include "interpreter/instance.h"
 
-/* Tokens that arrived on an incoming flow of a join, per scope instance. */
+/*
+ * Tokens that arrived on an incoming flow of a join, per scope instance.
+ * The same layout counts, per (scope, join gateway), the gateway's incoming
+ * flows that hold at least one token (`flow` is then the gateway's node
+ * index): a parallel join is ready when that count reaches n_incoming.
+ */
 typedef struct baton_join {
     int64_t scope;
     baton_idx flow;
     uint32_t count;
 } baton_join;
+
+/*
+ * An open-addressing index over an array of baton_join by (scope, flow):
+ * slots hold indices into the array (UINT32_MAX when empty), at most
+ * half of them used. Allocated once the array holds more than a few
+ * entries (IX_LINEAR in instance.c); until then lookups scan the array.
+ */
+typedef struct baton_joinix {
+    uint32_t *slots;
+    uint32_t cap; /* power of two, or 0 */
+} baton_joinix;
 
 /*
  * A complex gateway of a scope instance that fired and waits for its reset
@@ -55,8 +79,19 @@ struct baton_instance {
     uint32_t n_waits, cap_waits;
     baton_intmap wait_map;
 
+    /* join tokens: order matters (step.c walks it), removal moves the last into the hole */
     baton_join *joins;
     uint32_t n_joins, cap_joins;
+    baton_joinix join_ix; /* derived: (scope, flow) -> index in joins */
+    baton_join *gates;    /* derived: (scope, gateway) -> incoming flows holding a token */
+    uint32_t n_gates, cap_gates;
+    baton_joinix gate_ix;
+
+    /* derived: keys of conditional waits, in the order they were opened; may
+       hold keys of closed waits (compacted when they outnumber the open ones) */
+    int64_t *cond_keys;
+    uint32_t n_cond_keys, cap_cond_keys;
+    uint32_t n_cond; /* open conditional waits */
 
     baton_incident *incidents;
     uint32_t n_incidents, cap_incidents;
@@ -71,8 +106,10 @@ struct baton_instance {
 /* Mutable lookups for the step function (valid until the next apply). */
 baton_elem *baton_inst_elem(baton_instance *inst, int64_t key);
 baton_wait *baton_inst_wait(baton_instance *inst, int64_t key);
-/* Join tokens at (scope, flow). */
+/* Join tokens at (scope, flow). O(1). */
 uint32_t baton_inst_join_count(const baton_instance *inst, int64_t scope, baton_idx flow);
+/* How many incoming flows of join `gateway` in `scope` hold a token. O(1). */
+uint32_t baton_inst_join_filled(const baton_instance *inst, int64_t scope, baton_idx gateway);
 /* The waiting-for-reset state of complex gateway `gateway` in `scope`, or NULL. */
 const baton_cplx *baton_inst_cplx(const baton_instance *inst, int64_t scope, baton_idx gateway);
 /* True when node n is a join: its incoming tokens are stored until it fires. */

@@ -114,7 +114,9 @@ struct baton_stepper {
     int64_t signal_limit; /* keys below this existed when the last signal was thrown */
     changed_var *changed; /* variables set since conditions were last evaluated */
     uint32_t n_changed, cap_changed;
-    int64_t cond_mark; /* condition waits with keys from here on are new since then */
+    int64_t cond_mark;  /* condition waits with keys from here on are new since then */
+    int64_t *cond_keys; /* scratch: the condition waits to evaluate, by key */
+    uint32_t cap_cond_keys;
 };
 
 /* ---- stepper ------------------------------------------------------------ */
@@ -150,6 +152,7 @@ void baton_stepper_free(baton_stepper *s) {
     baton_free(s->stack);
     baton_free(s->flows);
     baton_free(s->changed);
+    baton_free(s->cond_keys);
     baton_arena_free(s->strings);
     baton_free(s);
 }
@@ -640,16 +643,20 @@ static void close_wait(baton_stepper *s, int64_t wait_key, bool triggered, const
     apply(s, r);
 }
 
-/* Close every wait owned by element instance `key` (optionally only one kind). */
+/*
+ * Close every wait owned by element instance `key` (optionally only one
+ * kind). The owner's list (next_owned) holds its waits only, a few at most:
+ * the cost does not grow with the instance's other waits.
+ */
 static void close_waits_of(baton_stepper *s, int64_t key, int only_kind, bool event_subs_only) {
-    baton_elem *e = elem(s, key);
-    if (!e || !e->waits)
-        return;
     for (;;) {
+        baton_elem *e = elem(s, key);
+        if (!e || !e->waits)
+            return;
         int64_t found = 0;
-        uint32_t n = baton_instance_wait_count(s->inst);
-        for (uint32_t i = 0; i < n; i++) {
-            const baton_wait *w = baton_instance_wait_at(s->inst, i);
+        uint32_t guard = baton_instance_wait_count(s->inst);
+        for (const baton_wait *w = baton_inst_wait(s->inst, e->first_wait); w && guard;
+             w = baton_inst_wait(s->inst, w->next_owned), guard--) {
             if (w->owner != key || (only_kind && w->kind != only_kind))
                 continue;
             if (event_subs_only) {
@@ -2144,12 +2151,13 @@ static bool choose_flows(baton_stepper *s, int64_t key, const baton_node *n, bat
     return true;
 }
 
-/* Is every incoming flow of parallel join j in `scope` holding a token? */
-static bool parallel_ready(baton_stepper *s, int64_t scope, const baton_node *j) {
-    for (uint32_t i = 0; i < j->n_incoming; i++)
-        if (!baton_inst_join_count(s->inst, scope, j->incoming[i]))
-            return false;
-    return true;
+/*
+ * Is every incoming flow of parallel join j (node jn) in `scope` holding a
+ * token? The instance counts the filled ones as tokens arrive and leave, so
+ * an arrival is O(1) however many branches the join has.
+ */
+static bool parallel_ready(baton_stepper *s, int64_t scope, baton_idx j, const baton_node *jn) {
+    return baton_inst_join_filled(s->inst, scope, j) >= jn->n_incoming;
 }
 
 /* Take the join's tokens (BATON_JOIN_* flags) and, unless resetting, activate it. */
@@ -2178,7 +2186,7 @@ static void take_flow(baton_stepper *s, baton_idx fi, int64_t scope, const cJSON
     if (baton_inst_is_join(s->g, f->target)) {
         const baton_node *j = node(s, f->target);
         if (j->kind == BATON_NODE_PARALLEL_GATEWAY) {
-            if (parallel_ready(s, scope, j))
+            if (parallel_ready(s, scope, f->target, j))
                 fire_join(s, f->target, scope, 0);
         } else {
             item it = {0};
@@ -2197,8 +2205,9 @@ static void token_left(baton_stepper *s, int64_t scope) {
     baton_elem *sc = elem(s, scope);
     if (!sc)
         return;
-    if (sc->join_tokens) {
-        /* an inclusive join may have been waiting for this token */
+    if (sc->other_join_tokens) {
+        /* an inclusive join may have been waiting for this token (tokens at
+           parallel joins alone need no walk: other tokens leaving cannot fire them) */
         for (uint32_t i = 0; i < s->inst->n_joins; i++) {
             const baton_join *j = &s->inst->joins[i];
             if (j->scope != scope)
@@ -2377,7 +2386,8 @@ static void terminate(baton_stepper *s, int64_t key) {
     if (!e || e->state == BATON_ELEM_TERMINATING)
         return;
     elem_record(s, BATON_REC_ELEMENT_TERMINATING, key);
-    for (;;) {
+    /* children first; a leaf (no children) needs no walk over the instance */
+    while ((e = elem(s, key)) && e->children) {
         int64_t child = 0;
         for (uint32_t i = 0; i < baton_instance_elem_count(s->inst); i++) {
             const baton_elem *c = baton_instance_elem_at(s->inst, i);
@@ -2486,7 +2496,7 @@ static bool find_catcher(baton_stepper *s, int64_t from, int kind, const char *c
 
 /* Terminate every child of scope `scope` (newest first) and its join tokens. */
 static void clear_scope(baton_stepper *s, int64_t scope) {
-    for (;;) {
+    for (const baton_elem *sc; (sc = elem(s, scope)) && sc->children;) {
         int64_t victim = 0;
         for (uint32_t i = 0; i < baton_instance_elem_count(s->inst); i++) {
             const baton_elem *c = baton_instance_elem_at(s->inst, i);
@@ -2763,6 +2773,12 @@ static bool changed_above(baton_stepper *s, int64_t scope) {
     return false;
 }
 
+/* qsort order of wait keys */
+static int cmp_key(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /*
  * Evaluate conditional waits; trigger those that hold. Returns how many
  * fired. A wait opened since the last evaluation is always evaluated (its
@@ -2774,22 +2790,32 @@ static bool changed_above(baton_stepper *s, int64_t scope) {
  */
 static int check_conditions(baton_stepper *s) {
     int fired = 0;
-    int64_t last = 0, mark = s->cond_mark, limit = s->inst->next_key;
+    int64_t mark = s->cond_mark, limit = s->inst->next_key;
     s->cond_mark = limit;
-    for (;;) {
-        /* next condition wait by key, so the order is deterministic */
-        int64_t next = 0;
-        uint32_t n = baton_instance_wait_count(s->inst);
-        for (uint32_t i = 0; i < n; i++) {
-            const baton_wait *w = baton_instance_wait_at(s->inst, i);
-            if (w->kind == BATON_WAIT_CONDITION && w->key > last && w->key < limit &&
-                (!next || w->key < next))
-                next = w->key;
+    /* the condition waits open now, by key, so the order is deterministic;
+       waits opened while they fire have keys from `limit` on and wait for
+       the next round. The instance lists them: no walk over other waits. */
+    uint32_t n = 0;
+    if (s->inst->n_cond) {
+        if (s->cap_cond_keys < s->inst->n_cond_keys) {
+            int64_t *k = baton_realloc(s->cond_keys, s->inst->n_cond_keys * sizeof *k);
+            if (!k) {
+                OOM(s);
+                return 0;
+            }
+            s->cond_keys = k;
+            s->cap_cond_keys = s->inst->n_cond_keys;
         }
-        if (!next || s->fatal)
-            break;
-        last = next;
+        for (uint32_t i = 0; i < s->inst->n_cond_keys; i++)
+            if (s->inst->cond_keys[i] < limit)
+                s->cond_keys[n++] = s->inst->cond_keys[i];
+        qsort(s->cond_keys, n, sizeof *s->cond_keys, cmp_key);
+    }
+    for (uint32_t i = 0; i < n && !s->fatal; i++) {
+        int64_t next = s->cond_keys[i];
         const baton_wait *w = baton_instance_wait(s->inst, next);
+        if (!w || w->kind != BATON_WAIT_CONDITION || (i && next == s->cond_keys[i - 1]))
+            continue; /* closed since (or listed twice) */
         const baton_event_def *d = ev(node(s, w->element));
         if (!d || !d->condition.expr)
             continue;
@@ -2907,10 +2933,7 @@ static void inclusive_check(baton_stepper *s, baton_idx j, int64_t scope) {
         complex_check(s, j, scope);
         return;
     }
-    bool any = false;
-    for (uint32_t i = 0; i < jn->n_incoming; i++)
-        any |= baton_inst_join_count(s->inst, scope, jn->incoming[i]) > 0;
-    if (!any)
+    if (!baton_inst_join_filled(s->inst, scope, j))
         return;
     for (uint32_t i = 0; i < baton_instance_elem_count(s->inst); i++) {
         const baton_elem *c = baton_instance_elem_at(s->inst, i);

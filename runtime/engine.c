@@ -1872,6 +1872,14 @@ baton_status baton_engine_replay(baton_engine *eng, int64_t instance, bool *same
         st = c.st;
     if (st)
         goto done;
+    /* the indexes the records maintained must agree with the state they index */
+    baton_error ce;
+    baton_error_clear(&ce);
+    baton_status cs = baton_instance_check(inst, &ce);
+    if (cs && cs != BATON_CONFLICT) {
+        st = baton_error_set(err, cs, "%s", ce.message);
+        goto done;
+    }
     cJSON *j = baton_instance_to_json(inst);
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
@@ -1881,11 +1889,13 @@ baton_status baton_engine_replay(baton_engine *eng, int64_t instance, bool *same
         st = baton_error_set(err, BATON_NOMEM, "out of memory");
         goto done;
     }
-    bool same = strcmp(rebuilt, stored_copy) == 0;
+    bool same = cs == BATON_OK && strcmp(rebuilt, stored_copy) == 0;
     *same_out = same;
     if (diff_out) {
         *diff_out = NULL;
-        if (!same) {
+        if (cs) {
+            *diff_out = baton_strdup(ce.message);
+        } else if (!same) {
             size_t i = 0;
             while (rebuilt[i] && rebuilt[i] == stored_copy[i])
                 i++;

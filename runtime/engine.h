@@ -203,8 +203,9 @@ baton_status baton_engine_history(baton_engine *e, int64_t instance, uint64_t af
 /*
  * Audit: rebuild the instance from its history alone (a fresh state, every
  * record applied in order) and compare with the stored state. *same_out is
- * true when they are identical; otherwise *diff_out (may be NULL; free with
- * baton_free) describes the first difference.
+ * true when they are identical and the rebuilt instance's derived indexes
+ * agree with it (baton_instance_check); otherwise *diff_out (may be NULL;
+ * free with baton_free) describes the first difference.
  */
 baton_status baton_engine_replay(baton_engine *e, int64_t instance, bool *same_out, char **diff_out,
                                  baton_error *err);

@@ -721,6 +721,7 @@ baton_status baton_instance_apply(baton_instance *inst, const baton_record *r, b
         break;
     case BATON_REC_JOB_CREATED: st = add_wait(inst, r, BATON_WAIT_JOB); break;
     case BATON_REC_JOB_FAILED:
+    case BATON_REC_JOB_RETRIES_UPDATED:
         if (!(w = baton_inst_wait(inst, r->key)))
             return bad(err, r, "unknown job");
         w->retries = (int32_t)r->aux;

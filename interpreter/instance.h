@@ -86,7 +86,8 @@
     X(ERROR_UNHANDLED, "error_unhandled", BATON_RF_COMMAND)                                        \
     X(INCIDENT_RAISED, "incident_raised", BATON_RF_COMMAND)                                        \
     X(INCIDENT_RESOLVED, "incident_resolved", BATON_RF_COMMAND)                                    \
-    X(INSTANCE_ENDED, "instance_ended", BATON_RF_COMMAND)
+    X(INSTANCE_ENDED, "instance_ended", BATON_RF_COMMAND)                                          \
+    X(JOB_RETRIES_UPDATED, "job_retries_updated", BATON_RF_COMMAND) /* an incident resolved */
 /* clang-format on */
 
 typedef enum baton_record_kind {

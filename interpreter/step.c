@@ -3170,7 +3170,8 @@ static void resolve(baton_stepper *s, const baton_incident *inc, const baton_inp
         enqueue_complete(s, key);
         return;
     case PHASE_JOB:
-        if (baton_inst_wait(s->inst, wait) && (r = rec(s, BATON_REC_JOB_FAILED))) {
+        /* not a job_failed: a resolution is no attempt (metrics, Camunda 7's attempt count) */
+        if (baton_inst_wait(s->inst, wait) && (r = rec(s, BATON_REC_JOB_RETRIES_UPDATED))) {
             r->key = wait;
             r->scope = key;
             r->element = e->element;

@@ -325,7 +325,8 @@ static baton_status materialize(session *e, baton_instance *inst, baton_instance
         note_job(e, r->name ? r->name : "");
         return o->job_put(s, &j, err);
     }
-    case BATON_REC_JOB_FAILED: {
+    case BATON_REC_JOB_FAILED:
+    case BATON_REC_JOB_RETRIES_UPDATED: {
         baton_job_row j;
         if (o->job_get(s, id, r->key, &j, err))
             return BATON_OK;

@@ -87,6 +87,11 @@
                 "started = excluded.started, ended = excluded.ended, "                             \
                 "incidents = excluded.incidents, seq = excluded.seq, "                             \
                 "state_json = excluded.state_json")                                                \
+    /* a step that leaves every indexed column as it was (sq_inst_put) */                          \
+    X(INST_STEP, "UPDATE instances SET deployment = ?2, version = ?4, started = ?9, seq = ?12, "   \
+                 "state_json = ?13 WHERE id = ?1 AND process_id IS ?3 AND state = ?5 "             \
+                 "AND business_key IS ?6 AND parent_id = ?7 AND parent_key = ?8 "                  \
+                 "AND ended = ?10 AND incidents = ?11")                                            \
     X(INST_LIST, "SELECT " INST_COLS " FROM instances ORDER BY id")                                \
     X(INST_CHILDREN, "SELECT " INST_COLS " FROM instances WHERE parent_id = ?1 "                   \
                      "AND (?2 = 0 OR parent_key = ?2) ORDER BY id")                                \
@@ -831,27 +836,41 @@ static baton_status sq_inst_get(baton_store *s, int64_t id, baton_instance_row *
     return st;
 }
 
+static void bind_instance(sqlite3_stmt *x, const baton_instance_row *row, const char *state) {
+    sqlite3_bind_int64(x, 1, row->id);
+    sqlite3_bind_int64(x, 2, row->deployment);
+    bind_text(x, 3, row->process_id);
+    sqlite3_bind_int(x, 4, row->version);
+    sqlite3_bind_int(x, 5, row->state);
+    bind_text(x, 6, row->business_key);
+    sqlite3_bind_int64(x, 7, row->parent_id);
+    sqlite3_bind_int64(x, 8, row->parent_key);
+    sqlite3_bind_int64(x, 9, row->started);
+    sqlite3_bind_int64(x, 10, row->ended);
+    sqlite3_bind_int(x, 11, row->incidents);
+    sqlite3_bind_int64(x, 12, (sqlite3_int64)row->seq);
+    bind_text(x, 13, state);
+}
+
 static baton_status sq_inst_put(baton_store *s, const baton_instance_row *row, const char *state,
                                 baton_error *err) {
     sq_store *q = (sq_store *)s;
     CHECK(q, err);
     AUTO_BEGIN(q, err);
     baton_status st = BATON_OK;
-    sqlite3_stmt *x = stmt(q, SQ_INST_PUT, err, &st);
+    /* Most steps change only the state JSON and the record count. The update that sets no
+       indexed column writes the row's page alone; the upsert would write a page of each of the
+       instance indexes too. It matches no row for a new instance or one whose indexed columns
+       change (state, end, incidents, business key, parent): then the upsert. */
+    int changes = 0;
+    sqlite3_stmt *x = stmt(q, SQ_INST_STEP, err, &st);
     if (x) {
-        sqlite3_bind_int64(x, 1, row->id);
-        sqlite3_bind_int64(x, 2, row->deployment);
-        bind_text(x, 3, row->process_id);
-        sqlite3_bind_int(x, 4, row->version);
-        sqlite3_bind_int(x, 5, row->state);
-        bind_text(x, 6, row->business_key);
-        sqlite3_bind_int64(x, 7, row->parent_id);
-        sqlite3_bind_int64(x, 8, row->parent_key);
-        sqlite3_bind_int64(x, 9, row->started);
-        sqlite3_bind_int64(x, 10, row->ended);
-        sqlite3_bind_int(x, 11, row->incidents);
-        sqlite3_bind_int64(x, 12, (sqlite3_int64)row->seq);
-        bind_text(x, 13, state);
+        bind_instance(x, row, state);
+        st = run(q, x, "storing an instance", &changes, err);
+    }
+    x = st || changes ? NULL : stmt(q, SQ_INST_PUT, err, &st);
+    if (x) {
+        bind_instance(x, row, state);
         st = run(q, x, "storing an instance", NULL, err);
     }
     AUTO_END(q, st, err);

@@ -984,6 +984,101 @@ static void sort_pairs(keyset *x) {
         }                                                                                          \
     } while (0)
 
+/* Whether instance `id` is among the rows of filter f. */
+static bool finds(baton_instance_filter f, int64_t id) {
+    ids got = {0};
+    if (!query_all(f, 50, &got))
+        return false;
+    for (int i = 0; i < got.n; i++)
+        if (got.id[i] == id)
+            return true;
+    return false;
+}
+
+/* Store r (its id set) with state `json` in a transaction of its own. */
+static baton_status rewrite(const baton_instance_row *r, const char *json) {
+    O->begin(S, ERR);
+    baton_status s = O->instance_put(S, r, json, ERR);
+    if (!s)
+        s = O->commit(S, ERR);
+    else
+        O->rollback(S);
+    return s;
+}
+
+/*
+ * An instance stored again with one column changed at a time: what is read
+ * back and what every filter finds follow the last write. (SQLite writes a
+ * step that changes no indexed column through a narrower statement than one
+ * that does: both must leave the row and its indexes in agreement.)
+ */
+static void test_instance_rewrites(void) {
+    baton_instance_row r = {0, 1, "rw", 1, BATON_INSTANCE_ACTIVE, "b1", 0, 0, 3000, 0, 0, 0};
+    r.id = put_row(r);
+    baton_instance_filter by_process = {.process_id = "rw"};
+    baton_instance_filter active = {.state = BATON_INSTANCE_ACTIVE, .process_id = "rw"};
+    TAP_OK(finds(by_process, r.id) && finds(active, r.id), "new: found by process and state");
+
+    /* a step's usual write: the state and the record count, nothing indexed */
+    r.seq = 7;
+    r.deployment = 2;
+    r.version = 2;
+    TAP_EQ_INT(rewrite(&r, "{\"n\":1}"), BATON_OK, "state and seq only");
+    baton_instance_row g;
+    const char *json = NULL;
+    O->instance_get(S, r.id, &g, &json, ERR);
+    TAP_OK(g.seq == 7 && g.deployment == 2 && g.version == 2, "seq, deployment, version read back");
+    TAP_EQ_STR(json, "{\"n\":1}", "state JSON read back");
+    TAP_OK(finds(active, r.id), "still found by state");
+
+    r.incidents = 1;
+    TAP_EQ_INT(rewrite(&r, "{\"n\":2}"), BATON_OK, "an incident opened");
+    TAP_OK(finds((baton_instance_filter){.incidents = 1, .process_id = "rw"}, r.id),
+           "found with incidents");
+    r.incidents = 0;
+    rewrite(&r, "{\"n\":3}");
+    TAP_OK(!finds((baton_instance_filter){.incidents = 1, .process_id = "rw"}, r.id),
+           "not once it closed");
+
+    r.business_key = "b2";
+    rewrite(&r, "{\"n\":4}");
+    TAP_OK(finds((baton_instance_filter){.business_key = "b2"}, r.id) &&
+               !finds((baton_instance_filter){.business_key = "b1"}, r.id),
+           "found by the new business key, not the old");
+    r.business_key = NULL;
+    rewrite(&r, "{\"n\":5}");
+    TAP_OK(!finds((baton_instance_filter){.business_key = "b2"}, r.id), "business key cleared");
+
+    int64_t parent = put_row((baton_instance_row){0, 1, "rwp", 1, 1, NULL, 0, 0, 3000, 0, 0, 0});
+    r.parent_id = parent;
+    r.parent_key = 4;
+    rewrite(&r, "{\"n\":6}");
+    TAP_OK(finds((baton_instance_filter){.parent_id = parent}, r.id), "found by its new parent");
+    ids kids = {0};
+    O->instance_children(S, parent, 4, collect_ids, &kids, ERR);
+    TAP_OK(kids.n == 1 && kids.id[0] == r.id, "and as its child");
+
+    r.process_id = "rw2";
+    rewrite(&r, "{\"n\":7}");
+    TAP_OK(finds((baton_instance_filter){.process_id = "rw2"}, r.id) && !finds(by_process, r.id),
+           "found by the new process, not the old");
+
+    r.state = BATON_INSTANCE_COMPLETED;
+    r.ended = 9000;
+    rewrite(&r, "{\"n\":8}");
+    baton_instance_filter completed = {.state = BATON_INSTANCE_COMPLETED, .process_id = "rw2"};
+    baton_instance_filter still_active = {.state = BATON_INSTANCE_ACTIVE, .process_id = "rw2"};
+    TAP_OK(finds(completed, r.id) && !finds(still_active, r.id),
+           "found by the new state, not the old");
+    TAP_OK(finds((baton_instance_filter){.ended_after = 8999, .process_id = "rw2"}, r.id),
+           "found by its end");
+    O->instance_get(S, r.id, &g, &json, ERR);
+    TAP_OK(g.state == BATON_INSTANCE_COMPLETED && g.ended == 9000 && g.parent_id == parent &&
+               g.business_key == NULL,
+           "the row read back is the last one written");
+    TAP_EQ_STR(json, "{\"n\":8}", "with the last state JSON");
+}
+
 static void test_job_query(void) {
     int64_t a = put_row((baton_instance_row){
         .deployment = 1, .process_id = "jp", .version = 1, .state = BATON_INSTANCE_ACTIVE});
@@ -1232,6 +1327,14 @@ static void test_incident_query(void) {
     TAP_EQ_INT(O->incident_query(S, &f, pair_incident, &re, ERR), BATON_INVALID, "limit too big");
 }
 
+/* SQLite's version 5 rebuilt the history as a rowid table: back to WITHOUT ROWID */
+static const char *const down_v4 =
+    "ALTER TABLE history RENAME TO history_v5; "
+    "CREATE TABLE history (instance INTEGER NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, "
+    "kind TEXT NOT NULL, element TEXT, record TEXT NOT NULL, PRIMARY KEY (instance, seq)) "
+    "WITHOUT ROWID; "
+    "INSERT INTO history SELECT instance, seq, at, kind, element, record FROM history_v5; "
+    "DROP TABLE history_v5; DELETE FROM schema_version WHERE version >= 5";
 static const char *const down_v3 =
     "DROP INDEX jobs_type_key; DROP INDEX jobs_incident; DROP INDEX user_tasks_assignee; "
     "DROP INDEX user_tasks_process; DROP INDEX incidents_kind; DROP INDEX incidents_element; "
@@ -1267,6 +1370,11 @@ static int count_indexes(const char *names) {
         PQfinish(c);
     }
     return n;
+}
+
+/* The newest schema version of this build: SQLite's history layout (version 5) is its own. */
+static int latest_version(void) {
+    return strcmp(db.kind, "sqlite") == 0 ? 5 : 4;
 }
 
 static int schema_version(void) {
@@ -1330,7 +1438,7 @@ static void test_migration_from_v2(void) {
         return;
     TAP_EQ_INT(count_indexes("'instances_state', 'instances_process', 'instances_incidents'"), 3,
                "indexes made");
-    TAP_EQ_INT(schema_version(), 4, "upgraded to version 4");
+    TAP_EQ_INT(schema_version(), latest_version(), "upgraded to the latest version");
     O->instance_count(S, &all, &after, ERR);
     TAP_OK(before > 0 && after == before, "the instances are all there (%lld)", (long long)after);
     ids k = {0};
@@ -1351,7 +1459,7 @@ static void test_migration_from_v3(void) {
     if (!reopen_after(down_v3, 3))
         return;
     TAP_EQ_INT(count_indexes(names), 6, "indexes made");
-    TAP_EQ_INT(schema_version(), 4, "upgraded to version 4");
+    TAP_EQ_INT(schema_version(), latest_version(), "upgraded to the latest version");
     O->incident_count(S, &all, &after, ERR);
     TAP_OK(before > 0 && after == before, "the incidents are all there (%lld)", (long long)after);
     keyset j = {0};
@@ -1366,6 +1474,56 @@ static void test_migration_from_v3(void) {
     baton_incident_filter kf = {.kind = "expr"};
     QUERY_ALL(incident_query, kf, pair_incident, 10, &k);
     TAP_EQ_INT(k.n, 2, "incidents through the kind index");
+}
+
+/* The SQL of sqlite_master for `name` ("" if none), into buf. */
+static void sqlite_schema_sql(const char *name, char *buf, size_t size) {
+    buf[0] = 0;
+    sqlite3 *h = NULL;
+    sqlite3_open(db.url + 7, &h);
+    sqlite3_stmt *x = NULL;
+    sqlite3_prepare_v2(h, "SELECT sql FROM sqlite_master WHERE name = ?1", -1, &x, NULL);
+    sqlite3_bind_text(x, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(x) == SQLITE_ROW && sqlite3_column_text(x, 0))
+        snprintf(buf, size, "%s", (const char *)sqlite3_column_text(x, 0));
+    sqlite3_finalize(x);
+    sqlite3_close(h);
+}
+
+/*
+ * A SQLite database at schema version 4 (history WITHOUT ROWID) upgrades in
+ * place: every record stays, is read back in order, and the history goes on
+ * from its last record with the contiguity check intact.
+ */
+static void test_migration_from_v4(void) {
+    int64_t id = put_instance(0, 0, NULL, BATON_INSTANCE_ACTIVE, 0);
+    append(id, 1, 40);
+    int64_t other = put_instance(0, 0, NULL, BATON_INSTANCE_ACTIVE, 0);
+    append(other, 1, 3);
+    if (!reopen_after(down_v4, 4))
+        return;
+    char sql[1024];
+    sqlite_schema_sql("history", sql, sizeof sql);
+    TAP_OK(strstr(sql, "PRIMARY KEY (instance, seq)") && !strstr(sql, "WITHOUT ROWID"),
+           "history is a rowid table keyed by (instance, seq)");
+    TAP_EQ_INT(schema_version(), 5, "upgraded to version 5");
+    collect l = {0};
+    TAP_EQ_INT(O->history_read(S, id, 0, 0, collect_text, &l, ERR), BATON_OK, "read after upgrade");
+    TAP_EQ_INT(l.n, 40, "every record stays");
+    TAP_EQ_STR(l.s[0], "{\"seq\":1}", "first");
+    TAP_EQ_STR(l.s[39], "{\"seq\":40}", "last, in order");
+    append(id, 41, 42);
+    collect m = {0};
+    O->history_read(S, id, 40, 0, collect_text, &m, ERR);
+    TAP_EQ_INT(m.n, 2, "appends go on after the last record");
+    O->begin(S, ERR);
+    TAP_EQ_INT(O->history_append(S, other, 5, 1, "x", NULL, "{}", ERR), BATON_CONFLICT,
+               "a gap is still refused");
+    O->rollback(S);
+    O->begin(S, ERR);
+    TAP_EQ_INT(O->history_append(S, other, 3, 1, "x", NULL, "{}", ERR), BATON_CONFLICT,
+               "and a repeated record");
+    O->rollback(S);
 }
 
 static void test_retention(void) {
@@ -1914,6 +2072,7 @@ int main(int argc, char **argv) {
     TAP_RUN(test_message_waiting);
     TAP_RUN(test_reentrant_listing);
     TAP_RUN(test_instance_query);
+    TAP_RUN(test_instance_rewrites);
     TAP_RUN(test_job_query);
     TAP_RUN(test_task_query);
     TAP_RUN(test_incident_query);
@@ -1927,6 +2086,8 @@ int main(int argc, char **argv) {
         TAP_RUN(test_views);
         TAP_RUN(test_migration_from_v2);
         TAP_RUN(test_migration_from_v3);
+        if (strcmp(db.kind, "sqlite") == 0)
+            TAP_RUN(test_migration_from_v4);
         TAP_RUN(test_schema_version);
         TAP_RUN(test_refused_write);
         if (strcmp(db.kind, "postgres") == 0) {

@@ -18,8 +18,9 @@
  *   correlate  POST /v1/messages to instances started beforehand, one
  *              message per waiting instance: one transaction, it completes
  * BENCH_HTTP_IDLE=SECONDS shortens the idle measurements (default 10 s each,
- * after a wait of that plus 1 s: the server trims its heap every 10 s when
- * idle, so shorter windows read the resident memory before the trim);
+ * after a wait of that plus 1 s: the server trims its heap in the first
+ * housekeeping run after work, which comes within 10 s, so shorter windows
+ * may read the resident memory before the trim);
  * bench/run's quick mode sets it.
  * Baseline (same run, same store): the commit limit, i.e. the rate of
  * one-row insert transactions from one connection (SQLite: the same file

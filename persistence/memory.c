@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "persistence/store.h"
+#include "persistence/store_int.h"
 
 typedef struct mem_inst {
     baton_instance_row row;
@@ -322,9 +323,9 @@ static baton_status mem_inst_query(baton_store *s, const baton_instance_filter *
                                    void *cookie, baton_error *err) {
     mem_store *m = (mem_store *)s;
     CHECK(m, err);
-    if (f->limit < 1 || f->limit > BATON_STORE_QUERY_MAX)
-        return baton_error_set(err, BATON_INVALID, "instance query: limit %u not in 1..%d",
-                               (unsigned)f->limit, BATON_STORE_QUERY_MAX);
+    baton_status lst = store_query_limit(f->limit, "instance query", err);
+    if (lst)
+        return lst;
     mem_inst **page = baton_malloc(f->limit * sizeof *page);
     if (!page)
         return baton_error_set(err, BATON_NOMEM, "memory store: out of memory");
@@ -441,9 +442,9 @@ typedef struct key_page {
 } key_page;
 
 static baton_status key_page_init(key_page *p, uint32_t limit, const char *what, baton_error *err) {
-    if (limit < 1 || limit > BATON_STORE_QUERY_MAX)
-        return baton_error_set(err, BATON_INVALID, "%s: limit %u not in 1..%d", what,
-                               (unsigned)limit, BATON_STORE_QUERY_MAX);
+    baton_status st = store_query_limit(limit, what, err);
+    if (st)
+        return st;
     p->n = 0;
     p->limit = limit;
     p->at = baton_malloc(limit * sizeof *p->at);

@@ -1248,9 +1248,9 @@ static baton_status pg_inst_query(baton_store *s, const baton_instance_filter *f
                                   void *cookie, baton_error *err) {
     pg_store *p = (pg_store *)s;
     CHECK(p, err);
-    if (f->limit < 1 || f->limit > BATON_STORE_QUERY_MAX)
-        return baton_error_set(err, BATON_INVALID, "instance query: limit %u not in 1..%d",
-                               (unsigned)f->limit, BATON_STORE_QUERY_MAX);
+    baton_status lst = store_query_limit(f->limit, "instance query", err);
+    if (lst)
+        return lst;
     store_where w;
     store_instance_where(f, true, '$', &w);
     char sql[768];
@@ -1281,23 +1281,31 @@ static baton_status pg_inst_query(baton_store *s, const baton_instance_filter *f
     return st;
 }
 
+/* count(*) of `table`'s rows matching `w`: one row crosses the connection. */
+static baton_status count_where(pg_store *p, const char *table, const store_where *w,
+                                const char *what, int64_t *count_out, baton_error *err) {
+    if (w->overflow)
+        return baton_error_set(err, BATON_INVALID, "%s: the filter is too long", what);
+    char sql[768];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s %s", table, w->sql);
+    params a = {0};
+    where_params(w, &a);
+    PGresult *r = NULL;
+    baton_status st = exec_text(p, sql, &a, what, &r, err);
+    if (st)
+        return st;
+    *count_out = ival(r, 0, 0);
+    PQclear(r);
+    return BATON_OK;
+}
+
 static baton_status pg_inst_count(baton_store *s, const baton_instance_filter *f,
                                   int64_t *count_out, baton_error *err) {
     pg_store *p = (pg_store *)s;
     CHECK(p, err);
     store_where w;
     store_instance_where(f, false, '$', &w);
-    char sql[768];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM instances %s", w.sql);
-    params a = {0};
-    where_params(&w, &a);
-    PGresult *r = NULL;
-    baton_status st = exec_text(p, sql, &a, "counting instances", &r, err);
-    if (st)
-        return st;
-    *count_out = ival(r, 0, 0);
-    PQclear(r);
-    return BATON_OK;
+    return count_where(p, "instances", &w, "counting instances", count_out, err);
 }
 
 static baton_status pg_inst_children(baton_store *s, int64_t parent, int64_t parent_key,
@@ -1726,13 +1734,6 @@ static baton_status pg_incident_list(baton_store *s, baton_row_fn fn, void *cook
 
 /* ---- job, user task and incident queries ---------------------------------------------- */
 
-static baton_status query_limit(uint32_t limit, const char *what, baton_error *err) {
-    if (limit < 1 || limit > BATON_STORE_QUERY_MAX)
-        return baton_error_set(err, BATON_INVALID, "%s: limit %u not in 1..%d", what,
-                               (unsigned)limit, BATON_STORE_QUERY_MAX);
-    return BATON_OK;
-}
-
 /*
  * One page of a filtered query, as pg_inst_query reads instances: an
  * unnamed statement with the filter's parameters and the LIMIT last, so
@@ -1772,7 +1773,7 @@ static baton_status pg_job_query(baton_store *s, const baton_job_filter *f, bato
                                  void *cookie, baton_error *err) {
     pg_store *p = (pg_store *)s;
     CHECK(p, err);
-    baton_status st = query_limit(f->limit, "job query", err);
+    baton_status st = store_query_limit(f->limit, "job query", err);
     if (st)
         return st;
     store_where w;
@@ -1811,7 +1812,7 @@ static baton_status pg_task_query(baton_store *s, const baton_task_filter *f, ba
                                   void *cookie, baton_error *err) {
     pg_store *p = (pg_store *)s;
     CHECK(p, err);
-    baton_status st = query_limit(f->limit, "user task query", err);
+    baton_status st = store_query_limit(f->limit, "user task query", err);
     if (st)
         return st;
     store_where w;
@@ -1832,7 +1833,7 @@ static baton_status pg_incident_query(baton_store *s, const baton_incident_filte
                                       baton_row_fn fn, void *cookie, baton_error *err) {
     pg_store *p = (pg_store *)s;
     CHECK(p, err);
-    baton_status st = query_limit(f->limit, "incident query", err);
+    baton_status st = store_query_limit(f->limit, "incident query", err);
     if (st)
         return st;
     store_where w;
@@ -1853,19 +1854,7 @@ static baton_status pg_incident_count(baton_store *s, const baton_incident_filte
     CHECK(p, err);
     store_where w;
     store_incident_where(f, false, '$', &w);
-    if (w.overflow)
-        return baton_error_set(err, BATON_INVALID, "incident count: the filter is too long");
-    char sql[1024];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM incidents %s", w.sql);
-    params a = {0};
-    where_params(&w, &a);
-    PGresult *r = NULL;
-    baton_status st = exec_text(p, sql, &a, "counting incidents", &r, err);
-    if (st)
-        return st;
-    *count_out = ival(r, 0, 0);
-    PQclear(r);
-    return BATON_OK;
+    return count_where(p, "incidents", &w, "counting incidents", count_out, err);
 }
 
 static baton_status pg_event_push(baton_store *s, baton_event_row *row, baton_error *err) {

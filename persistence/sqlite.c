@@ -920,9 +920,9 @@ static baton_status sq_inst_query(baton_store *s, const baton_instance_filter *f
                                   void *cookie, baton_error *err) {
     sq_store *q = (sq_store *)s;
     CHECK(q, err);
-    if (f->limit < 1 || f->limit > BATON_STORE_QUERY_MAX)
-        return baton_error_set(err, BATON_INVALID, "instance query: limit %u not in 1..%d",
-                               (unsigned)f->limit, BATON_STORE_QUERY_MAX);
+    baton_status lst = store_query_limit(f->limit, "instance query", err);
+    if (lst)
+        return lst;
     store_where w;
     store_instance_where(f, true, '?', &w);
     char sql[768];
@@ -953,26 +953,37 @@ static baton_status sq_inst_query(baton_store *s, const baton_instance_filter *f
     return st;
 }
 
+/*
+ * count(*) of `table`'s rows matching `w`: no row is read, SQLite counts
+ * the smallest index that serves the filter. `what` names it in errors.
+ */
+static baton_status count_where(sq_store *q, const char *table, const store_where *w,
+                                const char *what, int64_t *count_out, baton_error *err) {
+    if (w->overflow)
+        return baton_error_set(err, BATON_INVALID, "%s: the filter is too long", what);
+    char sql[768];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s %s", table, w->sql);
+    sqlite3_stmt *x = NULL;
+    baton_status st = prepare_once(q, sql, &x, err);
+    if (st)
+        return st;
+    bind_where(x, w);
+    int rc = sqlite3_step(x);
+    if (rc == SQLITE_ROW)
+        *count_out = sqlite3_column_int64(x, 0);
+    else
+        st = sq_error(q, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, what, err);
+    sqlite3_finalize(x);
+    return st;
+}
+
 static baton_status sq_inst_count(baton_store *s, const baton_instance_filter *f,
                                   int64_t *count_out, baton_error *err) {
     sq_store *q = (sq_store *)s;
     CHECK(q, err);
     store_where w;
     store_instance_where(f, false, '?', &w);
-    char sql[768];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM instances %s", w.sql);
-    sqlite3_stmt *x = NULL;
-    baton_status st = prepare_once(q, sql, &x, err);
-    if (st)
-        return st;
-    bind_where(x, &w);
-    int rc = sqlite3_step(x);
-    if (rc == SQLITE_ROW)
-        *count_out = sqlite3_column_int64(x, 0);
-    else
-        st = sq_error(q, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "counting instances", err);
-    sqlite3_finalize(x);
-    return st;
+    return count_where(q, "instances", &w, "counting instances", count_out, err);
 }
 
 static baton_status sq_inst_children(baton_store *s, int64_t parent, int64_t parent_key,
@@ -1503,13 +1514,6 @@ static baton_status sq_incident_list(baton_store *s, baton_row_fn fn, void *cook
 
 /* ---- job, user task and incident queries ---------------------------------------------- */
 
-static baton_status query_limit(uint32_t limit, const char *what, baton_error *err) {
-    if (limit < 1 || limit > BATON_STORE_QUERY_MAX)
-        return baton_error_set(err, BATON_INVALID, "%s: limit %u not in 1..%d", what,
-                               (unsigned)limit, BATON_STORE_QUERY_MAX);
-    return BATON_OK;
-}
-
 /*
  * One page of a filtered query, as sq_inst_query reads instances: its own
  * statement (prepare_once), and each row handed out as it is stepped, so
@@ -1550,7 +1554,7 @@ static baton_status sq_job_query(baton_store *s, const baton_job_filter *f, bato
                                  void *cookie, baton_error *err) {
     sq_store *q = (sq_store *)s;
     CHECK(q, err);
-    baton_status st = query_limit(f->limit, "job query", err);
+    baton_status st = store_query_limit(f->limit, "job query", err);
     if (st)
         return st;
     store_where w;
@@ -1588,7 +1592,7 @@ static baton_status sq_task_query(baton_store *s, const baton_task_filter *f, ba
                                   void *cookie, baton_error *err) {
     sq_store *q = (sq_store *)s;
     CHECK(q, err);
-    baton_status st = query_limit(f->limit, "user task query", err);
+    baton_status st = store_query_limit(f->limit, "user task query", err);
     if (st)
         return st;
     store_where w;
@@ -1609,7 +1613,7 @@ static baton_status sq_incident_query(baton_store *s, const baton_incident_filte
                                       baton_row_fn fn, void *cookie, baton_error *err) {
     sq_store *q = (sq_store *)s;
     CHECK(q, err);
-    baton_status st = query_limit(f->limit, "incident query", err);
+    baton_status st = store_query_limit(f->limit, "incident query", err);
     if (st)
         return st;
     store_where w;
@@ -1630,22 +1634,7 @@ static baton_status sq_incident_count(baton_store *s, const baton_incident_filte
     CHECK(q, err);
     store_where w;
     store_incident_where(f, false, '?', &w);
-    if (w.overflow)
-        return baton_error_set(err, BATON_INVALID, "incident count: the filter is too long");
-    char sql[1024];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM incidents %s", w.sql);
-    sqlite3_stmt *x = NULL;
-    baton_status st = prepare_once(q, sql, &x, err);
-    if (st)
-        return st;
-    bind_where(x, &w);
-    int rc = sqlite3_step(x);
-    if (rc == SQLITE_ROW)
-        *count_out = sqlite3_column_int64(x, 0);
-    else
-        st = sq_error(q, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "counting incidents", err);
-    sqlite3_finalize(x);
-    return st;
+    return count_where(q, "incidents", &w, "counting incidents", count_out, err);
 }
 
 /* ---- outbox and buffered messages

@@ -109,6 +109,13 @@ static void where_cond(store_where *w, const char *cond) {
         w->overflow = true;
 }
 
+baton_status store_query_limit(uint32_t limit, const char *what, baton_error *err) {
+    if (limit < 1 || limit > BATON_STORE_QUERY_MAX)
+        return baton_error_set(err, BATON_INVALID, "%s: limit %u not in 1..%d", what,
+                               (unsigned)limit, BATON_STORE_QUERY_MAX);
+    return BATON_OK;
+}
+
 int store_where_param(store_where *w, const char *text, int64_t num) {
     if (w->n == (int)(sizeof w->arg / sizeof *w->arg)) {
         w->overflow = true;

@@ -90,6 +90,9 @@ void store_job_where(const baton_job_filter *f, char mark, store_where *out);
 void store_task_where(const baton_task_filter *f, char mark, store_where *out);
 void store_incident_where(const baton_incident_filter *f, bool cursor, char mark, store_where *out);
 
+/* A query's page size must be 1..BATON_STORE_QUERY_MAX: BATON_INVALID naming `what` else. */
+baton_status store_query_limit(uint32_t limit, const char *what, baton_error *err);
+
 /* Add a value to w and return its placeholder's number, for a condition the caller writes. */
 int store_where_param(store_where *w, const char *text, int64_t num);
 
